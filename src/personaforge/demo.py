@@ -1,0 +1,71 @@
+"""`personaforge demo`: the whole job on the built-in tiny base and the sample person.
+
+Today it builds (or reuses) the tiny base, shows that it loads and answers through
+the same code path a real model takes, writes the sample data, and says what each
+later stage will do with it. Each stage that lands extends `run_demo`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from personaforge.base import greedy_reply, load_model, load_tokenizer, resolve_base
+from personaforge.paths import Paths
+from personaforge.sample import write_sample_data
+from personaforge.tiny import read_card
+
+DEMO_BASE = "tiny"
+# Questions the tiny base's corpus taught it to answer; a sanity check that the
+# saved folder loads with its tokenizer, chat template and EOS intact.
+BASE_QUESTIONS = [
+    "What is the capital of France?",
+    "What is 7 + 5?",
+    "Repeat the word river three times.",
+    "What day comes after Friday?",
+]
+
+# What each stage will do with the sample data, in pipeline order.
+STAGES = [
+    (
+        "ingest",
+        "read the vault, chats, episodic memories and corrections into a SQLite memory store",
+    ),
+    (
+        "dataset",
+        "turn memories into voice, reflection, dialogue, knowledge and preference examples; "
+        "dedup, scrub the planted secrets, mix and split",
+    ),
+    ("train", "fit a LoRA adapter on the tiny base with TRL (SFT, then DPO on the corrections)"),
+    ("evaluate", "check style fit, forgetting, memorisation and leakage before promoting"),
+    ("register", "keep every adapter version with lineage, promote or reject, roll back"),
+    ("export", "merge, convert to GGUF and write an Ollama Modelfile, each verified"),
+    ("serve", "answer on an OpenAI-compatible API with hot-swappable adapters"),
+    ("distill", "ask the promoted model about the person and write USER_PROFILE.md"),
+]
+
+
+@dataclass
+class DemoResult:
+    base_folder: Path
+    base_card: dict[str, Any]
+    answers: list[tuple[str, str]]
+    data_dir: Path
+    manifest: dict[str, Any]
+    stages: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, status, what)
+
+
+def run_demo(paths: Paths, fresh_data: bool = False) -> DemoResult:
+    paths.ensure()
+    ref = resolve_base(DEMO_BASE, paths)  # builds the tiny base on first use
+    card = read_card(Path(ref.location)) or {}
+    tokenizer = load_tokenizer(ref)
+    model = load_model(ref)
+    answers = [
+        (q, greedy_reply(model, tokenizer, [{"role": "user", "content": q}]))
+        for q in BASE_QUESTIONS
+    ]
+    manifest = write_sample_data(paths.demo_data, overwrite=fresh_data)
+    stages = [(name, "next", what) for name, what in STAGES]
+    return DemoResult(Path(ref.location), card, answers, paths.demo_data, manifest, stages)

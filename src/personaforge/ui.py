@@ -1,0 +1,76 @@
+"""Console output shared by all stages: one stderr console and a step progress display.
+
+On a terminal, long work shows a live rich progress bar with its metrics; in a log
+(CI, `make demo > log`) it prints a plain line every tenth of the work instead,
+so logs stay readable and still show that something is happening.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+console = Console(stderr=True, highlight=False)
+stdout = Console(highlight=False)
+
+
+def format_metrics(metrics: dict[str, float | int | str]) -> str:
+    parts = []
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            value = f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        parts.append(f"{key} {value}")
+    return "  ".join(parts)
+
+
+class StepProgress:
+    """Report progress of a loop of known length; see `step_progress`."""
+
+    def __init__(self, total: int, description: str, live: Progress | None):
+        self.total = total
+        self.description = description
+        self._live = live
+        self._task = live.add_task(description, total=total, metrics="") if live else None
+        self._started = time.monotonic()
+        self._next_log_step = 0
+
+    def update(self, step: int, **metrics: float | int | str) -> None:
+        """Mark `step` (1-based) done and show `metrics` next to the bar."""
+        text = format_metrics(metrics)
+        if self._live is not None:
+            self._live.update(self._task, completed=step, metrics=text)
+            return
+        if step >= self._next_log_step or step == self.total:
+            elapsed = time.monotonic() - self._started
+            eta = elapsed / max(step, 1) * (self.total - step)
+            console.print(f"  {self.description} {step}/{self.total}  {text}  eta {eta:.0f}s")
+            self._next_log_step = step + max(1, self.total // 10)
+
+
+@contextmanager
+def step_progress(total: int, description: str) -> Iterator[StepProgress]:
+    if not console.is_terminal:
+        yield StepProgress(total, description, None)
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[metrics]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as live:
+        yield StepProgress(total, description, live)

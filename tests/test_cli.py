@@ -1,0 +1,133 @@
+"""The CLI surface: every command's --help, global options anywhere, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+
+from personaforge.cli import app, hoist_global_options, main
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def all_command_paths():
+    """Every command and group as (argument list, is_group): ([], True), (['config', 'show'], False)..."""
+    found = []
+
+    def walk(command, prefix):
+        children = getattr(command, "commands", None)
+        found.append((prefix, bool(children)))
+        for name, child in (children or {}).items():
+            walk(child, [*prefix, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+COMMANDS = all_command_paths()
+
+
+def test_the_command_tree_has_what_the_docs_promise():
+    names = {" ".join(path) for path, _ in COMMANDS}
+    assert {
+        "config show",
+        "config path",
+        "config set",
+        "config unset",
+        "doctor",
+        "base build-tiny",
+        "base info",
+        "demo",
+    } <= names
+
+
+@pytest.mark.parametrize(
+    ("path", "is_group"), COMMANDS, ids=[" ".join(p) or "personaforge" for p, _ in COMMANDS]
+)
+def test_every_command_has_help_with_examples(capsys, path, is_group):
+    code, out, _ = run_cli(capsys, *path, "--help")
+    assert code == 0 and "Usage:" in out
+    if not is_group or not path:  # subgroups list their commands; everything else shows examples
+        assert "Examples" in out and "$ " in out
+
+
+def test_hoist_moves_set_to_the_front():
+    assert hoist_global_options(["doctor", "--set", "a.b=1", "--json", "--set=c.d=2"]) == [
+        "--set",
+        "a.b=1",
+        "--set=c.d=2",
+        "doctor",
+        "--json",
+    ]
+    assert hoist_global_options(["config", "set", "train.x", "1"]) == [
+        "config",
+        "set",
+        "train.x",
+        "1",
+    ]
+
+
+def test_set_works_before_and_after_the_subcommand(capsys):
+    for args in (
+        ["--set", "train.lora_rank=8", "config", "show", "--json"],
+        ["config", "show", "--json", "--set", "train.lora_rank=8"],
+    ):
+        code, out, _ = run_cli(capsys, *args)
+        assert code == 0
+        shown = json.loads(out)
+        assert shown["settings"]["train"]["lora_rank"] == 8
+        assert shown["origins"]["train.lora_rank"] == "from --set train.lora_rank=8"
+
+
+def test_user_errors_are_one_line_without_traceback(capsys):
+    code, _out, err = run_cli(capsys, "config", "show", "--set", "train.lora_rank=abc")
+    assert code == 2
+    assert err.strip().startswith(
+        "error: train.lora_rank (from --set train.lora_rank=abc) expects an integer"
+    )
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_usage_errors_exit_2(capsys):
+    code, _, err = run_cli(capsys, "doctor", "--no-such-flag")
+    assert code == 2 and "No such option" in err
+
+
+def test_config_set_show_unset_and_path(capsys, paths):
+    code, _, err = run_cli(capsys, "config", "set", "train.lora_rank", "32")
+    assert code == 0 and "train.lora_rank = 32" in err
+    code, out, _ = run_cli(capsys, "config", "show")
+    assert f"lora_rank = 32  # in {paths.config_file}" in out
+    code, out, _ = run_cli(capsys, "config", "path")
+    assert out.strip() == str(paths.config_file)
+    code, _, _ = run_cli(capsys, "config", "unset", "train.lora_rank")
+    assert "lora_rank" not in paths.config_file.read_text()
+
+
+def test_home_option_overrides_the_environment(capsys, tmp_path):
+    _code, out, _ = run_cli(capsys, "--home", str(tmp_path / "elsewhere"), "config", "path")
+    assert out.strip() == str(tmp_path / "elsewhere" / "config.toml")
+
+
+def test_demo_data_only_writes_the_sample_person(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "demo", "--data-only", str(tmp_path / "person"))
+    assert code == 0
+    assert "Maren Holt" in out and "vault" in out
+    assert (tmp_path / "person" / "sample-manifest.json").exists()
+
+
+def test_base_build_tiny_and_info(capsys, home_with_micro):
+    code, out, _ = run_cli(capsys, "base", "build-tiny", "--preset", "micro")
+    assert code == 0 and "held-out perplexity" in out and "parameters" in out
+    code, out, _ = run_cli(capsys, "base", "info", "tiny:micro")
+    assert code == 0 and "safetensors headers" in out

@@ -1,0 +1,144 @@
+"""Training plans: backend, precision, quantization and fit, from hardware and model size."""
+
+from __future__ import annotations
+
+from personaforge.base import BaseInfo
+from personaforge.config import TrainSettings
+from personaforge.train.plan import Accelerator, GiB, estimate_training_memory, plan_training
+
+LLAMA_8B = BaseInfo(
+    parameters=8_030_261_248,
+    parameters_source="config.json",
+    hidden_size=4096,
+    num_layers=32,
+    vocab_size=128_256,
+    config={
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "intermediate_size": 14336,
+        "model_type": "llama",
+    },
+)
+CPU = Accelerator("cpu", "test cpu", 24 * GiB, cpu_cores=2)
+
+
+def gpu(gib: float, bf16: bool = True) -> Accelerator:
+    return Accelerator("cuda", "test gpu", int(gib * GiB), 1, bf16, 16)
+
+
+def test_cpu_plan_is_fp32_lora_without_checkpointing():
+    tiny = BaseInfo(
+        parameters=1_350_000, parameters_source="x", hidden_size=128, num_layers=4, vocab_size=2400
+    )
+    plan = plan_training(
+        TrainSettings(), CPU, tiny, "llama", have_bitsandbytes=False, have_unsloth=False
+    )
+    assert (plan.backend, plan.precision, plan.quantization, plan.gradient_checkpointing) == (
+        "hf",
+        "fp32",
+        "none",
+        False,
+    )
+    assert plan.fits and not plan.problems
+    assert any("2.4x slower" in reason for reason in plan.reasons)
+
+
+def test_8b_on_a_24gb_gpu_chooses_qlora_and_unsloth_when_available():
+    # Defaults (batch 4 x 2048 tokens): 16-bit needs ~27 GiB even with checkpointing.
+    plan = plan_training(
+        TrainSettings(), gpu(24), LLAMA_8B, "llama", have_bitsandbytes=True, have_unsloth=True
+    )
+    assert plan.quantization == "4bit" and plan.backend == "unsloth" and plan.precision == "bf16"
+    assert plan.gradient_checkpointing and plan.fits, plan.problems
+    assert any("would not fit" in reason for reason in plan.reasons)
+
+
+def test_8b_with_a_small_batch_fits_16_bit_on_24gb():
+    settings = TrainSettings(batch_size=2, max_seq_length=1024)
+    plan = plan_training(
+        settings, gpu(24), LLAMA_8B, "llama", have_bitsandbytes=True, have_unsloth=False
+    )
+    assert plan.quantization == "none" and plan.gradient_checkpointing and plan.fits
+
+
+def test_8b_on_an_80gb_gpu_stays_16_bit():
+    plan = plan_training(
+        TrainSettings(batch_size=2, max_seq_length=1024),
+        gpu(80),
+        LLAMA_8B,
+        "llama",
+        have_bitsandbytes=True,
+        have_unsloth=False,
+    )
+    assert plan.quantization == "none" and plan.backend == "hf" and plan.fits
+    assert any("unsloth is not installed" in reason for reason in plan.reasons)
+
+
+def test_prequantized_checkpoint_forces_4bit_and_needs_bitsandbytes():
+    info = BaseInfo(**{**LLAMA_8B.__dict__, "prequantized_bits": 4})
+    plan = plan_training(
+        TrainSettings(batch_size=1, max_seq_length=512),
+        gpu(24),
+        info,
+        "llama",
+        have_bitsandbytes=False,
+        have_unsloth=False,
+    )
+    assert plan.quantization == "4bit"
+    assert any("bitsandbytes" in problem for problem in plan.problems)
+
+
+def test_a_plan_that_does_not_fit_names_fixes_that_would():
+    plan = plan_training(
+        TrainSettings(), gpu(16), LLAMA_8B, "llama", have_bitsandbytes=True, have_unsloth=False
+    )
+    assert not plan.fits and plan.quantization == "4bit" and plan.gradient_checkpointing
+    [problem] = [p for p in plan.problems if "would need" in p]
+    assert "train.batch_size=2" in problem and "train.max_seq_length=1024" in problem
+    assert "GPU memory allows 14.4 GiB" in problem
+
+
+def test_hopeless_fit_says_so():
+    plan = plan_training(
+        TrainSettings(), gpu(4), LLAMA_8B, "llama", have_bitsandbytes=True, have_unsloth=False
+    )
+    assert any("no single change fits" in p for p in plan.problems)
+
+
+def test_unsloth_requested_without_cuda_is_a_problem():
+    plan = plan_training(
+        TrainSettings(backend="unsloth"),
+        CPU,
+        LLAMA_8B,
+        "llama",
+        have_bitsandbytes=False,
+        have_unsloth=False,
+    )
+    assert any("needs a CUDA GPU" in p for p in plan.problems)
+
+
+def test_unknown_size_is_reported_not_guessed():
+    unknown = BaseInfo(parameters=None, parameters_source="unknown")
+    plan = plan_training(
+        TrainSettings(), CPU, unknown, None, have_bitsandbytes=False, have_unsloth=False
+    )
+    assert plan.memory is None and plan.fits is None
+    assert any("size unknown" in reason for reason in plan.reasons)
+
+
+def test_memory_model_orders_methods_sensibly():
+    train = TrainSettings(batch_size=1, max_seq_length=1024)
+    lora16 = estimate_training_memory(
+        LLAMA_8B, train, weight_bits=16, activation_bytes=2, checkpointing=False
+    )
+    qlora = estimate_training_memory(
+        LLAMA_8B, train, weight_bits=4.127, activation_bytes=2, checkpointing=False
+    )
+    ckpt = estimate_training_memory(
+        LLAMA_8B, train, weight_bits=4.127, activation_bytes=2, checkpointing=True
+    )
+    assert 14.5 * GiB < lora16.weights < 15.5 * GiB  # 8.03B x 2 bytes = 14.96 GiB
+    assert 4.5 * GiB < qlora.weights < 6 * GiB  # NF4 body + 16-bit embeddings and head
+    assert ckpt.activations < qlora.activations
+    # r=16 on all seven projections of Llama-3-8B is 41.9M trainable parameters.
+    assert abs(lora16.adapter_and_optimizer / 16 - 41_943_040) < 1
