@@ -65,3 +65,13 @@ def home_with_micro(paths, micro_models_dir) -> Paths:
     paths.home.mkdir(parents=True, exist_ok=True)
     paths.models.symlink_to(micro_models_dir, target_is_directory=True)
     return paths
+
+
+@pytest.fixture(scope="session")
+def sample_data(tmp_path_factory) -> Path:
+    """The sample person's data, written once per session. Copy it before changing it."""
+    from personaforge.sample import write_sample_data
+
+    root = tmp_path_factory.mktemp("sample") / "data"
+    write_sample_data(root)
+    return root

@@ -131,3 +131,42 @@ def test_base_build_tiny_and_info(capsys, home_with_micro):
     assert code == 0 and "held-out perplexity" in out and "parameters" in out
     code, out, _ = run_cli(capsys, "base", "info", "tiny:micro")
     assert code == 0 and "safetensors headers" in out
+
+
+def test_ingest_then_browse_the_store(capsys, sample_data):
+    code, out, _ = run_cli(capsys, "ingest", str(sample_data))
+    assert code == 0 and "added" in out and "not UTF-8" in out
+    code, out, _ = run_cli(capsys, "ingest", str(sample_data), "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["files"]["unchanged"] > 200 and summary["memories"]["added"] == 0
+    code, out, _ = run_cli(capsys, "memories", "stats", "--json")
+    stats = json.loads(out)
+    assert (
+        code == 0
+        and stats["memories"] == summary["memories_in_store"]
+        and "vault" in stats["by_source"]
+    )
+    code, out, _ = run_cli(capsys, "memories", "stats")
+    assert code == 0 and "2026-10" in out and "reflection" in out
+    code, out, _ = run_cli(capsys, "memories", "list", "--source", "chatgpt", "--limit", "3")
+    assert code == 0 and len(out.strip().splitlines()) == 3 and "chatgpt" in out
+    code, out, _ = run_cli(capsys, "memories", "search", "sourdough")
+    assert code == 0 and "ourdough" in out
+    memory_id = out.split()[0]
+    code, out, _ = run_cli(capsys, "memories", "show", memory_id)
+    assert code == 0 and "locator" in out and "Sourdough" in out
+    code, _, err = run_cli(capsys, "memories", "search", "zzzqqqxx")
+    assert code == 1 and "no memory matches" in err
+
+
+def test_ingest_user_errors(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "memories", "stats")
+    assert code == 2 and "run `personaforge ingest PATH` first" in err
+    code, _, err = run_cli(capsys, "ingest", str(tmp_path / "missing"))
+    assert code == 2 and err.strip() == f"error: no such file or folder: {tmp_path / 'missing'}"
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "latin.md").write_bytes(b"caf\xe9")
+    code, out, err = run_cli(capsys, "ingest", str(tmp_path / "bad"))
+    assert code == 1 and "nothing could be read" in err and "not UTF-8" in out
+    code, _, err = run_cli(capsys, "ingest", str(tmp_path / "bad"), "--source", "notes")
+    assert code == 2 and "unknown source 'notes'" in err

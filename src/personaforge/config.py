@@ -41,6 +41,13 @@ class ConfigError(UserError):
     """A settings problem: unknown key, wrong type, unreadable config file."""
 
 
+def split_comma_list(value: Any) -> Any:
+    """Let a list setting be given as "a,b,c" (environment, --set) as well as a TOML list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.strip("[]").split(",") if part.strip()]
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -109,12 +116,48 @@ class TrainSettings(_Section):
         ),
     )
 
-    @field_validator("target_modules", mode="before")
-    @classmethod
-    def _split_comma_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.strip("[]").split(",") if part.strip()]
-        return value
+    _split_targets = field_validator("target_modules", mode="before")(split_comma_list)
+
+
+class IngestSettings(_Section):
+    """How source files become memories."""
+
+    skip_globs: list[str] = Field(
+        [
+            "**/.obsidian/**",
+            "**/.trash/**",
+            "**/.git/**",
+            "**/attachments/**",
+            "**/Attachments/**",
+            "**/templates/**",
+            "**/Templates/**",
+            "**/_templates/**",
+        ],
+        description=(
+            "Paths (relative to the folder given to ingest) never read. `**/` matches any "
+            "number of folders, `*` anything within one name."
+        ),
+    )
+    split_chars: int = Field(
+        3000,
+        ge=200,
+        description="Notes longer than this many characters are split at their headings into several memories.",
+    )
+    max_memory_chars: int = Field(
+        6000,
+        ge=500,
+        description="A section still longer than this is cut at paragraph breaks into parts.",
+    )
+    max_file_mb: float = Field(
+        50.0, gt=0, description="Files larger than this are skipped with a reason instead of read."
+    )
+    batch_files: int = Field(
+        500,
+        ge=1,
+        description="Files per database transaction: a crash loses at most this much progress, never consistency.",
+    )
+
+    _split_globs = field_validator("skip_globs", mode="before")(split_comma_list)
 
 
 class Settings(BaseModel):
@@ -123,6 +166,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: ModelSettings = Field(default_factory=ModelSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
 
 

@@ -1,8 +1,9 @@
 """`personaforge demo`: the whole job on the built-in tiny base and the sample person.
 
 Today it builds (or reuses) the tiny base, shows that it loads and answers through
-the same code path a real model takes, writes the sample data, and says what each
-later stage will do with it. Each stage that lands extends `run_demo`.
+the same code path a real model takes, writes the sample data, ingests it into
+the memory store, and says what each later stage will do with it. Each stage
+that lands extends `run_demo`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from personaforge.base import greedy_reply, load_model, load_tokenizer, resolve_base
+from personaforge.config import Settings
+from personaforge.ingest import IngestSummary, ingest
 from personaforge.paths import Paths
 from personaforge.sample import write_sample_data
+from personaforge.store import MemoryStore
 from personaforge.tiny import read_card
 
 DEMO_BASE = "tiny"
@@ -53,10 +57,15 @@ class DemoResult:
     answers: list[tuple[str, str]]
     data_dir: Path
     manifest: dict[str, Any]
+    ingest_summary: IngestSummary
+    memory_stats: dict[str, Any]
     stages: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, status, what)
 
 
-def run_demo(paths: Paths, fresh_data: bool = False) -> DemoResult:
+DONE = {"ingest"}  # stages run_demo runs today
+
+
+def run_demo(paths: Paths, settings: Settings, fresh_data: bool = False) -> DemoResult:
     paths.ensure()
     ref = resolve_base(DEMO_BASE, paths)  # builds the tiny base on first use
     card = read_card(Path(ref.location)) or {}
@@ -67,5 +76,10 @@ def run_demo(paths: Paths, fresh_data: bool = False) -> DemoResult:
         for q in BASE_QUESTIONS
     ]
     manifest = write_sample_data(paths.demo_data, overwrite=fresh_data)
-    stages = [(name, "next", what) for name, what in STAGES]
-    return DemoResult(Path(ref.location), card, answers, paths.demo_data, manifest, stages)
+    with MemoryStore.open(paths.memory_store) as store:
+        summary = ingest([paths.demo_data], store, settings.ingest, show_progress=False)
+        stats = store.stats()
+    stages = [(name, "done" if name in DONE else "next", what) for name, what in STAGES]
+    return DemoResult(
+        Path(ref.location), card, answers, paths.demo_data, manifest, summary, stats, stages
+    )

@@ -41,6 +41,11 @@ class Paths:
         return self.home / "models"
 
     @property
+    def memory_store(self) -> Path:
+        """The SQLite memory store that ingest fills (see store.py)."""
+        return self.home / "memories.db"
+
+    @property
     def demo_data(self) -> Path:
         """Where `personaforge demo` writes the fictional person's sample data."""
         return self.home / "demo-data"

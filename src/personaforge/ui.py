@@ -37,7 +37,18 @@ def format_metrics(metrics: dict[str, float | int | str]) -> str:
 class StepProgress:
     """Report progress of a loop of known length; see `step_progress`."""
 
-    def __init__(self, total: int, description: str, live: Progress | None):
+    def __init__(
+        self,
+        total: int,
+        description: str,
+        live: Progress | None,
+        quiet: bool = False,
+        min_interval_s: float = 0.0,
+    ):
+        self.quiet = quiet
+        self.min_interval_s = min_interval_s
+        self._last_log = time.monotonic()
+        self._logged = False
         self.total = total
         self.description = description
         self._live = live
@@ -47,21 +58,40 @@ class StepProgress:
 
     def update(self, step: int, **metrics: float | int | str) -> None:
         """Mark `step` (1-based) done and show `metrics` next to the bar."""
+        if self.quiet:
+            return
         text = format_metrics(metrics)
         if self._live is not None:
             self._live.update(self._task, completed=step, metrics=text)
             return
-        if step >= self._next_log_step or step == self.total:
-            elapsed = time.monotonic() - self._started
-            eta = elapsed / max(step, 1) * (self.total - step)
-            console.print(f"  {self.description} {step}/{self.total}  {text}  eta {eta:.0f}s")
-            self._next_log_step = step + max(1, self.total // 10)
+        if not self._due(step):
+            return
+        self._last_log, self._logged = time.monotonic(), True
+        elapsed = self._last_log - self._started
+        eta = elapsed / max(step, 1) * (self.total - step)
+        console.print(f"  {self.description} {step}/{self.total}  {text}  eta {eta:.0f}s")
+        self._next_log_step = step + max(1, self.total // 10)
+
+    def _due(self, step: int) -> bool:
+        """Whether a plain-text progress line is due at `step`."""
+        if self.min_interval_s:
+            waited = time.monotonic() - self._last_log >= self.min_interval_s
+            return waited or (step == self.total and self._logged)
+        return step >= self._next_log_step or step == self.total
 
 
 @contextmanager
-def step_progress(total: int, description: str) -> Iterator[StepProgress]:
+def step_progress(
+    total: int, description: str, enabled: bool = True, min_interval_s: float = 0.0
+) -> Iterator[StepProgress]:
+    """A live bar on a terminal; otherwise a line per 10% of the steps, or, with
+    `min_interval_s`, at most one line per that many seconds (none for quick loops).
+    Nothing at all when not `enabled`."""
+    if not enabled:
+        yield StepProgress(total, description, None, quiet=True)
+        return
     if not console.is_terminal:
-        yield StepProgress(total, description, None)
+        yield StepProgress(total, description, None, min_interval_s=min_interval_s)
         return
     columns = (
         TextColumn("{task.description}"),

@@ -1,0 +1,39 @@
+"""Source formats, registered by name.
+
+Each module exposes `SOURCE`, a `Source` with a name, the file extensions it
+reads, a cheap `sniff` on the file's first bytes for auto-detection, and
+`parse`. Order matters for auto-detection: the first source whose sniff
+accepts a file reads it, so the specific formats come before the generic ones.
+"""
+
+from __future__ import annotations
+
+from personaforge.sources import chatgpt, claude, claude_code, episodic, feedback, jsonl, vault
+from personaforge.sources.base import Parsed, SkipFile, Source, SourceFile
+
+SOURCES: dict[str, Source] = {
+    source.name: source
+    for source in (
+        vault.SOURCE,
+        chatgpt.SOURCE,
+        claude.SOURCE,
+        claude_code.SOURCE,
+        feedback.SOURCE,
+        episodic.SOURCE,
+        jsonl.SOURCE,
+    )
+}
+
+SNIFF_BYTES = 4096  # enough for the keys every format puts in its first record
+
+
+def detect(name: str, head: bytes) -> Source | None:
+    """The source that reads a file with this name and first bytes, or None."""
+    lowered = name.lower()
+    for source in SOURCES.values():
+        if lowered.endswith(source.extensions) and source.sniff(lowered, head):
+            return source
+    return None
+
+
+__all__ = ["SNIFF_BYTES", "SOURCES", "Parsed", "SkipFile", "Source", "SourceFile", "detect"]
