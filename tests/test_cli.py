@@ -170,3 +170,23 @@ def test_ingest_user_errors(capsys, tmp_path):
     assert code == 1 and "nothing could be read" in err and "not UTF-8" in out
     code, _, err = run_cli(capsys, "ingest", str(tmp_path / "bad"), "--source", "notes")
     assert code == 2 and "unknown source 'notes'" in err
+
+
+def test_dataset_build_show_list(capsys, sample_data):
+    assert run_cli(capsys, "ingest", str(sample_data))[0] == 0
+    code, out, err = run_cli(capsys, "dataset", "build", "--kind", "voice,preference")
+    assert code == 0 and "privacy" in out and "quality" in out and "token lengths estimated" in err
+    dataset_id = out.split()[0]
+    code, out, _ = run_cli(capsys, "dataset", "show", "--json")
+    manifest = json.loads(out)
+    assert (
+        code == 0
+        and manifest["id"] == dataset_id
+        and set(manifest["metrics"]["by_kind"]) == {"voice", "preference"}
+    )
+    code, out, _ = run_cli(capsys, "dataset", "list")
+    assert code == 0 and dataset_id in out and "(latest)" in out
+    code, _, err = run_cli(capsys, "dataset", "build", "--kind", "poems")
+    assert code == 2 and "unknown example kind 'poems'" in err
+    code, _, err = run_cli(capsys, "dataset", "show", "ds-nope")
+    assert code == 2 and "no dataset 'ds-nope'" in err

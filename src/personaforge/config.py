@@ -160,6 +160,118 @@ class IngestSettings(_Section):
     _split_globs = field_validator("skip_globs", mode="before")(split_comma_list)
 
 
+REFLECTION_TAGS = [
+    "reflection",
+    "learning",
+    "insight",
+    "decision",
+    "analysis",
+    "takeaway",
+    "realization",
+]
+REFLECTION_PHRASES = [
+    "I think",
+    "I feel",
+    "I realize",
+    "I realise",
+    "I wonder",
+    "Looking back",
+    "On one hand",
+    "Ultimately decided",
+]
+
+
+class DatasetSettings(_Section):
+    """How memories become training examples: extraction, curation, mixing, splitting."""
+
+    persona_prompt: str = Field(
+        "You are {name}. Answer in your own voice: first person, your opinions, your way of putting things.",
+        description="System prompt of every example; {name} is replaced by dataset.person_name.",
+    )
+    person_name: str = Field("me", description="How the persona prompt names the person.")
+    reflection_tags: list[str] = Field(
+        REFLECTION_TAGS,
+        description="Tags that mark a passage as a reflection (nested tags match by their root).",
+    )
+    reflection_phrases: list[str] = Field(
+        REFLECTION_PHRASES,
+        description="Phrases that mark a paragraph as a reflection (case-insensitive).",
+    )
+    near_duplicate_threshold: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Estimated Jaccard similarity (word 3-shingles, MinHash) above which an example is a near-duplicate.",
+    )
+    minhash_permutations: int = Field(
+        128, ge=16, le=1024, description="MinHash permutations: more is more exact and slower."
+    )
+    min_words: int = Field(
+        3, ge=1, description="Examples whose reply is shorter than this are dropped as boilerplate."
+    )
+    drop_filler: bool = Field(
+        True,
+        description="Drop examples whose reply is assistant filler ('Great question!', 'I hope this helps').",
+    )
+    dialogue_context_turns: int = Field(
+        6, ge=1, description="Earlier chat turns kept as context for a dialogue example."
+    )
+    eval_fraction: float = Field(
+        0.05,
+        ge=0,
+        lt=0.5,
+        description="Share of memories held out for evaluation, chosen by a stable hash.",
+    )
+    days_recent: int = Field(
+        30, ge=1, description="Monthly update: every memory of the last this many days..."
+    )
+    old_samples: int = Field(
+        3000, ge=0, description="...plus a seeded random sample of this many older memories."
+    )
+    seed: int = Field(
+        7, description="Seed for sampling; the same seed and store give the same dataset."
+    )
+    teacher_model: str = Field(
+        "llama3.1:8b",
+        description="Model name sent to the --teacher endpoint (OpenAI-compatible /chat/completions).",
+    )
+    teacher_batch: int = Field(8, ge=1, le=64, description="Memories per teacher request.")
+    teacher_timeout_s: float = Field(
+        60.0, gt=0, description="Seconds before a teacher request is abandoned."
+    )
+    teacher_retries: int = Field(
+        3, ge=0, le=10, description="Retries per teacher request, with exponential backoff."
+    )
+
+    _split_tags = field_validator("reflection_tags", "reflection_phrases", mode="before")(
+        split_comma_list
+    )
+
+
+PrivacyAction = Literal["redact", "drop", "keep"]
+
+
+class PrivacySettings(_Section):
+    """What happens to secrets and personal data found in examples: redact, drop the example, or keep."""
+
+    private_key: PrivacyAction = Field("drop", description="PEM/OpenSSH private key blocks.")
+    api_key: PrivacyAction = Field(
+        "drop", description="Provider API keys (OpenAI, Anthropic, Stripe, Google, Slack, HF)."
+    )
+    aws_key: PrivacyAction = Field("drop", description="AWS access key ids and secret keys.")
+    github_token: PrivacyAction = Field("drop", description="GitHub personal access tokens.")
+    password: PrivacyAction = Field(
+        "drop", description="Passwords written in text ('password: ...')."
+    )
+    token: PrivacyAction = Field(
+        "drop", description="Other tokens and client secrets after a telling keyword."
+    )
+    email: PrivacyAction = Field("redact", description="Email addresses.")
+    phone: PrivacyAction = Field("redact", description="Phone numbers.")
+    card: PrivacyAction = Field("redact", description="Payment card numbers (Luhn-checked).")
+    iban: PrivacyAction = Field("redact", description="IBANs (checksum-checked).")
+
+
 class Settings(BaseModel):
     """All settings. Sections mirror the pipeline stages."""
 
@@ -167,6 +279,8 @@ class Settings(BaseModel):
 
     model: ModelSettings = Field(default_factory=ModelSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    dataset: DatasetSettings = Field(default_factory=DatasetSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from personaforge.base import greedy_reply, load_model, load_tokenizer, resolve_base
 from personaforge.config import Settings
+from personaforge.dataset import DatasetRequest, DatasetResult, MixPlan, build_dataset
+from personaforge.dataset.curate import tokenizer_counter
 from personaforge.ingest import IngestSummary, ingest
 from personaforge.paths import Paths
 from personaforge.sample import write_sample_data
@@ -59,10 +61,11 @@ class DemoResult:
     manifest: dict[str, Any]
     ingest_summary: IngestSummary
     memory_stats: dict[str, Any]
+    dataset: DatasetResult
     stages: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, status, what)
 
 
-DONE = {"ingest"}  # stages run_demo runs today
+DONE = {"ingest", "dataset"}  # stages run_demo runs today
 
 
 def run_demo(paths: Paths, settings: Settings, fresh_data: bool = False) -> DemoResult:
@@ -79,7 +82,29 @@ def run_demo(paths: Paths, settings: Settings, fresh_data: bool = False) -> Demo
     with MemoryStore.open(paths.memory_store) as store:
         summary = ingest([paths.demo_data], store, settings.ingest, show_progress=False)
         stats = store.stats()
+        # The sample person's name in the persona prompt, unless the user configured one.
+        if settings.dataset.person_name == "me":
+            named = settings.dataset.model_copy(
+                update={"person_name": manifest["person"].split()[0]}
+            )
+            settings = settings.model_copy(update={"dataset": named})
+        dataset = build_dataset(
+            store,
+            settings,
+            paths,
+            DatasetRequest(MixPlan("foundation", seed=settings.dataset.seed)),
+            tokenizer_counter(tokenizer),
+            DEMO_BASE,
+        )
     stages = [(name, "done" if name in DONE else "next", what) for name, what in STAGES]
     return DemoResult(
-        Path(ref.location), card, answers, paths.demo_data, manifest, summary, stats, stages
+        Path(ref.location),
+        card,
+        answers,
+        paths.demo_data,
+        manifest,
+        summary,
+        stats,
+        dataset,
+        stages,
     )

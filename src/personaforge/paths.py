@@ -46,6 +46,16 @@ class Paths:
         return self.home / "memories.db"
 
     @property
+    def datasets(self) -> Path:
+        """Built datasets, one folder per dataset id (train/eval/preference JSONL + manifest)."""
+        return self.home / "datasets"
+
+    @property
+    def teacher_cache(self) -> Path:
+        """Teacher-model answers cached by request hash, so rebuilds ask nothing twice."""
+        return self.home / "cache" / "teacher"
+
+    @property
     def demo_data(self) -> Path:
         """Where `personaforge demo` writes the fictional person's sample data."""
         return self.home / "demo-data"

@@ -1,0 +1,392 @@
+"""Memories to training examples, one extractor per kind (registered in EXTRACTORS).
+
+- voice: the person's own writing as the assistant turn, after a user turn that
+  fits its context (a journal prompt for a daily note, a question for a #decision);
+- reflection: paragraphs marked by reflection tags or phrases, the reasons kept;
+- dialogue: the person's real chat replies, the earlier turns as context (the
+  other side of the chat plays the user);
+- knowledge: question/answer pairs about the person, from a teacher model when
+  one is configured (synth.py), otherwise from sentence templates below;
+- preference: corrections as {prompt, chosen, rejected}.
+
+Prompts are picked from small template lists by a stable hash of the memory
+id, so rebuilding gives the same prompts and different memories get variety.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from personaforge.config import REFLECTION_TAGS, DatasetSettings
+from personaforge.dataset.examples import Example
+from personaforge.store import Memory
+
+CHAT_SOURCES = {"chatgpt", "claude", "claude-code", "jsonl"}
+DAILY_TITLE = re.compile(r"^\d{4}-(?:\d{2}-\d{2}|W\d{2})")  # 2026-06-02, 2026-W41
+# Tags that say what kind of note it is rather than what it is about; never a prompt's topic.
+GENERIC_TAGS = {"daily", "journal", "review", "note", "notes", "inbox", *REFLECTION_TAGS}
+LEADING_H1 = re.compile(r"\A#[ \t]+[^\n]*\n+")
+
+
+@dataclass
+class ExtractContext:
+    settings: DatasetSettings
+    conversations: dict[
+        tuple[str, str], list[Memory]
+    ]  # (source, conversation id) -> turns in order
+    teacher_pairs: dict[str, list[tuple[str, str]]] = field(
+        default_factory=dict
+    )  # memory id -> (q, a)
+
+    @property
+    def system_prompt(self) -> str:
+        return self.settings.persona_prompt.replace("{name}", self.settings.person_name)
+
+    def chat(self, user: str, assistant: str) -> list[dict[str, str]]:
+        return [
+            {"role": "system", "content": self.system_prompt},
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": assistant},
+        ]
+
+
+def pick(options: list[str], memory: Memory, salt: str = "") -> str:
+    digest = hashlib.sha256(f"{memory.id}{salt}".encode()).digest()
+    return options[digest[0] % len(options)]
+
+
+def human_date(iso: str) -> str:
+    try:
+        day = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso[:10]
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def topic_of(memory: Memory) -> str:
+    """What a memory is about, for a prompt: its note and heading, else a tag."""
+    if memory.source != "episodic":
+        note = memory.meta.get("note") or memory.title.split(" > ")[0]
+        heading = (memory.meta.get("heading_path") or [None])[-1]
+        if note and not DAILY_TITLE.match(note):
+            return f"{note}: {heading}" if heading and heading != note else note
+        if heading and not DAILY_TITLE.match(heading):
+            return heading
+    tags = [t.split("/")[-1] for t in memory.tags if t.split("/")[0].lower() not in GENERIC_TAGS]
+    return tags[0].replace("-", " ") if tags else "your day"
+
+
+def without_title(text: str) -> str:
+    """Drop a leading '# Title' line: it is the note's name, not the person's voice."""
+    return LEADING_H1.sub("", text, count=1).strip()
+
+
+def is_daily(memory: Memory) -> bool:
+    return memory.meta.get("date_from") in ("filename", "folders") or bool(
+        DAILY_TITLE.match(memory.title)
+    )
+
+
+# -- voice ----------------------------------------------------------------------------
+
+JOURNAL_PROMPTS = [
+    "Write your journal entry for {date}.",
+    "How was {date}? Write it the way you would in your journal.",
+    "Journal for {date}: what happened, and what did you make of it?",
+]
+JOURNAL_SECTION_PROMPTS = [
+    "Write the '{heading}' part of your journal for {date}.",
+    "{date}, {heading}: how did it go?",
+]
+DECISION_PROMPTS = [
+    "What did you decide about {topic}, and why?",
+    "Walk me through your decision on {topic}.",
+]
+REVIEW_PROMPTS = ["Write your weekly review: {topic}.", "Looking at the week: {topic}?"]
+NOTE_PROMPTS = [
+    "Tell me about {topic}.",
+    "What are your notes on {topic}?",
+    "Write down what you know about {topic}.",
+]
+EPISODE_PROMPTS = {
+    "reflection": [
+        "What's on your mind today ({date})?",
+        "Anything you have been turning over, {date}?",
+    ],
+    "observation": ["What happened on {date}?", "Tell me something from {date}."],
+    "agent": ["What did you get done on {date}?"],
+    "conversation": ["What did you want to talk about on {date}?"],
+    "dual": ["What happened on {date}?"],
+}
+
+
+def voice_prompt(memory: Memory) -> str:
+    date = human_date(memory.created_at)
+    tags = {t.split("/")[0] for t in memory.tags}
+    topic = topic_of(memory)
+    if memory.source == "episodic":
+        return pick(
+            EPISODE_PROMPTS.get(memory.mode, EPISODE_PROMPTS["observation"]), memory
+        ).format(date=date)
+    if "decision" in tags:
+        return pick(DECISION_PROMPTS, memory).format(topic=topic)
+    if "review" in tags:
+        return pick(REVIEW_PROMPTS, memory).format(topic=memory.title)
+    if is_daily(memory):
+        heading = (memory.meta.get("heading_path") or [None])[-1]
+        if (
+            heading
+            and not DAILY_TITLE.match(heading)
+            and not heading.startswith(date.split(" ")[0])
+        ):
+            return pick(JOURNAL_SECTION_PROMPTS, memory).format(heading=heading, date=date)
+        return pick(JOURNAL_PROMPTS, memory).format(date=date)
+    return pick(NOTE_PROMPTS, memory).format(topic=topic)
+
+
+def extract_voice(memories: list[Memory], context: ExtractContext) -> list[Example]:
+    examples = []
+    for memory in memories:
+        if memory.speaker != "self" or memory.mode == "feedback" or memory.source in CHAT_SOURCES:
+            continue
+        text = without_title(memory.text)
+        if text:
+            examples.append(Example("voice", context.chat(voice_prompt(memory), text), [memory]))
+    return examples
+
+
+# -- reflection -------------------------------------------------------------------------
+
+REFLECTION_PROMPTS = [
+    "Reflect on {topic}.",
+    "What have you been thinking about {topic}?",
+    "What did you learn from {topic}?",
+    "Looking back on {topic}, what stands out?",
+]
+MIN_REFLECTION_WORDS = 8
+HEADING_LINES = re.compile(r"^#{1,6}[ \t]+[^\n]*\n?", re.M)
+
+
+def reflection_reasons(paragraph: str, memory: Memory, settings: DatasetSettings) -> list[str]:
+    reasons = []
+    wanted = {t.lower() for t in settings.reflection_tags}
+    inline = {t.lower().split("/")[0] for t in re.findall(r"#([\w/\-]+)", paragraph)}
+    memory_tags = {t.lower().split("/")[0] for t in memory.tags}
+    for tag in sorted(wanted & (inline | (memory_tags if memory.source == "episodic" else set()))):
+        reasons.append(f"tag:{tag}")
+    lowered = paragraph.lower()
+    for phrase in settings.reflection_phrases:
+        if re.search(r"(?<!\w)" + re.escape(phrase.lower()) + r"(?!\w)", lowered):
+            reasons.append(f"phrase:{phrase}")
+    if memory.mode == "reflection" and memory.source == "episodic":
+        reasons.append("mode:reflection")
+    return reasons
+
+
+def extract_reflection(memories: list[Memory], context: ExtractContext) -> list[Example]:
+    examples = []
+    for memory in memories:
+        if memory.speaker != "self" or memory.mode == "feedback":
+            continue
+        for index, block in enumerate(without_title(memory.text).split("\n\n")):
+            paragraph = HEADING_LINES.sub(
+                "", block
+            ).strip()  # "## Morning\nI think..." -> "I think..."
+            if len(paragraph.split()) < MIN_REFLECTION_WORDS or paragraph.startswith("```"):
+                continue
+            reasons = reflection_reasons(paragraph, memory, context.settings)
+            if not reasons:
+                continue
+            prompt = pick(REFLECTION_PROMPTS, memory, str(index)).format(topic=topic_of(memory))
+            examples.append(
+                Example(
+                    "reflection",
+                    context.chat(prompt, paragraph),
+                    [memory],
+                    extra={"reasons": reasons, "paragraph": index},
+                )
+            )
+    return examples
+
+
+# -- dialogue -----------------------------------------------------------------------------
+
+
+def extract_dialogue(memories: list[Memory], context: ExtractContext) -> list[Example]:
+    """Each of the person's chat replies, with the turns before it; the other side plays the user."""
+    examples = []
+    for memory in memories:
+        if memory.speaker != "self" or memory.source not in CHAT_SOURCES:
+            continue
+        key = (memory.source, str(memory.meta.get("conversation_id")))
+        turns = context.conversations.get(key, [])
+        position = next((i for i, turn in enumerate(turns) if turn.id == memory.id), None)
+        if not position:  # the opening message has nothing to reply to
+            continue
+        earlier = turns[max(0, position - context.settings.dialogue_context_turns) : position]
+        messages = [
+            {"role": "assistant" if t.speaker == "self" else "user", "content": t.text}
+            for t in earlier
+        ]
+        while messages and messages[0]["role"] != "user":
+            messages.pop(0)
+        if not messages:
+            continue
+        messages = [
+            {"role": "system", "content": context.system_prompt},
+            *messages,
+            {"role": "assistant", "content": memory.text},
+        ]
+        examples.append(
+            Example(
+                "dialogue",
+                messages,
+                [memory, *[t for t in earlier if t.id != memory.id]],
+                extra={"context_turns": len(messages) - 2},
+            )
+        )
+    return examples
+
+
+# -- knowledge ------------------------------------------------------------------------------
+
+# (category, sentence pattern in the first person, question templates)
+KNOWLEDGE_PATTERNS: list[tuple[str, re.Pattern[str], list[str]]] = [
+    (
+        "preference",
+        re.compile(r"\bI (?:prefer|like|love|enjoy|hate|dislike|can't stand|avoid|want)\b", re.I),
+        [
+            "What do you prefer when it comes to {topic}?",
+            "What do you like and dislike about {topic}?",
+        ],
+    ),
+    (
+        "habit",
+        re.compile(
+            r"\bI (?:always|usually|never|often|tend to|try to)\b|\bevery (?:morning|day|week|sunday)\b",
+            re.I,
+        ),
+        ["What are your habits around {topic}?", "How do you usually handle {topic}?"],
+    ),
+    (
+        "project",
+        re.compile(r"\b(?:I'm|I am) (?:working on|building|learning|writing|training for)\b", re.I),
+        ["What are you working on with {topic}?", "How is {topic} going?"],
+    ),
+    (
+        "opinion",
+        re.compile(
+            r"\bI (?:think|believe|am convinced|suspect)\b|\bin my (?:view|opinion)\b", re.I
+        ),
+        ["What is your view on {topic}?", "What do you think about {topic}?"],
+    ),
+    (
+        "decision",
+        re.compile(r"\bI (?:decided|chose|picked|settled on)\b|\bultimately decided\b", re.I),
+        ["What did you decide about {topic}?"],
+    ),
+]
+SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+MAX_KNOWLEDGE_SENTENCES = 3
+
+
+def template_knowledge(memory: Memory) -> list[tuple[str, str, str]]:
+    """(category, question, answer) from first-person sentences of one memory."""
+    clean = re.sub(r"```.*?```", " ", memory.text, flags=re.S)
+    sentences = [
+        s.strip()
+        for line in clean.split("\n")
+        if not line.startswith("#")
+        for s in SENTENCE.split(line)
+    ]
+    found = []
+    for category, pattern, questions in KNOWLEDGE_PATTERNS:
+        matching = [s for s in sentences if pattern.search(s) and 4 <= len(s.split()) <= 60]
+        if matching:
+            answer = " ".join(matching[:MAX_KNOWLEDGE_SENTENCES])
+            found.append(
+                (category, pick(questions, memory, category).format(topic=topic_of(memory)), answer)
+            )
+    return found
+
+
+def extract_knowledge(memories: list[Memory], context: ExtractContext) -> list[Example]:
+    examples = []
+    for memory in memories:
+        if memory.speaker != "self" or memory.mode == "feedback":
+            continue
+        if memory.id in context.teacher_pairs:
+            for question, answer in context.teacher_pairs[memory.id]:
+                examples.append(
+                    Example(
+                        "knowledge",
+                        context.chat(question, answer),
+                        [memory],
+                        extra={"from": "teacher"},
+                    )
+                )
+            continue
+        for category, question, answer in template_knowledge(memory):
+            examples.append(
+                Example(
+                    "knowledge",
+                    context.chat(question, answer),
+                    [memory],
+                    extra={"from": "template", "category": category},
+                )
+            )
+    return examples
+
+
+# -- preference -------------------------------------------------------------------------------
+
+
+def extract_preference(memories: list[Memory], context: ExtractContext) -> list[Example]:
+    examples = []
+    for memory in memories:
+        if memory.mode != "feedback" or memory.meta.get("kind") != "preference":
+            continue
+        prompt = [
+            {"role": "system", "content": context.system_prompt},
+            {"role": "user", "content": memory.meta["prompt"]},
+        ]
+        examples.append(
+            Example(
+                "preference",
+                prompt,
+                [memory],
+                chosen=memory.meta["chosen"],
+                rejected=memory.meta["rejected"],
+            )
+        )
+    return examples
+
+
+EXTRACTORS: dict[str, Callable[[list[Memory], ExtractContext], list[Example]]] = {
+    "voice": extract_voice,
+    "reflection": extract_reflection,
+    "dialogue": extract_dialogue,
+    "knowledge": extract_knowledge,
+    "preference": extract_preference,
+}
+
+
+def conversations_of(memories: list[Memory]) -> dict[tuple[str, str], list[Memory]]:
+    """Chat turns grouped by conversation, in turn order (the context dialogue examples need)."""
+    grouped: dict[tuple[str, str], list[Memory]] = {}
+    for memory in memories:
+        if memory.source in CHAT_SOURCES and "conversation_id" in memory.meta:
+            grouped.setdefault((memory.source, str(memory.meta["conversation_id"])), []).append(
+                memory
+            )
+    for turns in grouped.values():
+        turns.sort(key=lambda m: int(m.meta.get("turn", 0)))
+    return grouped
+
+
+def extract(memories: list[Memory], kinds: list[str], context: ExtractContext) -> list[Example]:
+    return [example for kind in kinds for example in EXTRACTORS[kind](memories, context)]
