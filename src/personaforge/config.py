@@ -115,6 +115,42 @@ class TrainSettings(_Section):
             "off on CPU (it makes a step about 2.4x slower there)."
         ),
     )
+    lora_dropout: float = Field(
+        0.05, ge=0, lt=1, description="Dropout on the LoRA path during training."
+    )
+    warmup_ratio: float = Field(
+        0.03, ge=0, lt=1, description="Share of steps spent warming the learning rate up."
+    )
+    lr_scheduler: Literal["cosine", "linear", "constant_with_warmup"] = Field(
+        "cosine", description="Learning-rate schedule after warmup."
+    )
+    max_steps: int = Field(
+        -1, ge=-1, description="Stop after this many optimizer steps (-1: run all epochs)."
+    )
+    save_steps: int = Field(
+        50, ge=1, description="Checkpoint every this many optimizer steps (and at every epoch end)."
+    )
+    eval_steps: int = Field(
+        25,
+        ge=1,
+        description="Held-out loss every this many optimizer steps (and at every epoch end).",
+    )
+    logging_steps: int = Field(
+        5, ge=1, description="Log train loss, lr and tokens/s every this many steps."
+    )
+    seed: int = Field(
+        42, description="Seed for initialisation and data order; a resumed run keeps it."
+    )
+    packing: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description=(
+            "Pack several examples into one sequence. auto: on only with a flash-attention "
+            "implementation, which keeps packed examples from attending to each other."
+        ),
+    )
+    dpo_beta: float = Field(
+        0.1, gt=0, description="DPO beta: how far the policy may move from the reference."
+    )
 
     _split_targets = field_validator("target_modules", mode="before")(split_comma_list)
 

@@ -62,10 +62,22 @@ class DemoResult:
     ingest_summary: IngestSummary
     memory_stats: dict[str, Any]
     dataset: DatasetResult
+    trained: list[dict[str, Any]] = field(default_factory=list)  # adapter cards: SFT, then DPO
     stages: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, status, what)
 
 
-DONE = {"ingest", "dataset"}  # stages run_demo runs today
+DONE = {"ingest", "dataset", "train"}  # stages run_demo runs today
+# Demo training: the 1.3M-parameter tiny base needs a higher learning rate than the
+# 2e-4 meant for billion-parameter bases; 2e-3 over 3 epochs takes the held-out loss
+# on the sample person from about 13.8 to about 6.3 in about 70 s on 2 cores.
+DEMO_TRAIN = {
+    "learning_rate": 2e-3,
+    "epochs": 3,
+    "batch_size": 8,
+    "grad_accum": 1,
+    "eval_steps": 20,
+    "logging_steps": 1,
+}
 
 
 def run_demo(paths: Paths, settings: Settings, fresh_data: bool = False) -> DemoResult:
@@ -96,6 +108,7 @@ def run_demo(paths: Paths, settings: Settings, fresh_data: bool = False) -> Demo
             tokenizer_counter(tokenizer),
             DEMO_BASE,
         )
+    trained = train_demo_adapters(paths, settings, dataset.id)
     stages = [(name, "done" if name in DONE else "next", what) for name, what in STAGES]
     return DemoResult(
         Path(ref.location),
@@ -106,5 +119,30 @@ def run_demo(paths: Paths, settings: Settings, fresh_data: bool = False) -> Demo
         summary,
         stats,
         dataset,
+        trained,
         stages,
     )
+
+
+def train_demo_adapters(paths: Paths, settings: Settings, dataset_id: str) -> list[dict[str, Any]]:
+    """SFT on the sample dataset, then DPO on its corrections; reuses versions already trained."""
+    from personaforge.train.run import TrainRequest, find_trained, read_card, train
+
+    settings = settings.model_copy(
+        update={
+            "train": settings.train.model_copy(update=DEMO_TRAIN),
+            "model": settings.model.model_copy(update={"base": DEMO_BASE}),
+        }
+    )
+    cards = []
+    parent = None
+    for method in ("sft", "dpo"):
+        version = find_trained(paths, method, dataset_id, settings, parent)
+        if version is None:
+            request = TrainRequest(
+                method=method, dataset_id=dataset_id, from_version=parent, fresh=parent is None
+            )
+            version = train(paths, settings, request).version
+        cards.append(read_card(paths.adapters / version))
+        parent = version
+    return cards

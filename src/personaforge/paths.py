@@ -56,6 +56,21 @@ class Paths:
         return self.home / "cache" / "teacher"
 
     @property
+    def adapters(self) -> Path:
+        """Trained adapters, one folder per version (v1, v2, ...), each self-describing."""
+        return self.home / "adapters"
+
+    @property
+    def runs(self) -> Path:
+        """Training runs in progress: checkpoints and metrics, so a crash can resume."""
+        return self.home / "runs"
+
+    @property
+    def locks(self) -> Path:
+        """Accelerator locks: one training or server per GPU."""
+        return self.home / "locks"
+
+    @property
     def demo_data(self) -> Path:
         """Where `personaforge demo` writes the fictional person's sample data."""
         return self.home / "demo-data"

@@ -1,0 +1,152 @@
+"""Trainer callbacks: live progress with a JSONL metrics log, epoch checkpoints, Ctrl-C.
+
+They plug into any transformers Trainer (TRL's SFTTrainer and DPOTrainer included),
+so the hf and unsloth backends report the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from personaforge.ui import console, step_progress
+
+
+def peak_memory_bytes() -> int:
+    """Peak accelerator memory on CUDA, else the process's peak resident memory."""
+    import torch
+
+    if torch.cuda.is_available():
+        return int(torch.cuda.max_memory_allocated())
+    # ru_maxrss is in KiB on Linux, bytes on macOS.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+class ProgressCallback(TrainerCallback):
+    """Step of total, loss, eval loss, lr, tokens/s, ETA and peak memory; every log line to JSONL."""
+
+    def __init__(self, metrics_path: Path, show: bool = True):
+        self.metrics_path = metrics_path
+        self.show = show
+        self._progress_cm = None
+        self._progress = None
+        self._started = 0.0
+        self._start_step = 0
+        self._start_tokens = 0
+        self.last_eval_loss: float | None = None
+        self.history: list[dict[str, Any]] = []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._started = time.monotonic()
+        self._start_step = state.global_step  # non-zero when resuming
+        self._start_tokens = int(getattr(state, "num_input_tokens_seen", 0) or 0)
+        self._progress_cm = step_progress(state.max_steps, "train", enabled=self.show)
+        self._progress = self._progress_cm.__enter__()
+
+    def tokens_per_second(self, state) -> float:
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        return (int(getattr(state, "num_input_tokens_seen", 0) or 0) - self._start_tokens) / elapsed
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = dict(logs or {})
+        if "eval_loss" in logs:
+            self.last_eval_loss = float(logs["eval_loss"])
+        record = {
+            "step": state.global_step,
+            "epoch": round(state.epoch or 0.0, 4),
+            "time": round(time.monotonic() - self._started, 3),
+            "tokens_seen": int(getattr(state, "num_input_tokens_seen", 0) or 0),
+            "tokens_per_second": round(self.tokens_per_second(state), 1),
+            "peak_memory_bytes": peak_memory_bytes(),
+            **logs,
+        }
+        self.history.append(record)
+        with self.metrics_path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._progress is None:
+            return
+        losses = [h["loss"] for h in self.history if "loss" in h]
+        metrics: dict[str, Any] = {}
+        if losses:
+            metrics["loss"] = losses[-1]
+        if self.last_eval_loss is not None:
+            metrics["eval_loss"] = self.last_eval_loss
+        learning_rates = [h["learning_rate"] for h in self.history if "learning_rate" in h]
+        if learning_rates:
+            metrics["lr"] = learning_rates[-1]
+        metrics["tok/s"] = round(self.tokens_per_second(state))
+        metrics["mem"] = f"{peak_memory_bytes() / 2**30:.2f}G"
+        self._progress.update(state.global_step, **metrics)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self._progress_cm is not None:
+            self._progress_cm.__exit__(None, None, None)
+            self._progress_cm = self._progress = None
+
+
+class EpochCheckpointCallback(TrainerCallback):
+    """A checkpoint and an eval at every epoch end, besides the every-N-steps ones."""
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        control.should_save = True
+        if args.eval_strategy != "no":
+            control.should_evaluate = True
+        return control
+
+
+class InterruptCallback(TrainerCallback):
+    """Ctrl-C: finish the current step, save a checkpoint, stop; a second Ctrl-C aborts."""
+
+    def __init__(self):
+        self.interrupted = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        if self.interrupted:  # impatient second press
+            raise KeyboardInterrupt
+        self.interrupted = True
+        console.print(
+            "\n[yellow]interrupt[/]: saving a checkpoint after this step (Ctrl-C again to abort)"
+        )
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        except (
+            ValueError
+        ):  # not the main thread (e.g. inside a server); Ctrl-C is not ours to catch
+            self._previous = None
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.interrupted:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+class StopAfterStepsCallback(TrainerCallback):
+    """Stop (with a checkpoint) after a number of steps: how tests and benchmarks simulate a crash."""
+
+    def __init__(self, steps: int):
+        self.steps = steps
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.steps:
+            control.should_save = True
+            control.should_training_stop = True
+        return control

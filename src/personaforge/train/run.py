@@ -1,0 +1,554 @@
+"""`personaforge train`: preflight, load, train (SFT or DPO), checkpoint, save a version.
+
+    result = train(paths, settings, TrainRequest(method="sft"))
+
+1. The dataset (latest unless named) and the base resolve; the parent adapter is
+   the one named by --from-version, else the current promoted one
+   (`adapters/CURRENT`, moved by the registry), else none (--fresh forces none).
+2. Preflight: the training plan (backend, precision, 4-bit, checkpointing) is
+   printed with its reasons; a configuration that will not fit stops here with
+   the fix, before any weights load.
+3. The run folder is named by what it trains (method, dataset, base, parent,
+   hyperparameters), so re-running the same command after a crash or Ctrl-C
+   finds its checkpoints and resumes with the same data order and optimizer state.
+4. The adapter is saved in PEFT's format as the next version `adapters/vN`
+   with the tokenizer and a personaforge.json card (lineage, data, settings, metrics).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from personaforge.atomic import atomic_directory, atomic_write_text
+from personaforge.base import BaseRef, describe_base, resolve_base
+from personaforge.config import Settings
+from personaforge.errors import UserError, require
+from personaforge.paths import Paths
+from personaforge.train.lock import device_key, hold_accelerator
+from personaforge.train.plan import TrainingPlan, detect_accelerator, plan_training
+from personaforge.ui import console
+
+CARD = "personaforge.json"
+RUN_STATE = "run.json"
+METRICS = "metrics.jsonl"
+GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
+
+
+@dataclass
+class TrainRequest:
+    method: str = "sft"  # sft or dpo
+    dataset_id: str | None = None
+    base: str | None = None
+    from_version: str | None = None
+    fresh: bool = False
+    resume: bool = False
+    show_progress: bool = True
+    stop_after_steps: int | None = None  # simulate a crash (tests, benchmarks)
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    plan: TrainingPlan
+    interrupted: bool
+    resumed_from_step: int | None
+    steps: int
+    history: list[dict[str, Any]]
+    version: str | None = None
+    folder: Path | None = None
+    card: dict[str, Any] = field(default_factory=dict)
+
+
+# -- inputs ------------------------------------------------------------------------------------
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def load_rows(
+    paths: Paths, dataset_id: str | None, method: str
+) -> tuple[dict, list[dict], list[dict]]:
+    from personaforge.dataset.build import load_manifest
+
+    manifest = load_manifest(paths, dataset_id)
+    folder = paths.datasets / manifest["id"]
+    names = (
+        ("preference.jsonl", "preference_eval.jsonl")
+        if method == "dpo"
+        else ("train.jsonl", "eval.jsonl")
+    )
+    train_rows, eval_rows = (_read_jsonl(folder / name) for name in names)
+    if not train_rows:
+        what = "preference pairs (corrections)" if method == "dpo" else "training examples"
+        raise UserError(
+            f"dataset {manifest['id']} has no {what}; build one with `personaforge dataset build`"
+        )
+    return manifest, train_rows, eval_rows
+
+
+def adapter_versions(paths: Paths) -> list[str]:
+    if not paths.adapters.exists():
+        return []
+    names = [
+        p.name
+        for p in paths.adapters.iterdir()
+        if p.is_dir() and p.name[1:].isdigit() and p.name[0] == "v"
+    ]
+    return sorted(names, key=lambda name: int(name[1:]))
+
+
+def current_version(paths: Paths) -> str | None:
+    marker = paths.adapters / "CURRENT"
+    return marker.read_text().strip() or None if marker.exists() else None
+
+
+def read_card(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / CARD).read_text())
+
+
+def resolve_parent(paths: Paths, request: TrainRequest) -> str | None:
+    if request.fresh:
+        if request.from_version:
+            raise UserError("--fresh and --from-version exclude each other")
+        return None
+    if request.from_version:
+        if not (paths.adapters / request.from_version / CARD).exists():
+            known = ", ".join(adapter_versions(paths)) or "none yet"
+            raise UserError(f"no adapter version '{request.from_version}' (known: {known})")
+        return request.from_version
+    current = current_version(paths)
+    if current:
+        return current
+    if request.method == "dpo":  # DPO refines an SFT adapter: the newest one, when none is promoted
+        sft = [
+            v
+            for v in adapter_versions(paths)
+            if read_card(paths.adapters / v).get("method") == "sft"
+        ]
+        if not sft:
+            raise UserError(
+                "DPO builds on an SFT adapter and there is none yet; run `personaforge train` first"
+            )
+        return sft[-1]
+    return None
+
+
+def base_fingerprint(ref: BaseRef) -> str:
+    """Identifies the exact base weights: the tiny card's hash, a folder's config hash, or the hub revision."""
+    if ref.is_local:
+        folder = Path(ref.location)
+        card = folder / "personaforge-base.json"
+        if card.exists():
+            return json.loads(card.read_text())["weights_sha256"]
+        return "config-sha256:" + hashlib.sha256((folder / "config.json").read_bytes()).hexdigest()
+    return f"revision:{ref.revision or 'main (unpinned)'}"
+
+
+# -- preflight -------------------------------------------------------------------------------------
+
+
+def preflight(ref: BaseRef, settings: Settings) -> TrainingPlan:
+    info = describe_base(ref)
+    architecture = (info.config or {}).get("architectures", [None])[0] if info.config else None
+    plan = plan_training(settings.train, detect_accelerator(), info, architecture)
+    if plan.problems:
+        numbered = "; ".join(f"({i}) {p}" for i, p in enumerate(plan.problems, start=1))
+        raise UserError(f"training would not run: {numbered}")
+    return plan
+
+
+def run_key(
+    method: str, manifest: dict, ref: BaseRef, parent: str | None, settings: Settings
+) -> str:
+    fingerprint = {
+        "method": method,
+        "dataset": manifest["id"],
+        "base": base_fingerprint(ref),
+        "parent": parent,
+        "train": settings.train.model_dump(),
+        "seed": settings.train.seed,
+    }
+    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    checkpoints = [
+        p
+        for p in run_dir.glob("checkpoint-*")
+        if p.is_dir() and (p / "trainer_state.json").exists()
+    ]
+    return max(checkpoints, key=lambda p: int(p.name.split("-")[1]), default=None)
+
+
+def prepare_run_dir(paths: Paths, key: str, method: str, resume: bool) -> tuple[Path, Path | None]:
+    run_dir = paths.runs / f"{method}-{key}"
+    state_path = run_dir / RUN_STATE
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    if state.get("status") == "finished":  # the same training again: start it over
+        shutil.rmtree(run_dir)
+        state = {}
+    checkpoint = last_checkpoint(run_dir) if run_dir.exists() else None
+    if resume and checkpoint is None:
+        raise UserError(f"nothing to resume: no checkpoint for this training in {run_dir}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if checkpoint is None and (run_dir / METRICS).exists():
+        (run_dir / METRICS).unlink()  # a run that died before its first checkpoint starts clean
+    atomic_write_text(state_path, json.dumps({**state, "status": "running"}))
+    return run_dir, checkpoint
+
+
+# -- trainers ----------------------------------------------------------------------------------------
+
+
+def _common_args(
+    settings: Settings, plan: TrainingPlan, run_dir: Path, steps_total: int, has_eval: bool
+):
+    train = settings.train
+    return {
+        "output_dir": str(run_dir),
+        "per_device_train_batch_size": train.batch_size,
+        "per_device_eval_batch_size": train.batch_size,
+        "gradient_accumulation_steps": train.grad_accum,
+        "learning_rate": train.learning_rate,
+        "num_train_epochs": train.epochs,
+        "max_steps": train.max_steps,
+        "lr_scheduler_type": train.lr_scheduler,
+        "warmup_steps": math.ceil(steps_total * train.warmup_ratio),
+        "logging_steps": train.logging_steps,
+        "logging_first_step": True,
+        "eval_strategy": "steps" if has_eval else "no",
+        "eval_steps": train.eval_steps,
+        "save_strategy": "steps",
+        "save_steps": train.save_steps,
+        "save_total_limit": 3,
+        "seed": train.seed,
+        "data_seed": train.seed,
+        "use_cpu": plan.device == "cpu",
+        "bf16": plan.precision == "bf16",
+        "fp16": plan.precision == "fp16",
+        "gradient_checkpointing": plan.gradient_checkpointing,
+        "report_to": "none",
+        "disable_tqdm": True,
+        "include_num_input_tokens_seen": True,
+        "dataloader_num_workers": 0,
+        "max_length": train.max_seq_length,
+    }
+
+
+def steps_for(rows: int, settings: Settings) -> int:
+    import os
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    per_epoch = math.ceil(rows / (settings.train.batch_size * settings.train.grad_accum * world))
+    total = per_epoch * settings.train.epochs
+    return min(total, settings.train.max_steps) if settings.train.max_steps > 0 else total
+
+
+def sft_rows(rows: list[dict], tokenizer) -> tuple[list[dict], bool]:
+    """TRL rows and whether loss masking goes through {% generation %} markers.
+
+    With markers, whole conversations train on every assistant turn only. Without
+    them (a template TRL does not know), prompt/completion rows make TRL train on
+    the completion (the final reply) only. Either way no prompt token carries loss.
+    """
+    if GENERATION_TAG.search(tokenizer.chat_template or ""):
+        return [{"messages": row["messages"]} for row in rows], True
+    return [
+        {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]} for row in rows
+    ], False
+
+
+def use_packing(settings: Settings, model) -> bool:
+    if settings.train.packing != "auto":
+        return settings.train.packing == "on"
+    implementation = getattr(getattr(model, "config", None), "_attn_implementation", "") or ""
+    return implementation.startswith("flash_attention")
+
+
+def build_sft_trainer(loaded, settings, plan, run_dir, train_rows, eval_rows, callbacks):
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    rows, markers = sft_rows(train_rows, loaded.tokenizer)
+    evals = sft_rows(eval_rows, loaded.tokenizer)[0] if eval_rows else None
+    config = SFTConfig(
+        **_common_args(settings, plan, run_dir, steps_for(len(rows), settings), bool(evals)),
+        assistant_only_loss=markers,
+        packing=use_packing(settings, loaded.model),
+    )
+    return SFTTrainer(
+        model=loaded.model,
+        args=config,
+        train_dataset=Dataset.from_list(rows),
+        eval_dataset=Dataset.from_list(evals) if evals else None,
+        processing_class=loaded.tokenizer,
+        peft_config=loaded.peft_config,
+        callbacks=callbacks,
+    )
+
+
+def build_dpo_trainer(loaded, settings, plan, run_dir, train_rows, eval_rows, callbacks):
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    def convert(rows):
+        return [
+            {
+                "prompt": r["prompt"],
+                "chosen": [{"role": "assistant", "content": r["chosen"]}],
+                "rejected": [{"role": "assistant", "content": r["rejected"]}],
+            }
+            for r in rows
+        ]
+
+    args = _common_args(
+        settings, plan, run_dir, steps_for(len(train_rows), settings), bool(eval_rows)
+    )
+    config = DPOConfig(**args, beta=settings.train.dpo_beta)
+    return DPOTrainer(
+        model=loaded.model,
+        args=config,
+        train_dataset=Dataset.from_list(convert(train_rows)),
+        eval_dataset=Dataset.from_list(convert(eval_rows)) if eval_rows else None,
+        processing_class=loaded.tokenizer,
+        peft_config=loaded.peft_config,
+        callbacks=callbacks,
+    )
+
+
+TRAINERS = {"sft": build_sft_trainer, "dpo": build_dpo_trainer}
+
+
+# -- the whole run --------------------------------------------------------------------------------------
+
+
+def describe_plan(plan: TrainingPlan) -> list[str]:
+    memory = f", about {plan.memory.total / 2**30:.1f} GiB" if plan.memory else ""
+    head = (
+        f"plan: {plan.backend} backend on {plan.device}, {plan.precision}, "
+        f"{'4-bit QLoRA' if plan.quantization == '4bit' else 'LoRA'}, gradient checkpointing "
+        f"{'on' if plan.gradient_checkpointing else 'off'}{memory}"
+    )
+    return [head, *[f"  - {reason}" for reason in plan.reasons]]
+
+
+def train(paths: Paths, settings: Settings, request: TrainRequest) -> TrainResult:
+    if request.method not in TRAINERS:
+        raise UserError(f"unknown method '{request.method}'; choose sft or dpo")
+    require("trl", extra="train", feature="training")
+    manifest, train_rows, eval_rows = load_rows(paths, request.dataset_id, request.method)
+    ref = resolve_base(request.base or settings.model.base, paths, settings.model.revision)
+    parent = resolve_parent(paths, request)
+    if parent:
+        parent_base = read_card(paths.adapters / parent)["base"]["fingerprint"]
+        if parent_base != base_fingerprint(ref):
+            raise UserError(
+                f"adapter {parent} was trained on another base; use --fresh or --base to match it"
+            )
+    plan = preflight(ref, settings)
+    for line in describe_plan(plan):
+        console.print(line)
+    key = run_key(request.method, manifest, ref, parent, settings)
+    run_dir, checkpoint = prepare_run_dir(paths, key, request.method, request.resume)
+    if checkpoint is not None:
+        console.print(f"resuming from {checkpoint.name} in {run_dir}")
+    inputs = TrainInputs(manifest, train_rows, eval_rows, ref, parent, plan, run_dir, checkpoint)
+    with hold_accelerator(paths.locks, device_key(plan.device)):
+        return _train_locked(paths, settings, request, inputs)
+
+
+@dataclass
+class TrainInputs:
+    """What `train` resolved before the accelerator is taken."""
+
+    manifest: dict[str, Any]
+    train_rows: list[dict[str, Any]]
+    eval_rows: list[dict[str, Any]]
+    ref: BaseRef
+    parent: str | None
+    plan: TrainingPlan
+    run_dir: Path
+    checkpoint: Path | None
+
+
+def _train_locked(
+    paths: Paths, settings: Settings, request: TrainRequest, inputs: TrainInputs
+) -> TrainResult:
+    manifest, train_rows, eval_rows = inputs.manifest, inputs.train_rows, inputs.eval_rows
+    ref, parent, plan = inputs.ref, inputs.parent, inputs.plan
+    run_dir, checkpoint = inputs.run_dir, inputs.checkpoint
+    from transformers.trainer_callback import PrinterCallback
+
+    from personaforge.train.backends import load_for_training
+    from personaforge.train.callbacks import (
+        EpochCheckpointCallback,
+        InterruptCallback,
+        ProgressCallback,
+        StopAfterStepsCallback,
+    )
+
+    quiet_libraries()
+    started = time.monotonic()
+    loaded = load_for_training(ref, settings, plan, paths.adapters / parent if parent else None)
+    progress = ProgressCallback(run_dir / METRICS, show=request.show_progress)
+    interrupt = InterruptCallback()
+    callbacks = [progress, EpochCheckpointCallback(), interrupt]
+    if request.stop_after_steps:
+        callbacks.append(StopAfterStepsCallback(request.stop_after_steps))
+    trainer = TRAINERS[request.method](
+        loaded, settings, plan, run_dir, train_rows, eval_rows, callbacks
+    )
+    trainer.remove_callback(PrinterCallback)  # our ProgressCallback shows and logs the same numbers
+    eval_before = None
+    if eval_rows and checkpoint is None:
+        eval_before = trainer.evaluate()["eval_loss"]
+        progress.on_log(
+            trainer.args, trainer.state, trainer.control, logs={"eval_loss": eval_before}
+        )
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    state = trainer.state
+    finished = state.global_step >= state.max_steps and not interrupt.interrupted
+    result = TrainResult(
+        run_dir, plan, not finished, _step_of(checkpoint), state.global_step, progress.history
+    )
+    if not finished:
+        atomic_write_text(
+            run_dir / RUN_STATE, json.dumps({"status": "interrupted", "step": state.global_step})
+        )
+        return result
+    eval_after = trainer.evaluate()["eval_loss"] if eval_rows else None
+    metrics = summarize(run_dir, progress, eval_before, eval_after, time.monotonic() - started)
+    version, folder, card = save_version(
+        paths,
+        trainer,
+        loaded.tokenizer,
+        settings,
+        request,
+        manifest,
+        ref,
+        parent,
+        plan,
+        metrics,
+        run_dir,
+    )
+    atomic_write_text(run_dir / RUN_STATE, json.dumps({"status": "finished", "version": version}))
+    result.version, result.folder, result.card = version, folder, card
+    return result
+
+
+def quiet_libraries() -> None:
+    """Our progress display replaces the libraries' bars; their deprecation chatter is not the user's."""
+    import warnings
+
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(trl|peft)\..*")
+
+
+def _step_of(checkpoint: Path | None) -> int | None:
+    return int(checkpoint.name.split("-")[1]) if checkpoint else None
+
+
+def summarize(run_dir: Path, progress, eval_before, eval_after, seconds: float) -> dict[str, Any]:
+    """Final metrics from the whole run's log (all sessions of a resumed run)."""
+    history = _read_jsonl(run_dir / METRICS)
+    losses = [h["loss"] for h in history if "loss" in h]
+    last = history[-1] if history else {}
+    first_eval = next((h["eval_loss"] for h in history if "eval_loss" in h), eval_before)
+    return {
+        "train_loss_first": losses[0] if losses else None,
+        "train_loss_last": losses[-1] if losses else None,
+        "eval_loss_before": first_eval,
+        "eval_loss_after": eval_after,
+        "steps": last.get("step"),
+        "tokens_seen": last.get("tokens_seen"),
+        "tokens_per_second": last.get("tokens_per_second"),
+        "peak_memory_bytes": max((h.get("peak_memory_bytes", 0) for h in history), default=0),
+        # DPO: the share of pairs where the adapter prefers the chosen answer (last logged step).
+        "reward_accuracy_last": next(
+            (h["rewards/accuracies"] for h in reversed(history) if "rewards/accuracies" in h), None
+        ),
+        "seconds_this_session": round(seconds, 1),
+    }
+
+
+def find_trained(
+    paths: Paths, method: str, dataset_id: str, settings: Settings, parent: str | None
+) -> str | None:
+    """A version already trained with exactly these inputs (the demo reuses it instead of retraining)."""
+    for version in reversed(adapter_versions(paths)):
+        card = read_card(paths.adapters / version)
+        if (card.get("method"), card["dataset"]["id"], card.get("parent")) == (
+            method,
+            dataset_id,
+            parent,
+        ) and (card.get("hyperparameters") == settings.train.model_dump()):
+            return version
+    return None
+
+
+def next_version(paths: Paths) -> str:
+    versions = adapter_versions(paths)
+    return f"v{int(versions[-1][1:]) + 1}" if versions else "v1"
+
+
+def save_version(
+    paths, trainer, tokenizer, settings, request, manifest, ref, parent, plan, metrics, run_dir
+):
+    import torch
+
+    version = next_version(paths)
+    dataset_manifest = paths.datasets / manifest["id"] / "manifest.json"
+    card = {
+        "version": version,
+        "method": request.method,
+        "status": "candidate",
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "base": {
+            "name": ref.name,
+            "kind": ref.kind,
+            "location": ref.location,
+            "revision": ref.revision,
+            "fingerprint": base_fingerprint(ref),
+        },
+        "parent": parent,
+        "dataset": {
+            "id": manifest["id"],
+            "manifest_sha256": hashlib.sha256(dataset_manifest.read_bytes()).hexdigest(),
+            "train_examples": manifest["files"].get("train.jsonl", {}).get("examples"),
+        },
+        "hyperparameters": settings.train.model_dump(),
+        "backend": plan.backend,
+        "device": plan.device,
+        "device_name": torch.cuda.get_device_name(0) if plan.device == "cuda" else "cpu",
+        "precision": plan.precision,
+        "quantization": plan.quantization,
+        "metrics": metrics,
+        "run_dir": str(run_dir),
+    }
+    folder = paths.adapters / version
+    with atomic_directory(folder) as staging:
+        trainer.model.save_pretrained(
+            str(staging)
+        )  # PEFT format: adapter_config.json + safetensors
+        tokenizer.save_pretrained(str(staging))
+        shutil.copy2(run_dir / METRICS, staging / METRICS)
+        (staging / CARD).write_text(json.dumps(card, indent=2) + "\n")
+    return version, folder, card
