@@ -236,3 +236,33 @@ def test_a_server_is_asked_to_release_the_device(tmp_path):
     thread.join()
     assert trainer.owner()["role"] == "train" and not trainer.release_path.exists()
     trainer.release()
+
+
+def test_ctrl_c_saves_a_checkpoint_and_stops(home, monkeypatch):
+    """A real SIGINT mid-run: the step finishes, a checkpoint is written, the run says interrupted."""
+    import os
+    import signal
+
+    from transformers import TrainerCallback
+
+    from personaforge.train import run as run_module
+
+    class SendSigint(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    original = run_module.build_sft_trainer
+
+    def with_sigint(loaded, settings_, plan, run_dir, train_rows, eval_rows, callbacks):
+        return original(
+            loaded, settings_, plan, run_dir, train_rows, eval_rows, [*callbacks, SendSigint()]
+        )
+
+    monkeypatch.setitem(run_module.TRAINERS, "sft", with_sigint)
+    result = run(home, max_steps=10)
+    assert result.interrupted and result.steps == 3 and result.version is None
+    assert (result.run_dir / "checkpoint-3").is_dir()
+    assert (
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )  # our handler is gone again
