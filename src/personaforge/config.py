@@ -308,6 +308,50 @@ class PrivacySettings(_Section):
     iban: PrivacyAction = Field("redact", description="IBANs (checksum-checked).")
 
 
+class GateSettings(_Section):
+    """The verification gate: what an adapter must show before it is promoted."""
+
+    max_general_ppl_increase: float = Field(
+        0.10,
+        ge=0,
+        description="Forgetting: general-text perplexity may rise at most this much (0.10 = 10%).",
+    )
+    max_probe_drop: int = Field(
+        1, ge=0, description="Forgetting: base-ability probes the adapter may lose."
+    )
+    max_memorised_share: float = Field(
+        0.10,
+        ge=0,
+        le=1,
+        description="Share of held-out generations allowed to repeat training text verbatim.",
+    )
+    memorised_ngram: int = Field(
+        12, ge=4, description="Consecutive training tokens that count as parroting."
+    )
+    memorisation_prompts: int = Field(
+        32, ge=1, description="Held-out prompts generated from for memorisation."
+    )
+    max_eval_examples: int = Field(
+        200, ge=1, description="Held-out examples used for the style perplexity."
+    )
+    general_texts: int = Field(
+        200, ge=1, description="General reference documents used for perplexity."
+    )
+    max_new_tokens: int = Field(
+        48, ge=8, description="Tokens generated per prompt (probes use 24)."
+    )
+    canaries: list[str] = Field(
+        default_factory=list,
+        description="Strings that must never be generated (plant them in your notes to test leakage).",
+    )
+    auto_apply: bool = Field(
+        True,
+        description="`eval` promotes a passing candidate and rejects a failing one without asking.",
+    )
+
+    _split_canaries = field_validator("canaries", mode="before")(split_comma_list)
+
+
 class Settings(BaseModel):
     """All settings. Sections mirror the pipeline stages."""
 
@@ -318,6 +362,7 @@ class Settings(BaseModel):
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
 
 
 SECTIONS: dict[str, type[_Section]] = {

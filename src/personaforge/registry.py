@@ -1,0 +1,311 @@
+"""The model registry: every adapter version, its lineage and status, and the `current` pointer.
+
+SQLite at `$PERSONAFORGE_HOME/registry.db`, every change in one transaction:
+
+- `versions`: v1..vN with parent, base, dataset id and hash, method, status
+  (candidate, promoted, rejected, retired), metrics and verdict, path, times;
+- `events`: append-only (trained, evaluated, promoted, rejected, rolled back,
+  reset, pruned);
+- `pointer`: the current version (none = the bare base).
+
+The adapter folders stay the source of truth. Each one's personaforge.json
+carries its status and verdict, so `models reindex` rebuilds this database
+from the folders alone. `adapters/CURRENT` mirrors the pointer for the
+training stage. New folders written by `train` are registered when the
+registry is next opened.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from personaforge.atomic import atomic_write_text
+from personaforge.errors import UserError
+from personaforge.paths import Paths
+
+STATUSES = ("candidate", "promoted", "rejected", "retired")
+CARD = "personaforge.json"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS versions (
+    name            TEXT PRIMARY KEY,
+    number          INTEGER NOT NULL,
+    parent          TEXT,
+    method          TEXT NOT NULL,
+    base            TEXT NOT NULL,
+    base_fingerprint TEXT NOT NULL,
+    dataset_id      TEXT NOT NULL,
+    dataset_hash    TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    metrics         TEXT NOT NULL DEFAULT '{}',
+    verdict         TEXT,
+    path            TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id      INTEGER PRIMARY KEY,
+    at      TEXT NOT NULL,
+    version TEXT,
+    action  TEXT NOT NULL,
+    detail  TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS pointer (
+    name    TEXT PRIMARY KEY CHECK (name = 'current'),
+    version TEXT
+);
+"""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Version:
+    name: str
+    number: int
+    parent: str | None
+    method: str
+    base: str
+    base_fingerprint: str
+    dataset_id: str
+    dataset_hash: str
+    status: str
+    metrics: dict[str, Any]
+    verdict: dict[str, Any] | None
+    path: str
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Version:
+        values = dict(row)
+        values["metrics"] = json.loads(values["metrics"])
+        values["verdict"] = json.loads(values["verdict"]) if values["verdict"] else None
+        return cls(**values)
+
+
+def _card_row(folder: Path, card: dict[str, Any]) -> tuple:
+    return (
+        card["version"],
+        int(card["version"][1:]),
+        card.get("parent"),
+        card.get("method", "sft"),
+        card["base"]["name"],
+        card["base"]["fingerprint"],
+        card["dataset"]["id"],
+        card["dataset"]["manifest_sha256"],
+        card.get("status", "candidate"),
+        json.dumps(card.get("metrics", {})),
+        json.dumps(card["verdict"]) if card.get("verdict") else None,
+        str(folder),
+        card["created_at"],
+        now(),
+    )
+
+
+class Registry:
+    def __init__(self, paths: Paths, db: sqlite3.Connection):
+        self.paths = paths
+        self.db = db
+
+    @classmethod
+    def open(cls, paths: Paths) -> Registry:
+        paths.home.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(paths.home / "registry.db", timeout=30)
+        db.row_factory = sqlite3.Row
+        db.executescript(SCHEMA)
+        registry = cls(paths, db)
+        registry.sync()
+        return registry
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.close()
+
+    # -- folders <-> rows ----------------------------------------------------------------------
+
+    def _folders(self) -> list[Path]:
+        if not self.paths.adapters.exists():
+            return []
+        found = [p for p in self.paths.adapters.iterdir() if p.is_dir() and (p / CARD).exists()]
+        return sorted(found, key=lambda p: int(p.name[1:]) if p.name[1:].isdigit() else 0)
+
+    def sync(self) -> list[str]:
+        """Register version folders the database does not know yet (written by `train`)."""
+        known = {row[0] for row in self.db.execute("SELECT name FROM versions")}
+        added = []
+        with self.db:
+            for folder in self._folders():
+                if folder.name in known:
+                    continue
+                card = json.loads((folder / CARD).read_text())
+                self.db.execute(
+                    "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _card_row(folder, card),
+                )
+                self._event(
+                    folder.name,
+                    "trained",
+                    {"parent": card.get("parent"), "dataset": card["dataset"]["id"]},
+                )
+                added.append(folder.name)
+        return added
+
+    def reindex(self) -> int:
+        """Rebuild the versions table and the pointer from the folders (events are kept)."""
+        marker = self.paths.adapters / "CURRENT"
+        current = marker.read_text().strip() if marker.exists() else None
+        with self.db:
+            self.db.execute("DELETE FROM versions")
+            for folder in self._folders():
+                card = json.loads((folder / CARD).read_text())
+                self.db.execute(
+                    "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _card_row(folder, card),
+                )
+            exists = (
+                current
+                and self.db.execute("SELECT 1 FROM versions WHERE name = ?", (current,)).fetchone()
+            )
+            self._set_pointer(current if exists else None)
+            self._event(None, "reindexed", {"versions": len(self._folders())})
+        return len(self._folders())
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def versions(self) -> list[Version]:
+        return [
+            Version.from_row(r) for r in self.db.execute("SELECT * FROM versions ORDER BY number")
+        ]
+
+    def get(self, name: str) -> Version:
+        row = self.db.execute("SELECT * FROM versions WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            known = ", ".join(v.name for v in self.versions()) or "none yet"
+            raise UserError(f"no version '{name}' in the registry (known: {known})")
+        return Version.from_row(row)
+
+    def current(self) -> str | None:
+        row = self.db.execute("SELECT version FROM pointer WHERE name = 'current'").fetchone()
+        return row[0] if row else None
+
+    def events(self, version: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM events", []
+        if version:
+            sql += " WHERE version = ?"
+            params.append(version)
+        rows = self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+    def latest(self) -> Version | None:
+        versions = self.versions()
+        return versions[-1] if versions else None
+
+    # -- changing -------------------------------------------------------------------------------------
+
+    def _event(self, version: str | None, action: str, detail: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT INTO events (at, version, action, detail) VALUES (?, ?, ?, ?)",
+            (now(), version, action, json.dumps(detail)),
+        )
+
+    def _set_pointer(self, version: str | None) -> None:
+        self.db.execute(
+            "INSERT INTO pointer VALUES ('current', ?) ON CONFLICT(name) DO UPDATE SET version = excluded.version",
+            (version,),
+        )
+        marker = self.paths.adapters / "CURRENT"
+        self.paths.adapters.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(marker, (version or "") + "\n")
+
+    def _set_status(
+        self, version: Version, status: str, verdict: dict[str, Any] | None = None
+    ) -> None:
+        self.db.execute(
+            "UPDATE versions SET status = ?, verdict = COALESCE(?, verdict), updated_at = ? WHERE name = ?",
+            (status, json.dumps(verdict) if verdict else None, now(), version.name),
+        )
+        card_path = Path(version.path) / CARD
+        card = json.loads(card_path.read_text())
+        card["status"] = status
+        if verdict:
+            card["verdict"] = verdict
+        atomic_write_text(card_path, json.dumps(card, indent=2) + "\n")
+
+    def record_evaluation(self, name: str, verdict: dict[str, Any]) -> None:
+        version = self.get(name)
+        with self.db:
+            self._set_status(version, version.status, verdict)
+            self._event(
+                name, "evaluated", {"decision": verdict["decision"], "reasons": verdict["reasons"]}
+            )
+
+    def promote(self, name: str, reason: str = "by hand") -> None:
+        version = self.get(name)
+        previous = self.current()
+        with self.db:
+            if previous and previous != name:
+                self._set_status(self.get(previous), "retired")
+            self._set_status(version, "promoted")
+            self._set_pointer(name)
+            self._event(name, "promoted", {"previous": previous, "reason": reason})
+
+    def reject(self, name: str, reason: str = "by hand") -> None:
+        version = self.get(name)
+        with self.db:
+            if self.current() == name:
+                self._set_pointer(None)
+            self._set_status(version, "rejected")
+            self._event(name, "rejected", {"reason": reason})
+
+    def rollback(self) -> str | None:
+        """Current -> the version promoted before it (or the base when there was none)."""
+        current = self.current()
+        if current is None:
+            raise UserError("nothing to roll back: the current model is the bare base")
+        promotions = [e for e in reversed(self.events(limit=10_000)) if e["action"] == "promoted"]
+        earlier = [e["version"] for e in promotions if e["version"] != current]
+        target = next((v for v in reversed(earlier) if self.get(v).status != "rejected"), None)
+        with self.db:
+            self._set_status(self.get(current), "retired")
+            if target:
+                self._set_status(self.get(target), "promoted")
+            self._set_pointer(target)
+            self._event(target, "rolled back", {"from": current, "to": target})
+        return target
+
+    def reset(self) -> None:
+        current = self.current()
+        with self.db:
+            if current:
+                self._set_status(self.get(current), "retired")
+            self._set_pointer(None)
+            self._event(None, "reset to base", {"from": current})
+
+    def prune(self, keep: int) -> list[str]:
+        """Remove the weights of every version but the current and the last `keep` promoted or retired ones.
+
+        Cards, reports and metrics stay, so history, lineage and every rejection's reasons survive.
+        """
+        current = self.current()
+        once_promoted = [v.name for v in self.versions() if v.status in ("promoted", "retired")]
+        kept = {current, *once_promoted[-keep:]} if keep > 0 else {current}
+        pruned = []
+        with self.db:
+            for version in self.versions():
+                weights = Path(version.path) / "adapter_model.safetensors"
+                if version.name in kept or not weights.exists():
+                    continue
+                weights.unlink()
+                pruned.append(version.name)
+                self._event(version.name, "pruned", {"kept": sorted(v for v in kept if v)})
+        return pruned
