@@ -14,33 +14,18 @@ from personaforge.ingest import ingest
 from personaforge.registry import Registry
 from personaforge.store import MemoryStore
 from personaforge.train.run import TrainRequest, train
+from tests.helpers import micro_settings
 
 
 def settings(**train) -> Settings:
-    defaults = {
-        "learning_rate": 5e-3,
-        "epochs": 1,
-        "batch_size": 4,
-        "grad_accum": 1,
-        "max_steps": 4,
-        "logging_steps": 1,
-        "eval_steps": 2,
-        "save_steps": 100,
-        "lora_rank": 4,
-        "lora_alpha": 8,
-        "max_seq_length": 256,
+    gate = {
+        "memorisation_prompts": 4,
+        "max_eval_examples": 8,
+        "general_texts": 20,
+        "max_new_tokens": 16,
+        "canaries": ["ZEBRA-CANARY-7781"],
     }
-    return Settings(
-        model={"base": "tiny:micro"},
-        train={**defaults, **train},
-        gate={
-            "memorisation_prompts": 4,
-            "max_eval_examples": 8,
-            "general_texts": 20,
-            "max_new_tokens": 16,
-            "canaries": ["ZEBRA-CANARY-7781"],
-        },
-    )
+    return micro_settings(gate, **{"max_steps": 4, "eval_steps": 2, "save_steps": 100, **train})
 
 
 @pytest.fixture(scope="module")

@@ -16,25 +16,13 @@ from personaforge.ingest import ingest
 from personaforge.store import MemoryStore
 from personaforge.train.lock import AcceleratorLock
 from personaforge.train.run import TrainRequest, train
+from tests.helpers import MICRO_BASE, micro_settings
 
-BASE = "tiny:micro"
+BASE = MICRO_BASE
 
 
 def settings(**train) -> Settings:
-    defaults = {
-        "learning_rate": 5e-3,
-        "epochs": 1,
-        "batch_size": 4,
-        "grad_accum": 1,
-        "max_steps": 12,
-        "logging_steps": 1,
-        "eval_steps": 6,
-        "save_steps": 4,
-        "lora_rank": 4,
-        "lora_alpha": 8,
-        "max_seq_length": 256,
-    }
-    return Settings(model={"base": BASE}, train={**defaults, **train})
+    return micro_settings(**train)
 
 
 @pytest.fixture
