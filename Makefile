@@ -11,11 +11,12 @@ CONSTRAINTS := constraints.txt
 # so it never mixes the sample person into your own ~/.personaforge.
 DEMO_HOME   ?= $(if $(PERSONAFORGE_HOME),$(PERSONAFORGE_HOME),$(CURDIR)/.demo-home)
 
-.PHONY: demo test lint format docs clean help
+.PHONY: demo test test-full lint format docs clean help
 
 help:
 	@echo "make demo   - set up .venv and run the whole job on the tiny base and sample data"
 	@echo "make test   - set up .venv and run lint + the test suite"
+	@echo "make test-full - also build llama-cpp-python and run the GGUF export tests"
 	@echo "make docs   - regenerate docs/configuration.md from the settings schema"
 	@echo "make clean  - remove .venv and the demo state"
 
@@ -28,12 +29,18 @@ $(VENV)/.installed-demo: pyproject.toml $(CONSTRAINTS) | $(PY)
 	$(PIP) install -q -c $(CONSTRAINTS) -e ".[train,serve]"
 	touch $@
 
+# llama-cpp-python (GGUF verification) builds llama.cpp from source: about 6 minutes
+# on 2 cores, once. GGML_NATIVE=OFF keeps the build portable across CPUs.
+$(VENV)/.installed-gguf: pyproject.toml $(CONSTRAINTS) | $(PY)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install -q -c $(CONSTRAINTS) -e ".[gguf]"
+	touch $@
+
 $(VENV)/.installed-test: pyproject.toml $(CONSTRAINTS) | $(PY)
 	$(PIP) install -q -c $(CONSTRAINTS) torch
 	$(PIP) install -q -c $(CONSTRAINTS) -e ".[train,serve,dev]"
 	touch $@ $(VENV)/.installed-demo
 
-demo: $(VENV)/.installed-demo
+demo: $(VENV)/.installed-demo $(VENV)/.installed-gguf
 	PERSONAFORGE_HOME="$(DEMO_HOME)" $(VENV)/bin/personaforge demo
 
 lint: $(VENV)/.installed-test
@@ -41,6 +48,10 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format --check src tests bench
 
 test: lint
+	$(VENV)/bin/pytest
+
+# Everything, GGUF round-trips through llama-cpp-python included.
+test-full: lint $(VENV)/.installed-gguf
 	$(VENV)/bin/pytest
 
 format: $(VENV)/.installed-test

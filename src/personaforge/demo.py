@@ -65,10 +65,18 @@ class DemoResult:
     trained: list[dict[str, Any]] = field(default_factory=list)  # adapter cards: SFT, then DPO
     evaluations: list[Any] = field(default_factory=list)  # EvalReport per trained version
     current: str | None = None
+    exports: list[Any] = field(default_factory=list)  # ExportResult: merged, then GGUF
     stages: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, status, what)
 
 
-DONE = {"ingest", "dataset", "train", "evaluate", "register"}  # stages run_demo runs today
+DONE = {
+    "ingest",
+    "dataset",
+    "train",
+    "evaluate",
+    "register",
+    "export",
+}  # stages run_demo runs today
 # Demo training, measured through the gate on the sample person (style perplexity,
 # general perplexity, probes passed out of 11; base: 944k, 1.69, 8):
 #   lr 2e-3, 3 epochs: 547, 24.96, 0   -> rejected: it forgot the base's abilities
@@ -115,6 +123,7 @@ def run_demo(paths: Paths, settings: Settings, fresh_data: bool = False) -> Demo
             DEMO_BASE,
         )
     trained, evaluations, current = train_demo_adapters(paths, settings, dataset.id)
+    exports = export_current(paths, current)
     stages = [(name, "done" if name in DONE else "next", what) for name, what in STAGES]
     return DemoResult(
         Path(ref.location),
@@ -128,8 +137,21 @@ def run_demo(paths: Paths, settings: Settings, fresh_data: bool = False) -> Demo
         trained,
         evaluations,
         current,
+        exports,
         stages,
     )
+
+
+def export_current(paths: Paths, current: str | None) -> list[Any]:
+    """The promoted version as merged safetensors and as GGUF f16, each verified."""
+    from personaforge.export import export_version
+
+    if current is None:
+        return []
+    return [
+        export_version(paths, current, "merged"),
+        export_version(paths, current, "gguf", quant="f16"),
+    ]
 
 
 def train_demo_adapters(

@@ -1,0 +1,98 @@
+"""Exports round-trip: the adapter and merged weights always; GGUF where llama-cpp-python is installed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from personaforge.config import IngestSettings, Settings
+from personaforge.dataset import DatasetRequest, MixPlan, build_dataset
+from personaforge.errors import UserError
+from personaforge.export import export_version
+from personaforge.ingest import ingest
+from personaforge.store import MemoryStore
+from personaforge.train.run import TrainRequest, train
+from tests.helpers import micro_settings
+
+try:
+    import llama_cpp  # noqa: F401
+
+    HAVE_LLAMA_CPP = True
+except ImportError:
+    HAVE_LLAMA_CPP = False
+needs_llama_cpp = pytest.mark.skipif(
+    not HAVE_LLAMA_CPP, reason="llama-cpp-python not installed (make test-full)"
+)
+
+
+@pytest.fixture(scope="module")
+def exported_home(tmp_path_factory, micro_models_dir, sample_data):
+    from personaforge.paths import Paths
+
+    paths = Paths(tmp_path_factory.mktemp("export") / "home")
+    paths.home.mkdir(parents=True)
+    paths.models.symlink_to(micro_models_dir, target_is_directory=True)
+    with MemoryStore.open(paths.memory_store) as store:
+        ingest([sample_data], store, IngestSettings(), show_progress=False)
+        build_dataset(store, Settings(), paths, DatasetRequest(MixPlan("foundation")))
+    train(paths, micro_settings(max_steps=6), TrainRequest(fresh=True, show_progress=False))
+    return paths
+
+
+def test_adapter_export_reloads_identically(exported_home, tmp_path):
+    result = export_version(exported_home, "v1", "adapter", out=tmp_path / "adapter")
+    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json"} <= set(
+        result.files
+    )
+    assert "logits identical" in result.checks[0] and "no modules_to_save" in result.checks[1]
+    config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    assert not config.get("modules_to_save")
+
+
+def test_merged_export_matches_base_plus_adapter(exported_home, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    result = export_version(exported_home, "v1", "merged", out=tmp_path / "merged")
+    figure = float(result.checks[0].split("max |logit diff| ")[1].split()[0])
+    assert figure <= 0.1
+    generation = json.loads((tmp_path / "merged" / "generation_config.json").read_text())
+    tokenizer_config = json.loads((tmp_path / "merged" / "tokenizer_config.json").read_text())
+    assert generation["eos_token_id"] == 3 and tokenizer_config["eos_token"] == "<|im_end|>"
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "merged")
+    assert str(model.dtype) == "torch.float16" and not any(
+        "lora" in n for n, _ in model.named_parameters()
+    )
+
+
+def test_unknown_format_and_quant_are_refused(exported_home, tmp_path):
+    with pytest.raises(UserError, match="unknown export format 'onnx'"):
+        export_version(exported_home, "v1", "onnx")
+    with pytest.raises(UserError, match="--quant q4_k_m is not one"):
+        export_version(exported_home, "v1", "gguf", quant="q4_k_m", out=tmp_path / "x")
+    assert not (tmp_path / "x").exists()  # a failed export leaves nothing behind
+
+
+@needs_llama_cpp
+@pytest.mark.parametrize("quant", ["f32", "q8_0"])
+def test_gguf_loads_in_llama_cpp_and_continues_like_transformers(exported_home, tmp_path, quant):
+    result = export_version(exported_home, "v1", "gguf", quant=quant, out=tmp_path / quant)
+    assert any(name.endswith(f"{quant}.gguf") for name in result.files)
+    assert any("chat template present" in c for c in result.checks)
+    line = next(c for c in result.checks if c.startswith("llama.cpp greedy"))
+    if quant == "f32":
+        assert "3/3 identical" in line
+
+
+@needs_llama_cpp
+def test_lora_gguf_and_ollama_modelfile(exported_home, tmp_path):
+    lora = export_version(exported_home, "v1", "lora-gguf", quant="f32", out=tmp_path / "lora")
+    assert any("lora" in name for name in lora.files) and any("identical" in c for c in lora.checks)
+    ollama = export_version(
+        exported_home, "v1", "ollama", quant="f16", out=tmp_path / "ollama", name="maren"
+    )
+    modelfile = (tmp_path / "ollama" / "Modelfile").read_text()
+    assert "FROM ./v1-f16.gguf" in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
+    assert "TEMPLATE" in modelfile and ollama.command.endswith(
+        "ollama create maren -f ollama/Modelfile"
+    )
