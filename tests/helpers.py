@@ -22,3 +22,20 @@ MICRO_TRAIN = {
 
 def micro_settings(gate: dict | None = None, **train) -> Settings:
     return Settings(model={"base": MICRO_BASE}, train={**MICRO_TRAIN, **train}, gate=gate or {})
+
+
+def micro_home(root, micro_models_dir, sample_data):
+    """A home with the session's micro base, the sample person ingested and a foundation dataset."""
+    from personaforge.config import IngestSettings
+    from personaforge.dataset import DatasetRequest, MixPlan, build_dataset
+    from personaforge.ingest import ingest
+    from personaforge.paths import Paths
+    from personaforge.store import MemoryStore
+
+    paths = Paths(root / "home")
+    paths.home.mkdir(parents=True)
+    paths.models.symlink_to(micro_models_dir, target_is_directory=True)
+    with MemoryStore.open(paths.memory_store) as store:
+        ingest([sample_data], store, IngestSettings(), show_progress=False)
+        build_dataset(store, Settings(), paths, DatasetRequest(MixPlan("foundation")))
+    return paths

@@ -6,14 +6,10 @@ import json
 
 import pytest
 
-from personaforge.config import IngestSettings, Settings
-from personaforge.dataset import DatasetRequest, MixPlan, build_dataset
 from personaforge.errors import UserError
 from personaforge.export import export_version
-from personaforge.ingest import ingest
-from personaforge.store import MemoryStore
 from personaforge.train.run import TrainRequest, train
-from tests.helpers import micro_settings
+from tests.helpers import micro_home, micro_settings
 
 try:
     import llama_cpp  # noqa: F401
@@ -28,14 +24,7 @@ needs_llama_cpp = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def exported_home(tmp_path_factory, micro_models_dir, sample_data):
-    from personaforge.paths import Paths
-
-    paths = Paths(tmp_path_factory.mktemp("export") / "home")
-    paths.home.mkdir(parents=True)
-    paths.models.symlink_to(micro_models_dir, target_is_directory=True)
-    with MemoryStore.open(paths.memory_store) as store:
-        ingest([sample_data], store, IngestSettings(), show_progress=False)
-        build_dataset(store, Settings(), paths, DatasetRequest(MixPlan("foundation")))
+    paths = micro_home(tmp_path_factory.mktemp("export"), micro_models_dir, sample_data)
     train(paths, micro_settings(max_steps=6), TrainRequest(fresh=True, show_progress=False))
     return paths
 

@@ -6,15 +6,12 @@ import json
 
 import pytest
 
-from personaforge.config import IngestSettings, Settings
-from personaforge.dataset import DatasetRequest, MixPlan, build_dataset
+from personaforge.config import Settings
 from personaforge.errors import UserError
 from personaforge.evaluate import ModelMetrics, _leaks, evaluate_version, load_report, verdict
-from personaforge.ingest import ingest
 from personaforge.registry import Registry
-from personaforge.store import MemoryStore
 from personaforge.train.run import TrainRequest, train
-from tests.helpers import micro_settings
+from tests.helpers import micro_home, micro_settings
 
 
 def settings(**train) -> Settings:
@@ -31,14 +28,7 @@ def settings(**train) -> Settings:
 @pytest.fixture(scope="module")
 def trained_home(tmp_path_factory, micro_models_dir, sample_data):
     """Three fresh micro adapters v1..v3 on the sample person (shared: tests copy what they change)."""
-    from personaforge.paths import Paths
-
-    paths = Paths(tmp_path_factory.mktemp("registry") / "home")
-    paths.home.mkdir(parents=True)
-    paths.models.symlink_to(micro_models_dir, target_is_directory=True)
-    with MemoryStore.open(paths.memory_store) as store:
-        ingest([sample_data], store, IngestSettings(), show_progress=False)
-        build_dataset(store, Settings(), paths, DatasetRequest(MixPlan("foundation")))
+    paths = micro_home(tmp_path_factory.mktemp("registry"), micro_models_dir, sample_data)
     for seed in (1, 2, 3):
         train(paths, settings(seed=seed), TrainRequest(fresh=True, show_progress=False))
     return paths

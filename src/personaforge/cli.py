@@ -1286,6 +1286,137 @@ def print_export(result) -> None:
 
 
 # ---------------------------------------------------------------------------
+# serve, chat, reload
+
+
+@app.command(
+    epilog=examples(
+        "personaforge serve",
+        "personaforge serve --port 8000 --adapter work=v3 --adapter home=v5",
+        "personaforge serve --host 0.0.0.0 --api-key $(openssl rand -hex 16)",
+    )
+)
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on; anything but loopback needs --api-key.")
+    ] = ("127.0.0.1"),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 7373,
+    adapter: Annotated[
+        list[str] | None,
+        typer.Option(metavar="NAME=vN", help="Also serve version vN as model NAME; repeatable."),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="Require this bearer key on /v1 requests.")
+    ] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (transformers + PEFT in this process).")
+    ] = "local",
+) -> None:
+    """Serve the base, the current persona and named adapters on an OpenAI-compatible API."""
+    import uvicorn
+
+    from personaforge.serve import build_engine, check_bind
+    from personaforge.serve.app import create_app, token_path
+
+    if engine != "local":
+        raise UserError(
+            f"engine '{engine}' is not available yet; use --engine local (see docs/serve.md)"
+        )
+    named = {}
+    for item in adapter or []:
+        name, _, version = item.partition("=")
+        if not name or not version:
+            raise UserError(f"--adapter takes NAME=vN, got '{item}'")
+        named[name] = version
+    check_bind(host, api_key)
+    paths = _state(ctx).paths
+    local = build_engine(paths, named)
+    api = create_app(local, paths, api_key)
+    console.print(
+        f"serving {', '.join(local.models())} on http://{host}:{port}/v1 "
+        f"(admin token in {token_path(paths)})"
+    )
+    uvicorn.run(api, host=host, port=port, log_level="warning")
+
+
+def _admin(paths, url: str, path: str, body: dict | None = None) -> dict:
+    import urllib.error
+    import urllib.request
+
+    from personaforge.serve.app import admin_token
+
+    request = urllib.request.Request(
+        url.rstrip("/") + path,
+        data=json.dumps(body or {}).encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {admin_token(paths)}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise UserError(json.loads(exc.read()).get("error", {}).get("message", str(exc))) from None
+    except urllib.error.URLError as exc:
+        raise UserError(
+            f"no server at {url} ({exc.reason}); start one with `personaforge serve`"
+        ) from None
+
+
+@app.command(
+    epilog=examples("personaforge reload v4", "personaforge reload v4 --url http://127.0.0.1:8000")
+)
+def reload(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Version to serve as `persona`.")],
+    url: Annotated[str, typer.Option(help="The running server.")] = "http://127.0.0.1:7373",
+) -> None:
+    """Swap the running server's persona to another version without a restart."""
+    result = _admin(_state(ctx).paths, url, "/admin/reload-model", {"version": version})
+    console.print(f"persona is now {result['persona']} (loaded: {', '.join(result['loaded'])})")
+
+
+@app.command(epilog=examples("personaforge chat", "personaforge chat --model work"))
+def chat(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option(help="Model name on the server.")] = "persona",
+    url: Annotated[str, typer.Option(help="The running server.")] = "http://127.0.0.1:7373",
+    max_tokens: Annotated[int, typer.Option(help="Tokens per reply.")] = 256,
+) -> None:
+    """Talk to the persona in the terminal (Ctrl-D or /quit to leave)."""
+    openai = __import__("openai")
+    client = openai.OpenAI(base_url=url.rstrip("/") + "/v1", api_key="local")
+    history: list[dict[str, str]] = []
+    while True:
+        try:
+            line = input("you> ").strip()
+        except EOFError:
+            break
+        if line in ("/quit", "/exit"):
+            break
+        if not line:
+            continue
+        history.append({"role": "user", "content": line})
+        try:
+            stream = client.chat.completions.create(
+                model=model, messages=history, max_tokens=max_tokens, stream=True
+            )
+            reply = ""
+            stdout.print(f"{model}> ", end="")
+            for chunk in stream:
+                piece = chunk.choices[0].delta.content or ""
+                reply += piece
+                stdout.print(piece, end="", markup=False)
+            stdout.print()
+        except openai.APIConnectionError:
+            raise UserError(f"no server at {url}; start one with `personaforge serve`") from None
+        history.append({"role": "assistant", "content": reply})
+
+
+# ---------------------------------------------------------------------------
 # demo
 
 
@@ -1347,6 +1478,10 @@ def demo(
     stdout.rule("export")
     for exported in result.exports:
         print_export(exported)
+    stdout.rule("serve (OpenAI-compatible API on 127.0.0.1, asked through the openai client)")
+    for model, question, answer in result.conversation:
+        stdout.print(f"  {model} <- {question}", markup=False)
+        stdout.print(f"    {answer}", markup=False, soft_wrap=True)
     stdout.rule("pipeline")
     table = Table(show_header=True, box=None)
     for column in ("stage", "status", "what it does with this data"):

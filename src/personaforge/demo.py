@@ -66,6 +66,9 @@ class DemoResult:
     evaluations: list[Any] = field(default_factory=list)  # EvalReport per trained version
     current: str | None = None
     exports: list[Any] = field(default_factory=list)  # ExportResult: merged, then GGUF
+    conversation: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # (model, question, answer)
     stages: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, status, what)
 
 
@@ -76,6 +79,7 @@ DONE = {
     "evaluate",
     "register",
     "export",
+    "serve",
 }  # stages run_demo runs today
 # Demo training, measured through the gate on the sample person (style perplexity,
 # general perplexity, probes passed out of 11; base: 944k, 1.69, 8):
@@ -124,6 +128,7 @@ def run_demo(paths: Paths, settings: Settings, fresh_data: bool = False) -> Demo
         )
     trained, evaluations, current = train_demo_adapters(paths, settings, dataset.id)
     exports = export_current(paths, current)
+    conversation = serve_and_ask(paths, current, [card["version"] for card in trained])
     stages = [(name, "done" if name in DONE else "next", what) for name, what in STAGES]
     return DemoResult(
         Path(ref.location),
@@ -138,8 +143,55 @@ def run_demo(paths: Paths, settings: Settings, fresh_data: bool = False) -> Demo
         evaluations,
         current,
         exports,
+        conversation,
         stages,
     )
+
+
+def serve_and_ask(
+    paths: Paths, current: str | None, versions: list[str]
+) -> list[tuple[str, str, str]]:
+    """Start the server, ask the persona through the openai client, hot-reload another version, ask again."""
+    from openai import OpenAI
+
+    from personaforge.serve import start_server
+    from personaforge.serve.app import admin_token
+
+    if current is None:
+        return []
+    question = "How was your week?"
+    handle = start_server(paths)
+    try:
+        client = OpenAI(base_url=handle.url + "/v1", api_key="local", max_retries=0)
+
+        def ask(model: str = "persona") -> str:
+            reply = client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": question}], max_tokens=40
+            )
+            return reply.choices[0].message.content
+
+        base_name = handle.engine.base_name
+        asked = [(f"{base_name} (the base, no adapter)", question, ask(base_name))]
+        asked.append((f"persona ({current})", question, ask()))
+        other = next((v for v in reversed(versions) if v != current), None)
+        if other:
+            import json
+            import urllib.request
+
+            request = urllib.request.Request(
+                handle.url + "/admin/reload-model",
+                data=json.dumps({"version": other}).encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "Authorization": f"Bearer {admin_token(paths)}",
+                },
+            )
+            with urllib.request.urlopen(request, timeout=120):
+                pass
+            asked.append((f"persona ({other}, hot-reloaded)", question, ask()))
+    finally:
+        handle.stop()
+    return asked
 
 
 def export_current(paths: Paths, current: str | None) -> list[Any]:
