@@ -1310,19 +1310,27 @@ def serve(
         str | None, typer.Option(help="Require this bearer key on /v1 requests.")
     ] = None,
     engine: Annotated[
-        str, typer.Option(help="local (transformers + PEFT in this process).")
+        str,
+        typer.Option(
+            help="local (transformers + PEFT in this process) or vllm (forward to a vLLM server)."
+        ),
     ] = "local",
+    vllm_url: Annotated[
+        str, typer.Option(help="The vLLM server, for --engine vllm.")
+    ] = "http://127.0.0.1:8000",
+    vllm_base: Annotated[
+        str | None,
+        typer.Option(help="The model id vLLM serves the base under; default: the adapters' base."),
+    ] = None,
 ) -> None:
     """Serve the base, the current persona and named adapters on an OpenAI-compatible API."""
     import uvicorn
 
-    from personaforge.serve import build_engine, check_bind
+    from personaforge.serve import AcceleratorGuard, build_engine, check_bind
     from personaforge.serve.app import create_app, token_path
 
-    if engine != "local":
-        raise UserError(
-            f"engine '{engine}' is not available yet; use --engine local (see docs/serve.md)"
-        )
+    if engine not in ("local", "vllm"):
+        raise UserError(f"unknown engine '{engine}'; choose local or vllm")
     named = {}
     for item in adapter or []:
         name, _, version = item.partition("=")
@@ -1331,13 +1339,27 @@ def serve(
         named[name] = version
     check_bind(host, api_key)
     paths = _state(ctx).paths
+    if engine == "vllm":
+        from personaforge.serve import build_vllm
+
+        api = build_vllm(paths, vllm_url, vllm_base, named, api_key)
+        console.print(
+            f"serving through vLLM at {vllm_url} on http://{host}:{port}/v1 "
+            f"(admin token in {token_path(paths)})"
+        )
+        uvicorn.run(api, host=host, port=port, log_level="warning")
+        return
     local = build_engine(paths, named)
+    guard = AcceleratorGuard(paths, local)
     api = create_app(local, paths, api_key)
     console.print(
         f"serving {', '.join(local.models())} on http://{host}:{port}/v1 "
         f"(admin token in {token_path(paths)})"
     )
-    uvicorn.run(api, host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(api, host=host, port=port, log_level="warning")
+    finally:
+        guard.stop()
 
 
 def _admin(paths, url: str, path: str, body: dict | None = None) -> dict:

@@ -27,11 +27,61 @@ class ServerHandle:
     server: object
     thread: threading.Thread
     token: str
+    guard: AcceleratorGuard | None = None
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+        if self.guard is not None:
+            self.guard.stop()
         self.engine.close()
+
+
+class AcceleratorGuard:
+    """Holds the device lock as a server and gives it up when a training asks.
+
+    A training writes `<device>.release` (see train/lock.py); the watcher then
+    unloads the engine (requests get 503) and releases the lock. Once the
+    training has taken the lock and removed its request, the watcher waits for
+    the lock to come free again and loads the engine back.
+    """
+
+    def __init__(self, paths: Paths, engine, poll_s: float = 0.5):
+        from personaforge.train.lock import AcceleratorLock, device_key
+
+        self.engine = engine
+        self.lock = AcceleratorLock(paths.locks, device_key(_device()), "serve")
+        if not self.lock.try_acquire():
+            owner = self.lock.owner() or {}
+            raise UserError(
+                f"{self.lock.key} is in use by a {owner.get('role', 'process')} (pid "
+                f"{owner.get('pid', '?')}); serve again when it has finished"
+            )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._watch, args=(poll_s,), name="personaforge-lock", daemon=True
+        )
+        self._thread.start()
+
+    def _watch(self, poll_s: float) -> None:
+        while not self._stop.wait(poll_s):
+            holding = self.lock._handle is not None
+            if holding and self.lock.release_requested():
+                self.engine.unload()
+                self.lock.release()
+            elif not holding and not self.lock.release_requested() and self.lock.try_acquire():
+                self.engine.load()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.lock.release()
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def check_bind(host: str, api_key: str | None) -> None:
@@ -85,6 +135,7 @@ def start_server(
 
     check_bind(host, api_key)
     engine = build_engine(paths, adapters, max_queue)
+    guard = AcceleratorGuard(paths, engine)
     app = create_app(engine, paths, api_key)
     if port == 0:
         with socket.socket() as probe:
@@ -100,4 +151,33 @@ def start_server(
         if time.monotonic() > deadline or not thread.is_alive():
             raise UserError(f"the server did not start on {host}:{port}")
         time.sleep(0.05)
-    return ServerHandle(f"http://{host}:{port}", engine, server, thread, admin_token(paths))
+    return ServerHandle(f"http://{host}:{port}", engine, server, thread, admin_token(paths), guard)
+
+
+def build_vllm(
+    paths: Paths,
+    url: str,
+    base_model: str | None,
+    adapters: dict[str, str] | None = None,
+    api_key: str | None = None,
+):
+    """The API app in front of a vLLM server: persona = current version, plus named adapters."""
+    from personaforge.registry import Registry
+    from personaforge.serve.vllm import PERSONA, VllmBridge, create_vllm_app
+    from personaforge.train.run import read_card
+
+    with Registry.open(paths) as registry:
+        current = registry.current()
+        latest = registry.latest()
+    anchor = current or (latest.name if latest else None)
+    if anchor is None:
+        raise UserError(
+            "no adapter versions yet; run `personaforge train` (and `personaforge eval`) first"
+        )
+    base = base_model or read_card(paths.adapters / anchor)["base"]["location"]
+    bridge = VllmBridge(url, paths, base)
+    if current:
+        bridge.set_alias(PERSONA, current)
+    for name, version in (adapters or {}).items():
+        bridge.set_alias(name, version)
+    return create_vllm_app(bridge, paths, api_key)

@@ -119,12 +119,10 @@ def error(status: int, message: str, kind: str = "invalid_request_error") -> JSO
     return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
 
 
-def create_app(
-    engine: LocalEngine, paths: Paths, api_key: str | None = None, timeout_s: float = 120.0
-) -> FastAPI:
-    app = FastAPI(title="personaforge", docs_url=None, redoc_url=None)
-    token = admin_token(paths)
-    metrics = Metrics()
+def install_guard(
+    app: FastAPI, token: str, api_key: str | None, metrics: Metrics | None = None
+) -> None:
+    """Size limit, admin token, optional API key, request metrics, and 4xx for bad input: both engines."""
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
@@ -149,7 +147,8 @@ def create_app(
             response = error(401, "invalid or missing API key", "authentication_error")
         else:
             response = await call_next(request)
-        metrics.observe(request.url.path, response.status_code, time.perf_counter() - started)
+        if metrics is not None:
+            metrics.observe(request.url.path, response.status_code, time.perf_counter() - started)
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -163,6 +162,16 @@ def create_app(
         return error(
             404 if "unknown model" in str(exc) or "no adapter" in str(exc) else 400, str(exc)
         )
+
+
+def create_app(
+    engine: LocalEngine, paths: Paths, api_key: str | None = None, timeout_s: float = 120.0
+) -> FastAPI:
+    app = FastAPI(title="personaforge", docs_url=None, redoc_url=None)
+    token = admin_token(paths)
+    metrics = Metrics()
+
+    install_guard(app, token, api_key, metrics)
 
     def chat_prompt(body: ChatRequest) -> list[int]:
         messages = [m.model_dump() for m in body.messages]
@@ -212,6 +221,12 @@ def create_app(
 
     async def respond(body, prompt_ids: list[int], kind: str):
         """Queue, then stream (SSE) or wait; `kind` is "chat" or "text" (the two OpenAI shapes)."""
+        if engine.unloaded:
+            return error(
+                503,
+                "the model is unloaded (a training has the accelerator); retry later",
+                "unavailable",
+            )
         request, refused = await run(make_request(body, prompt_ids))
         if refused:
             return refused

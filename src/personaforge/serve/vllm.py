@@ -1,0 +1,207 @@
+"""The vLLM engine: the same API, answered by a vLLM server, for users who outgrow one process.
+
+Start vLLM with LoRA and runtime adapter updates enabled:
+
+    VLLM_ALLOW_RUNTIME_LORA_UPDATING=True vllm serve <base model> --enable-lora \\
+        --max-lora-rank 64 --max-loras 8 --port 8000
+
+then `personaforge serve --engine vllm --vllm-url http://127.0.0.1:8000`. This
+process keeps the names (`persona`, `persona:vN`, --adapter names), the admin
+token and the path rules, and forwards generation to vLLM with the model field
+rewritten to the LoRA name it registered there. Reload registers the new
+version through POST /v1/load_lora_adapter before switching `persona`, rollback
+switches back, and a version no name points to any more is released through
+POST /v1/unload_lora_adapter (the previous persona stays for rollback).
+
+vLLM cannot be installed on the machines this was built on; the protocol is
+tested against a local stand-in that checks the request shapes vLLM documents.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request  # module level: FastAPI reads handler annotations at runtime
+from fastapi.responses import Response, StreamingResponse
+
+from personaforge.errors import UserError
+from personaforge.paths import Paths
+from personaforge.serve.app import ReloadRequest
+
+PERSONA = "persona"
+
+
+class VllmBridge:
+    def __init__(self, url: str, paths: Paths, base_model: str, timeout_s: float = 300.0):
+        self.url = url.rstrip("/")
+        self.paths = paths
+        self.base_model = base_model  # the model id vLLM serves the base under
+        self.timeout_s = timeout_s
+        self.lock = threading.Lock()
+        self.aliases: dict[str, str] = {}  # public name -> version
+        self.loaded: set[str] = set()  # versions registered in vLLM
+        self.previous: list[str] = []
+
+    # -- talking to vLLM ---------------------------------------------------------------------------------
+
+    def post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        request = urllib.request.Request(
+            self.url + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+        except urllib.error.URLError as exc:
+            raise UserError(f"no vLLM server at {self.url} ({exc.reason})") from None
+
+    def stream(self, path: str, body: dict[str, Any]):
+        request = urllib.request.Request(
+            self.url + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            yield from response
+
+    @staticmethod
+    def lora_name(version: str) -> str:
+        return f"{PERSONA}-{version}"
+
+    # -- adapters -------------------------------------------------------------------------------------------
+
+    def folder(self, version: str) -> Path:
+        root = self.paths.adapters.resolve()
+        folder = (root / version).resolve()
+        if "/" in version or not folder.is_relative_to(root) or folder == root:
+            raise UserError("model paths must lie inside the adapters folder of PERSONAFORGE_HOME")
+        if not (folder / "adapter_config.json").exists():
+            raise UserError(f"no adapter at {version}")
+        return folder
+
+    def load(self, version: str) -> None:
+        if version in self.loaded:
+            return
+        status, body = self.post(
+            "/v1/load_lora_adapter",
+            {"lora_name": self.lora_name(version), "lora_path": str(self.folder(version))},
+        )
+        if status != 200:
+            raise UserError(
+                f"vLLM refused to load {version}: {body.decode(errors='replace')[:200]}"
+            )
+        self.loaded.add(version)
+
+    def unload_unused(self) -> None:
+        keep = set(self.aliases.values()) | set(self.previous[-1:])
+        for version in sorted(self.loaded - keep):
+            status, _ = self.post("/v1/unload_lora_adapter", {"lora_name": self.lora_name(version)})
+            if status == 200:
+                self.loaded.discard(version)
+
+    def set_alias(self, alias: str, version: str) -> None:
+        self.load(version)
+        with self.lock:
+            if alias == PERSONA and self.aliases.get(PERSONA) not in (None, version):
+                self.previous.append(self.aliases[PERSONA])
+            self.aliases[alias] = version
+        self.unload_unused()
+
+    def reload(self, version: str) -> str:
+        self.set_alias(PERSONA, version)
+        return version
+
+    def rollback(self) -> str:
+        with self.lock:
+            if not self.previous:
+                raise UserError(
+                    "nothing to roll back to: no earlier persona was loaded in this server"
+                )
+            self.aliases[PERSONA] = self.previous.pop()
+        self.unload_unused()
+        return self.aliases[PERSONA]
+
+    def models(self) -> list[str]:
+        with self.lock:
+            return list(
+                dict.fromkeys(
+                    [self.base_model, *self.aliases, *(f"{PERSONA}:{v}" for v in self.loaded)]
+                )
+            )
+
+    def upstream_model(self, model: str) -> str:
+        with self.lock:
+            if model == self.base_model:
+                return model
+            if model in self.aliases:
+                return self.lora_name(self.aliases[model])
+            if model.startswith(PERSONA + ":") and model.split(":", 1)[1] in self.loaded:
+                return self.lora_name(model.split(":", 1)[1])
+        raise UserError(f"unknown model '{model}'; see GET /v1/models")
+
+
+def create_vllm_app(bridge: VllmBridge, paths: Paths, api_key: str | None = None):
+    from personaforge.serve.app import admin_token, error, install_guard
+
+    app = FastAPI(title="personaforge (vLLM)", docs_url=None, redoc_url=None)
+    install_guard(app, admin_token(paths), api_key)
+
+    async def forward(request: Request, path: str):
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return error(400, "the body is not valid JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            return error(400, "model: field required")
+        body["model"] = bridge.upstream_model(body["model"])
+        if body.get("stream"):
+            return StreamingResponse(bridge.stream(path, body), media_type="text/event-stream")
+        status, payload = bridge.post(path, body)
+        return Response(payload, status_code=status, media_type="application/json")
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        return await forward(request, "/v1/chat/completions")
+
+    @app.post("/v1/completions")
+    async def completions(request: Request):
+        return await forward(request, "/v1/completions")
+
+    @app.get("/v1/models")
+    async def models():
+        return {
+            "object": "list",
+            "data": [
+                {"id": n, "object": "model", "owned_by": "personaforge"} for n in bridge.models()
+            ],
+        }
+
+    @app.get("/health")
+    async def health():
+        return {
+            "status": "ok",
+            "engine": "vllm",
+            "upstream": bridge.url,
+            "persona": bridge.aliases.get(PERSONA),
+        }
+
+    @app.post("/admin/reload-model")
+    async def reload_model(body: ReloadRequest):
+        version = body.version or (Path(body.model_path).name if body.model_path else None)
+        if not version:
+            return error(400, "give a version or a model_path")
+        return {"persona": bridge.reload(version), "loaded": sorted(bridge.loaded)}
+
+    @app.post("/admin/rollback")
+    async def rollback():
+        return {"persona": bridge.rollback(), "loaded": sorted(bridge.loaded)}
+
+    return app
