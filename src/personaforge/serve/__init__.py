@@ -92,14 +92,10 @@ def check_bind(host: str, api_key: str | None) -> None:
         )
 
 
-def build_engine(paths: Paths, adapters: dict[str, str] | None = None, max_queue: int = 32):
-    """The base of the current version (or of the newest), persona = current, plus named adapters."""
-    from personaforge.base import resolve_base
+def current_and_anchor(paths: Paths) -> tuple[str | None, str]:
+    """The current version (may be None) and the version whose base the server loads."""
     from personaforge.registry import Registry
-    from personaforge.serve.engine import PERSONA, LocalEngine
-    from personaforge.train.run import quiet_libraries, read_card
 
-    quiet_libraries()
     with Registry.open(paths) as registry:
         current = registry.current()
         latest = registry.latest()
@@ -108,6 +104,17 @@ def build_engine(paths: Paths, adapters: dict[str, str] | None = None, max_queue
         raise UserError(
             "no adapter versions yet; run `personaforge train` (and `personaforge eval`) first"
         )
+    return current, anchor
+
+
+def build_engine(paths: Paths, adapters: dict[str, str] | None = None, max_queue: int = 32):
+    """The base of the current version (or of the newest), persona = current, plus named adapters."""
+    from personaforge.base import resolve_base
+    from personaforge.serve.engine import PERSONA, LocalEngine
+    from personaforge.train.run import quiet_libraries, read_card
+
+    quiet_libraries()
+    current, anchor = current_and_anchor(paths)
     card = read_card(paths.adapters / anchor)
     ref = resolve_base(card["base"]["name"], paths, card["base"].get("revision"))
     engine = LocalEngine(paths, ref.location, card["base"]["name"], max_queue=max_queue)
@@ -162,18 +169,10 @@ def build_vllm(
     api_key: str | None = None,
 ):
     """The API app in front of a vLLM server: persona = current version, plus named adapters."""
-    from personaforge.registry import Registry
     from personaforge.serve.vllm import PERSONA, VllmBridge, create_vllm_app
     from personaforge.train.run import read_card
 
-    with Registry.open(paths) as registry:
-        current = registry.current()
-        latest = registry.latest()
-    anchor = current or (latest.name if latest else None)
-    if anchor is None:
-        raise UserError(
-            "no adapter versions yet; run `personaforge train` (and `personaforge eval`) first"
-        )
+    current, anchor = current_and_anchor(paths)
     base = base_model or read_card(paths.adapters / anchor)["base"]["location"]
     bridge = VllmBridge(url, paths, base)
     if current:
