@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from personaforge.errors import UserError
 from personaforge.paths import Paths
@@ -119,10 +120,42 @@ def error(status: int, message: str, kind: str = "invalid_request_error") -> JSO
     return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
 
 
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int):
+        super().__init__(413, f"request body over {limit} bytes")
+
+
+class BodyLimit:
+    """Counts the bytes of every request body as it arrives, so a chunked upload (no
+    Content-Length for the guard to check) is cut off at the limit too."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)  # FastAPI passes HTTPExceptions through
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
 def install_guard(
     app: FastAPI, token: str, api_key: str | None, metrics: Metrics | None = None
 ) -> None:
     """Size limit, admin token, optional API key, request metrics, and 4xx for bad input: both engines."""
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
@@ -156,6 +189,11 @@ def install_guard(
         first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
         return error(400, f"{where}: {first['msg']}" if where else first["msg"])
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        # Unknown routes, wrong methods and oversized bodies: the OpenAI error shape too.
+        return error(exc.status_code, str(exc.detail))
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError):
