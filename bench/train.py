@@ -2,14 +2,23 @@
 
     .venv/bin/python bench/train.py                     # tiny base, CPU, 40 steps each
     .venv/bin/python bench/train.py --steps 80 --home .demo-home
+    python bench/train.py --shape llama-3.2-1b --variants baseline,ours,baseline-4bit,ours-4bit
+    python bench/train.py --shape llama-3.1-8b --variants ours-4bit,unsloth-4bit   # CUDA
 
-Both variants train the same base on the same rows (the sample person's
+Every variant trains the same base on the same rows (the sample person's
 foundation dataset) with the same LoRA shape and optimizer settings, no packing:
-- ours: `personaforge train` (TRL SFTTrainer, assistant-only loss, our callbacks);
 - baseline: transformers Trainer + peft.get_peft_model on chat-template text,
-  loss on every token, the collator from transformers.
-Each runs in its own process so peak memory (CUDA max allocated, or peak RSS on
-CPU) is its own. Printed as JSON with ours/baseline ratios.
+  loss on every token, the collator from transformers (bf16 on CUDA, fp32 on CPU);
+- baseline-4bit: the same on an NF4 base (bitsandbytes + prepare_model_for_kbit_training);
+- ours / ours-4bit: `personaforge train` with backend hf (TRL SFTTrainer,
+  assistant-only loss, our callbacks), 16-bit LoRA or 4-bit QLoRA;
+- unsloth / unsloth-4bit: `personaforge train` with backend unsloth.
+Ratios are against the first variant listed. Each variant runs in its own
+process so peak memory (CUDA max allocated, or peak RSS on CPU) is its own.
+
+--shape swaps the tiny base for a randomly initialised Llama of a real model's
+shape (throughput and memory do not depend on the weight values) with the tiny
+base's tokenizer; its 128k-row embedding and LM head are computed in full.
 """
 
 from __future__ import annotations
@@ -37,6 +46,45 @@ HYPER = {
     "eval_steps": 10_000,
 }
 
+# (runner, quantization, backend, gradient checkpointing) per variant name.
+VARIANTS = {
+    "baseline": ("baseline", "none", None, "off"),
+    "baseline-4bit": ("baseline", "4bit", None, "off"),
+    "ours": ("ours", "none", "hf", "auto"),
+    "ours-4bit": ("ours", "4bit", "hf", "auto"),
+    "ours-4bit-ckpt": ("ours", "4bit", "hf", "on"),
+    "unsloth": ("ours", "none", "unsloth", "auto"),
+    "unsloth-4bit": ("ours", "4bit", "unsloth", "auto"),
+}
+
+# Llama shapes from the published configs (vocabulary 128,256, grouped-query attention).
+SHAPES = {
+    "llama-3.2-1b": {
+        "hidden_size": 2048,
+        "intermediate_size": 8192,
+        "num_hidden_layers": 16,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "tie_word_embeddings": True,
+    },
+    "llama-3.2-3b": {
+        "hidden_size": 3072,
+        "intermediate_size": 8192,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 24,
+        "num_key_value_heads": 8,
+        "tie_word_embeddings": True,
+    },
+    "llama-3.1-8b": {
+        "hidden_size": 4096,
+        "intermediate_size": 14336,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "tie_word_embeddings": False,
+    },
+}
+
 
 def prepare_home(home: Path, models_from: Path | None) -> None:
     """Sample person, ingested, a foundation dataset; the tiny base linked from an existing home."""
@@ -57,32 +105,82 @@ def prepare_home(home: Path, models_from: Path | None) -> None:
         build_dataset(store, Settings(), paths, DatasetRequest(MixPlan("foundation")))
 
 
-def run_ours(home: Path, base: str, steps: int) -> dict:
+def write_random_base(folder: Path, shape: str, home: Path) -> None:
+    """A random-weight Llama of `shape` in bf16, with the tiny base's tokenizer and template."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+
+    from personaforge.base import resolve_base
+    from personaforge.paths import Paths
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base("tiny", Paths(home)).location)
+    config = LlamaConfig(
+        **SHAPES[shape],
+        vocab_size=128_256,
+        max_position_embeddings=8192,
+        rope_theta=500_000.0,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    del model
+    if device == "cuda":
+        torch.cuda.empty_cache()
+
+
+def run_ours(
+    home: Path, base: str, steps: int, quantization: str, backend: str, checkpointing: str
+) -> dict:
     from personaforge.config import Settings
     from personaforge.paths import Paths
     from personaforge.train.run import TrainRequest, train
 
-    settings = Settings(model={"base": base}, train={**HYPER, "max_steps": steps})
+    settings = Settings(
+        model={"base": base},
+        train={
+            **HYPER,
+            "max_steps": steps,
+            "quantization": quantization,
+            "backend": backend,
+            "gradient_checkpointing": checkpointing,
+        },
+    )
     started = time.perf_counter()
     result = train(Paths(home), settings, TrainRequest(fresh=True, show_progress=False))
     seconds = time.perf_counter() - started
     metrics = result.card["metrics"]
     last = next(h for h in reversed(result.history) if "train_runtime" in h)
+    plan = result.plan
     return {
         "train_seconds": last["train_runtime"],
         "wall_seconds": round(seconds, 2),
         "tokens_seen": metrics["tokens_seen"],
         "final_loss": metrics["train_loss_last"],
+        "plan": {
+            "backend": plan.backend,
+            "precision": plan.precision,
+            "quantization": plan.quantization,
+            "gradient_checkpointing": plan.gradient_checkpointing,
+            "estimated_peak_bytes": plan.memory.total if plan.memory else None,
+        },
     }
 
 
-def run_baseline(home: Path, base: str, steps: int) -> dict:
+def run_baseline(
+    home: Path, base: str, steps: int, quantization: str, backend: None, checkpointing: str
+) -> dict:
     import torch
     from datasets import Dataset
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import (
         AutoModelForCausalLM,
         AutoTokenizer,
+        BitsAndBytesConfig,
         DataCollatorForLanguageModeling,
         Trainer,
         TrainingArguments,
@@ -95,8 +193,21 @@ def run_baseline(home: Path, base: str, steps: int) -> dict:
 
     paths = Paths(home)
     ref = resolve_base(base, paths)
+    cuda = torch.cuda.is_available()
     tokenizer = AutoTokenizer.from_pretrained(ref.location)
-    model = AutoModelForCausalLM.from_pretrained(ref.location, dtype=torch.float32)
+    kwargs: dict = {"dtype": torch.bfloat16 if cuda else torch.float32}
+    if quantization == "4bit":
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+    if cuda:
+        kwargs["device_map"] = {"": 0}
+    model = AutoModelForCausalLM.from_pretrained(ref.location, **kwargs)
+    if quantization == "4bit":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     model = get_peft_model(
         model,
         LoraConfig(
@@ -126,7 +237,8 @@ def run_baseline(home: Path, base: str, steps: int) -> dict:
         logging_steps=HYPER["logging_steps"],
         save_strategy="no",
         report_to="none",
-        use_cpu=not torch.cuda.is_available(),
+        use_cpu=not cuda,
+        bf16=cuda,
         seed=42,
         disable_tqdm=True,
         include_num_input_tokens_seen=True,
@@ -150,7 +262,9 @@ def run_baseline(home: Path, base: str, steps: int) -> dict:
 def child(variant: str, home: Path, base: str, steps: int) -> None:
     from personaforge.train.callbacks import peak_memory_bytes
 
-    result = (run_ours if variant == "ours" else run_baseline)(home, base, steps)
+    runner, quantization, backend, checkpointing = VARIANTS[variant]
+    run = run_ours if runner == "ours" else run_baseline
+    result = run(home, base, steps, quantization, backend, checkpointing)
     result["tokens_per_second"] = round(result["tokens_seen"] / result["train_seconds"], 1)
     result["examples_per_second"] = round(
         steps * HYPER["batch_size"] * HYPER["grad_accum"] / result["train_seconds"], 2
@@ -159,47 +273,83 @@ def child(variant: str, home: Path, base: str, steps: int) -> None:
     print("RESULT " + json.dumps(result))
 
 
+def run_variant(variant: str, home: Path, base: str, steps: int) -> dict:
+    command = [sys.executable, __file__, "--child", variant, "--work", str(home)]
+    done = subprocess.run(
+        [*command, "--base", base, "--steps", str(steps)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if done.returncode != 0 or line is None:
+        # One variant failing (an unsloth import, an out-of-memory) must not hide the others.
+        tail = (done.stdout + done.stderr).strip().splitlines()[-12:]
+        return {"failed": True, "returncode": done.returncode, "error_tail": tail}
+    return json.loads(line.removeprefix("RESULT "))
+
+
+def ratios(runs: dict[str, dict], reference: str) -> dict[str, dict]:
+    ref = runs[reference]
+    if ref.get("failed"):
+        return {}
+    out = {}
+    for name, run in runs.items():
+        if name == reference or run.get("failed"):
+            continue
+        out[f"{name}/{reference}"] = {
+            key: round(run[key] / ref[key], 3)
+            for key in ("tokens_per_second", "examples_per_second", "peak_memory_bytes")
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--base", default="tiny")
+    parser.add_argument("--shape", choices=sorted(SHAPES), help="A random Llama of this shape.")
+    parser.add_argument(
+        "--variants",
+        default="baseline,ours",
+        help=f"Comma-separated, the first is the reference; from {', '.join(VARIANTS)}.",
+    )
     parser.add_argument(
         "--home",
         type=Path,
         default=Path(".demo-home"),
         help="A home whose models/ already holds the base (else it is built).",
     )
-    parser.add_argument("--child", choices=["ours", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.work, args.base, args.steps)
         return
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     work = Path(tempfile.mkdtemp(prefix="pf-bench-train-"))
     try:
-        prepare_home(work / "home", args.home if args.home.exists() else None)
-        results = {}
-        for variant in ("baseline", "ours"):
-            output = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    variant,
-                    "--work",
-                    str(work / "home"),
-                    "--base",
-                    args.base,
-                    "--steps",
-                    str(args.steps),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-                env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        home = work / "home"
+        prepare_home(home, args.home if args.home.exists() else None)
+        base = args.base
+        if args.shape:
+            base = str(work / args.shape)
+            started = time.perf_counter()
+            write_random_base(Path(base), args.shape, home)
+            print(f"random {args.shape}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        runs = {}
+        for variant in variants:
+            started = time.perf_counter()
+            runs[variant] = run_variant(variant, home, base, args.steps)
+            # Progress on stderr, each result as it lands: a killed run keeps what it finished.
+            print(
+                f"{variant}: {time.perf_counter() - started:.0f} s {json.dumps(runs[variant])}",
+                file=sys.stderr,
+                flush=True,
             )
-            line = next(line for line in output.stdout.splitlines() if line.startswith("RESULT "))
-            results[variant] = json.loads(line.removeprefix("RESULT "))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     import torch
@@ -209,27 +359,16 @@ def main() -> None:
         if torch.cuda.is_available()
         else f"cpu ({os.cpu_count()} cores)"
     )
-    ours, baseline = results["ours"], results["baseline"]
     print(
         json.dumps(
             {
                 "benchmark": "train",
                 "device": device,
-                "base": args.base,
+                "base": args.shape or args.base,
                 "steps": args.steps,
                 "hyperparameters": HYPER,
-                "runs": results,
-                "ratios_ours_over_baseline": {
-                    "tokens_per_second": round(
-                        ours["tokens_per_second"] / baseline["tokens_per_second"], 3
-                    ),
-                    "examples_per_second": round(
-                        ours["examples_per_second"] / baseline["examples_per_second"], 3
-                    ),
-                    "peak_memory": round(
-                        ours["peak_memory_bytes"] / baseline["peak_memory_bytes"], 3
-                    ),
-                },
+                "runs": runs,
+                "ratios": ratios(runs, variants[0]),
             },
             indent=2,
         )

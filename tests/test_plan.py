@@ -142,3 +142,30 @@ def test_memory_model_orders_methods_sensibly():
     assert ckpt.activations < qlora.activations
     # r=16 on all seven projections of Llama-3-8B is 41.9M trainable parameters.
     assert abs(lora16.adapter_and_optimizer / 16 - 41_943_040) < 1
+
+
+def test_estimates_cover_the_peaks_measured_on_an_h100():
+    """Peaks from bench/train.py on an H100 (bench/RESULTS.md): batch 8, max length 512, r=16.
+
+    An estimate under a measured peak would let a run start that then runs out of memory;
+    far over it would force 4-bit or checkpointing where they are not needed.
+    """
+    llama_1b = BaseInfo(
+        parameters=1_235_814_400,
+        parameters_source="config.json",
+        hidden_size=2048,
+        num_layers=16,
+        vocab_size=128_256,
+        config={"num_attention_heads": 32, "num_key_value_heads": 8, "intermediate_size": 8192},
+    )
+    train = TrainSettings(batch_size=8, max_seq_length=512, lora_rank=16, lora_alpha=32)
+    measured = [  # (base, weight bits, checkpointing, peak bytes)
+        (LLAMA_8B, 4.127, False, 41_659_282_944),
+        (LLAMA_8B, 4.127, True, 8_492_993_024),
+        (llama_1b, 16, False, 12_546_632_704),
+    ]
+    for info, bits, checkpointing, peak in measured:
+        estimate = estimate_training_memory(
+            info, train, weight_bits=bits, activation_bytes=2, checkpointing=checkpointing
+        ).total
+        assert peak <= estimate <= 1.7 * peak, (info.hidden_size, bits, checkpointing)
