@@ -12,6 +12,7 @@ foundation dataset) with the same LoRA shape and optimizer settings, no packing:
 - baseline-4bit: the same on an NF4 base (bitsandbytes + prepare_model_for_kbit_training);
 - ours / ours-4bit: `personaforge train` with backend hf (TRL SFTTrainer,
   assistant-only loss, our callbacks), 16-bit LoRA or 4-bit QLoRA;
+  ours-4bit-ckpt forces gradient checkpointing on;
 - unsloth / unsloth-4bit: `personaforge train` with backend unsloth.
 Ratios are against the first variant listed. Each variant runs in its own
 process so peak memory (CUDA max allocated, or peak RSS on CPU) is its own.
