@@ -139,8 +139,13 @@ def perplexity(pairs: list[tuple[float, int]]) -> float:
 
 
 def generate(
-    model, tokenizer, messages: list[dict[str, str]], max_new_tokens: int
+    model,
+    tokenizer,
+    messages: list[dict[str, str]],
+    max_new_tokens: int,
+    stop_at_eos: bool = True,
 ) -> tuple[str, list[int]]:
+    """Greedy reply text and token ids; stop_at_eos=False always yields max_new_tokens."""
     import torch
 
     inputs = tokenizer.apply_chat_template(
@@ -152,6 +157,7 @@ def generate(
             max_new_tokens=max_new_tokens,
             do_sample=False,
             pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+            **({} if stop_at_eos else {"eos_token_id": None}),
         )
     new = output[0, inputs["input_ids"].shape[1] :].tolist()
     return tokenizer.decode(new, skip_special_tokens=True).strip(), new

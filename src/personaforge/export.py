@@ -33,6 +33,7 @@ from typing import Any
 
 from personaforge.atomic import atomic_directory
 from personaforge.errors import UserError
+from personaforge.evaluate import generate
 from personaforge.paths import Paths
 
 FORMATS = ("adapter", "merged", "gguf", "lora-gguf", "ollama")
@@ -316,23 +317,6 @@ def _gguf_metadata(path: Path, tools: Path) -> dict[str, Any]:
     return found
 
 
-def _greedy_transformers(model, tokenizer, messages) -> list[int]:
-    import torch
-
-    ids = tokenizer.apply_chat_template(
-        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-    )
-    with torch.no_grad():
-        out = model.generate(
-            **ids,
-            max_new_tokens=CONTINUATION_TOKENS,
-            do_sample=False,
-            eos_token_id=None,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    return out[0, ids["input_ids"].shape[1] :].tolist()
-
-
 def _greedy_llama(llm, tokenizer, messages) -> list[int]:
     prompt = tokenizer.apply_chat_template(
         messages, add_generation_prompt=True, tokenize=True, return_dict=False
@@ -359,7 +343,8 @@ def verify_gguf(
     llm = llama_cpp.Llama(model_path=str(gguf_path), n_ctx=512, verbose=False, seed=0, **kwargs)
     same, agree, total = 0, 0, 0
     for messages in PROMPTS:
-        expected = _greedy_transformers(model, tokenizer, messages)
+        # No EOS stop: both sides must produce all CONTINUATION_TOKENS to be compared.
+        expected = generate(model, tokenizer, messages, CONTINUATION_TOKENS, stop_at_eos=False)[1]
         got = _greedy_llama(llm, tokenizer, messages)
         same += expected == got
         agree += sum(a == b for a, b in zip(expected, got, strict=False))

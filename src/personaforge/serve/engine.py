@@ -29,6 +29,24 @@ from personaforge.paths import Paths
 PERSONA = "persona"
 
 
+def point_alias(aliases: dict[str, str], previous: list[str], alias: str, target: str) -> None:
+    """Point a public name at an adapter; a replaced `persona` is remembered for rollback.
+
+    Both engines call this under their own lock.
+    """
+    if alias == PERSONA and aliases.get(PERSONA) not in (None, target):
+        previous.append(aliases[PERSONA])
+    aliases[alias] = target  # one assignment: queued requests see old or new, never half
+
+
+def roll_back_persona(aliases: dict[str, str], previous: list[str]) -> str:
+    """Point `persona` back at the version it showed before the last reload."""
+    if not previous:
+        raise UserError("nothing to roll back to: no earlier persona was loaded in this server")
+    aliases[PERSONA] = previous.pop()
+    return aliases[PERSONA]
+
+
 class QueueFull(Exception):
     pass
 
@@ -109,11 +127,7 @@ class LocalEngine:
 
     def set_alias(self, alias: str, adapter: str) -> None:
         with self.lock:
-            if alias == PERSONA and PERSONA in self.aliases and self.aliases[PERSONA] != adapter:
-                self.previous_persona.append(self.aliases[PERSONA])
-            self.aliases[alias] = (
-                adapter  # one assignment: queued requests see old or new, never half
-            )
+            point_alias(self.aliases, self.previous_persona, alias, adapter)
 
     def reload(self, version: str | None = None, model_path: str | None = None) -> str:
         """Load a version beside the current one and point `persona` at it."""
@@ -123,12 +137,7 @@ class LocalEngine:
 
     def rollback(self) -> str:
         with self.lock:
-            if not self.previous_persona:
-                raise UserError(
-                    "nothing to roll back to: no earlier persona was loaded in this server"
-                )
-            self.aliases[PERSONA] = self.previous_persona.pop()
-            return self.aliases[PERSONA]
+            return roll_back_persona(self.aliases, self.previous_persona)
 
     def models(self) -> list[str]:
         with self.lock:

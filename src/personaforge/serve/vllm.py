@@ -32,8 +32,7 @@ from fastapi.responses import Response, StreamingResponse
 from personaforge.errors import UserError
 from personaforge.paths import Paths
 from personaforge.serve.app import ReloadRequest
-
-PERSONA = "persona"
+from personaforge.serve.engine import PERSONA, point_alias, roll_back_persona
 
 
 class VllmBridge:
@@ -110,9 +109,7 @@ class VllmBridge:
     def set_alias(self, alias: str, version: str) -> None:
         self.load(version)
         with self.lock:
-            if alias == PERSONA and self.aliases.get(PERSONA) not in (None, version):
-                self.previous.append(self.aliases[PERSONA])
-            self.aliases[alias] = version
+            point_alias(self.aliases, self.previous, alias, version)
         self.unload_unused()
 
     def reload(self, version: str) -> str:
@@ -121,13 +118,9 @@ class VllmBridge:
 
     def rollback(self) -> str:
         with self.lock:
-            if not self.previous:
-                raise UserError(
-                    "nothing to roll back to: no earlier persona was loaded in this server"
-                )
-            self.aliases[PERSONA] = self.previous.pop()
+            persona = roll_back_persona(self.aliases, self.previous)
         self.unload_unused()
-        return self.aliases[PERSONA]
+        return persona
 
     def models(self) -> list[str]:
         with self.lock:
