@@ -1,0 +1,82 @@
+"""The personaforge command line: one Typer app, a module per command group.
+
+`app.py` holds the root app, its global options and the helpers every group
+uses; each other module holds one group's commands and their printers. They
+register on import, in the order `--help` lists them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from rich.markup import escape
+
+from personaforge.cli.app import app
+from personaforge.errors import UserError
+from personaforge.ui import console
+
+# Modules whose commands hang off the root, in the order `--help` lists them.
+COMMAND_MODULES = (
+    "config",
+    "doctor",
+    "base",
+    "memories",
+    "dataset",
+    "train",
+    "models",
+    "export",
+    "serve",
+    "demo",
+)
+# Command groups (module, its Typer, the group's name), listed after the commands.
+GROUPS = (
+    ("config", "config_app", "config"),
+    ("base", "base_app", "base"),
+    ("memories", "memories_app", "memories"),
+    ("dataset", "dataset_app", "dataset"),
+    ("models", "models_app", "models"),
+)
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(f"personaforge.cli.{_module}")
+for _module, _attribute, _name in GROUPS:
+    app.add_typer(
+        getattr(importlib.import_module(f"personaforge.cli.{_module}"), _attribute), name=_name
+    )
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move every `--set X` / `--set=X` to the front so it parses as a global option."""
+    hoisted, rest = [], []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        if arg == "--set" and index + 1 < len(args):
+            hoisted += [arg, args[index + 1]]
+            index += 2
+            continue
+        if arg.startswith("--set="):
+            hoisted.append(arg)
+        else:
+            rest.append(arg)
+        index += 1
+    return hoisted + rest
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point. Typer's standalone mode handles usage errors (exit 2), Ctrl-C
+    (exit 130) and typer.Exit; a UserError raised by a command ends here."""
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    try:
+        app(args=args, prog_name="personaforge")
+    except UserError as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""`personaforge ingest` and `personaforge memories`: fill and browse the memory store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from personaforge.cli.app import app, display_path, examples, get_state, open_store
+from personaforge.ui import console, stdout
+
+memories_app = typer.Typer(help="Browse and search the memory store.", no_args_is_help=True)
+
+
+@app.command(
+    epilog=examples(
+        "personaforge ingest ~/Obsidian/Vault",
+        "personaforge ingest ~/Downloads/chatgpt-export/conversations.json --source chatgpt",
+        "personaforge ingest ~/.claude/projects",
+        "personaforge ingest ~/vault ~/exports --json",
+    )
+)
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders to read.", show_default=False)
+    ],
+    source: Annotated[
+        str,
+        typer.Option(
+            help="auto (detect per file), vault, chatgpt, claude, claude-code, episodic, jsonl or feedback."
+        ),
+    ] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Read notes, chat transcripts, episodic memories and corrections into the memory store.
+
+    Incremental: unchanged files are not read again, edited files replace their
+    memories, deleted files mark theirs deleted. Unreadable files are skipped
+    with a reason; the run exits 0 unless nothing at all could be read.
+    """
+    from personaforge.ingest import ingest as run_ingest
+    from personaforge.store import MemoryStore
+
+    state = get_state(ctx)
+    settings = state.loaded.settings.ingest
+    with MemoryStore.open(state.paths.memory_store) as store:
+        summary = run_ingest(paths, store, settings, source=source, show_progress=not as_json)
+        total = store.count()
+    if as_json:
+        stdout.print_json(json.dumps({**summary.to_dict(), "memories_in_store": total}))
+    else:
+        print_ingest_summary(summary, total)
+    if summary.interrupted:
+        console.print(
+            "[yellow]interrupted[/]: finished files are kept; run the same command to continue"
+        )
+        raise typer.Exit(130)
+    if summary.nothing_readable:
+        console.print(
+            "[red]error:[/] nothing could be read from " + ", ".join(str(p) for p in paths)
+        )
+        raise typer.Exit(1)
+
+
+def print_ingest_summary(summary, total: int, limit: int = 10) -> None:
+    files = Table(title="files", box=None, title_justify="left")
+    memories = Table(title="memories", box=None, title_justify="left")
+    for table, row in (
+        (
+            files,
+            {
+                "new": summary.files_new,
+                "changed": summary.files_changed,
+                "unchanged": summary.files_unchanged,
+                "deleted": summary.files_deleted,
+                "skipped": len(summary.skipped),
+                "excluded": summary.excluded,
+                "unrecognised": len(summary.unrecognised),
+            },
+        ),
+        (memories, {**vars(summary.memories), "in store": total}),
+    ):
+        for column in row:
+            table.add_column(column, justify="right")
+        table.add_row(*(f"{value:,}" for value in row.values()))
+        stdout.print(table)
+    if summary.files_by_source:
+        read = ", ".join(
+            f"{name} {count}" for name, count in sorted(summary.files_by_source.items())
+        )
+        stdout.print(f"read: {read}  ({summary.seconds:.1f} s)")
+    for title, rows in (
+        ("skipped", [f"{display_path(path)}: {reason}" for path, reason in summary.skipped]),
+        (
+            "bad records (skipped, the rest of the file kept)",
+            [
+                f"{display_path(path)}: {count} ({first})"
+                for path, count, first in summary.bad_records
+            ],
+        ),
+        ("warnings", [f"{display_path(path)}: {warning}" for path, warning in summary.warnings]),
+    ):
+        if rows:
+            stdout.print(f"[yellow]{title}[/]")
+            for row in rows[:limit]:
+                stdout.print(f"  {row}", markup=False, soft_wrap=True)
+            if len(rows) > limit:
+                stdout.print(f"  … and {len(rows) - limit} more (see --json)")
+
+
+def _preview(text: str, width: int = 70) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@memories_app.command(
+    "list",
+    epilog=examples(
+        "personaforge memories list",
+        "personaforge memories list --source vault --mode reflection --limit 50",
+        "personaforge memories list --since 2026-10-01",
+    ),
+)
+def memories_list(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="Only this mode (reflection, conversation, ...).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only memories on or after this date (YYYY-MM-DD).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 20,
+    deleted: Annotated[
+        bool, typer.Option("--deleted", help="Include memories marked deleted.")
+    ] = False,
+) -> None:
+    """List memories, newest first."""
+    with open_store(ctx) as store:
+        rows = store.memories(
+            source=source,
+            mode=mode,
+            since=since,
+            include_deleted=deleted,
+            limit=limit,
+            newest_first=True,
+        )
+    width = max(stdout.width, 60)
+    for memory in rows:
+        mark = "†" if memory.deleted_at else " "
+        head = f"{memory.id[:10]}{mark} {memory.created_at[:10]}  {memory.source:<11} {memory.mode:<12} "
+        line = head + _preview(
+            f"{memory.title}: {memory.text}" if memory.title else memory.text, width - len(head)
+        )
+        stdout.print(line, markup=False, soft_wrap=True)
+
+
+@memories_app.command(
+    "search",
+    epilog=examples(
+        'personaforge memories search "sourdough starter"',
+        "personaforge memories search 'tide OR slack' --limit 5",
+    ),
+)
+def memories_search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help='Words, "phrases", OR, prefix* (SQLite FTS5).')],
+    limit: Annotated[int, typer.Option(help="At most this many, best first.")] = 10,
+) -> None:
+    """Full-text search over the live memories."""
+    with open_store(ctx) as store:
+        hits = store.search(query, limit=limit)
+    if not hits:
+        console.print(f"no memory matches {query!r}")
+        raise typer.Exit(1)
+    for memory, snippet in hits:
+        stdout.print(
+            f"[bold]{memory.id[:10]}[/] {memory.created_at[:10]} {memory.source}/{memory.mode} "
+            f"[dim]{escape(memory.title)}[/]"
+        )
+        stdout.print(f"  {escape(' '.join(snippet.split()))}", soft_wrap=True)
+
+
+@memories_app.command("show", epilog=examples("personaforge memories show 3f9a2c1b"))
+def memories_show(
+    ctx: typer.Context,
+    memory_id: Annotated[
+        str, typer.Argument(metavar="ID", help="A memory id or a unique prefix of it.")
+    ],
+) -> None:
+    """Show one memory in full, with where it came from."""
+    with open_store(ctx) as store:
+        memory = store.get(memory_id)
+    stdout.print(f"[bold]{memory.title or memory.id}[/]")
+    for label, value in (
+        ("id", memory.id),
+        ("source", memory.source),
+        ("locator", memory.locator),
+        ("date", memory.created_at),
+        ("mode", memory.mode),
+        ("speaker", memory.speaker),
+        ("tags", ", ".join(memory.tags) or "-"),
+        ("added", memory.added_at),
+        ("updated", memory.updated_at),
+        ("deleted", memory.deleted_at or "-"),
+    ):
+        stdout.print(f"  {label:<8} {escape(str(value))}", soft_wrap=True)
+    stdout.print()
+    stdout.print(memory.text, markup=False, soft_wrap=True)
+    stdout.print()
+    stdout.print_json(json.dumps(memory.meta, ensure_ascii=False))
+
+
+@memories_app.command(
+    "stats", epilog=examples("personaforge memories stats", "personaforge memories stats --json")
+)
+def memories_stats(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Counts by source, mode and month, file states and the last ingest run."""
+    with open_store(ctx) as store:
+        stats = store.stats()
+    if as_json:
+        stdout.print_json(json.dumps(stats))
+        return
+    print_memory_stats(stats)
+
+
+def print_memory_stats(stats: dict) -> None:
+    stdout.print(
+        f"[bold]{stats['memories']:,}[/] memories ({stats['deleted']:,} marked deleted); files: "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(stats["files"].items()))
+    )
+    grids = Table.grid(padding=(0, 4))
+    tables = []
+    for key, title in (("by_source", "source"), ("by_mode", "mode"), ("by_month", "month")):
+        table = Table(box=None)
+        table.add_column(title)
+        table.add_column("memories", justify="right")
+        for name, count in stats[key].items():
+            table.add_row(str(name), f"{count:,}")
+        tables.append(table)
+    grids.add_row(*tables)
+    stdout.print(grids)
+    if stats["last_ingest"]:
+        stdout.print(
+            f"last ingest: {stats['last_ingest']['started_at']} ({stats['last_ingest']['status']})"
+        )

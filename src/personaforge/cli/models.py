@@ -1,0 +1,271 @@
+"""`personaforge eval`, `models` and `status`: the gate and the registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from personaforge.cli.app import app, examples, get_state
+from personaforge.errors import UserError
+from personaforge.ui import console, stdout
+
+models_app = typer.Typer(
+    help="Adapter versions: list, promote, reject, roll back, prune.", no_args_is_help=True
+)
+
+
+def _registry(ctx: typer.Context):
+    from personaforge.registry import Registry
+
+    return Registry.open(get_state(ctx).paths)
+
+
+@app.command(
+    "eval",
+    epilog=examples("personaforge eval", "personaforge eval v3", "personaforge eval v3 --no-apply"),
+)
+def eval_command(
+    ctx: typer.Context,
+    version: Annotated[
+        str | None, typer.Argument(metavar="[VERSION]", help="Default: the newest version.")
+    ] = None,
+    apply: Annotated[
+        bool | None,
+        typer.Option(
+            "--apply/--no-apply", help="Promote or reject by the verdict (gate.auto_apply)."
+        ),
+    ] = None,
+) -> None:
+    """Check a version against the base and the current one: style, forgetting, memorisation, leakage.
+
+    Writes report.md, report.html, loss.png and evaluation.json into the version's folder.
+    """
+    from personaforge.evaluate import evaluate_version
+
+    state = get_state(ctx)
+    settings = state.loaded.settings
+    with _registry(ctx) as registry:
+        name = version or (registry.latest().name if registry.latest() else None)
+        if name is None:
+            raise UserError("no adapter versions yet; run `personaforge train` first")
+        registry.get(name)
+        report = evaluate_version(state.paths, settings, name, registry.current())
+        registry.record_evaluation(name, report.verdict)
+        decision = report.verdict["decision"]
+        if settings.gate.auto_apply if apply is None else apply:
+            if decision == "promote":
+                registry.promote(name, reason="passed the gate")
+            else:
+                registry.reject(name, reason="; ".join(report.verdict["failures"]))
+    print_evaluation(report)
+
+
+def print_evaluation(report) -> None:
+    from personaforge.evaluate import metric_rows
+
+    header, rows = metric_rows(report)
+    table = Table(box=None)
+    for column in header:
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for row in rows:
+        table.add_row(*row)
+    stdout.print(table)
+    colour = "green" if report.verdict["decision"] == "promote" else "red"
+    stdout.print(f"[bold {colour}]{report.version}: {report.verdict['decision']}[/]")
+    for failure in report.verdict["failures"]:
+        stdout.print(f"  [red]✗[/] {escape(failure)}")
+    for reason in report.verdict["reasons"]:
+        stdout.print(f"  [green]✓[/] {escape(reason)}")
+    stdout.print(f"  report: {report.folder / 'report.html'}")
+
+
+@models_app.command("list", epilog=examples("personaforge models list"))
+def models_list(ctx: typer.Context) -> None:
+    """Every version with its lineage, status and key metrics."""
+    with _registry(ctx) as registry:
+        current = registry.current()
+        versions = registry.versions()
+    table = Table(box=None)
+    for column in (
+        "version",
+        "status",
+        "method",
+        "parent",
+        "dataset",
+        "held-out loss",
+        "verdict",
+        "created",
+    ):
+        table.add_column(column)
+    for v in versions:
+        after = v.metrics.get("eval_loss_after")
+        table.add_row(
+            v.name + (" *" if v.name == current else ""),
+            v.status,
+            v.method,
+            v.parent or "base",
+            v.dataset_id,
+            "-" if after is None else f"{after:.3f}",
+            (v.verdict or {}).get("decision", "-"),
+            v.created_at[:16],
+        )
+    stdout.print(table)
+    stdout.print(f"current: {current or 'the base (no adapter)'}")
+
+
+@models_app.command("show", epilog=examples("personaforge models show v2"))
+def models_show(
+    ctx: typer.Context, version: Annotated[str, typer.Argument(help="A version, e.g. v2.")]
+) -> None:
+    """One version: its card, verdict and events."""
+    with _registry(ctx) as registry:
+        v = registry.get(version)
+        events = registry.events(version)
+    stdout.print(
+        f"[bold]{v.name}[/] {v.status} ({v.method}, parent {v.parent or 'base'}) at {v.path}"
+    )
+    stdout.print(f"  base {v.base} ({v.base_fingerprint[:16]}…), dataset {v.dataset_id}")
+    for key, value in v.metrics.items():
+        stdout.print(f"  {key:<22} {value}")
+    if v.verdict:
+        stdout.print(f"  verdict: {v.verdict['decision']}")
+        for line in v.verdict.get("failures", []) + v.verdict.get("reasons", []):
+            stdout.print(f"    {escape(line)}")
+    for event in events:
+        stdout.print(
+            f"  {event['at']}  {event['action']}  {json.dumps(event['detail'])}", markup=False
+        )
+
+
+def _models_action(ctx: typer.Context, action: str, *args) -> None:
+    with _registry(ctx) as registry:
+        result = getattr(registry, action)(*args)
+        current = registry.current()
+    if action == "prune":
+        console.print(
+            f"removed the weights of {', '.join(result) or 'nothing'} (cards and reports kept)"
+        )
+    console.print(f"current: {current or 'the base (no adapter)'}")
+
+
+@models_app.command("promote", epilog=examples("personaforge models promote v3"))
+def models_promote(
+    ctx: typer.Context, version: Annotated[str, typer.Argument(help="Version to promote.")]
+) -> None:
+    """Make a version current (the next training builds on it; serving uses it)."""
+    _models_action(ctx, "promote", version)
+
+
+@models_app.command("reject", epilog=examples("personaforge models reject v3"))
+def models_reject(
+    ctx: typer.Context, version: Annotated[str, typer.Argument(help="Version to reject.")]
+) -> None:
+    """Mark a version rejected (kept with its report, never deleted)."""
+    _models_action(ctx, "reject", version)
+
+
+@models_app.command("rollback", epilog=examples("personaforge models rollback"))
+def models_rollback(ctx: typer.Context) -> None:
+    """Go back to the version promoted before the current one."""
+    _models_action(ctx, "rollback")
+
+
+@models_app.command("reset", epilog=examples("personaforge models reset"))
+def models_reset(ctx: typer.Context) -> None:
+    """Point current at the bare base (no adapter)."""
+    _models_action(ctx, "reset")
+
+
+@models_app.command("prune", epilog=examples("personaforge models prune --keep 3"))
+def models_prune(
+    ctx: typer.Context,
+    keep: Annotated[int, typer.Option(help="Promoted versions to keep besides the current.")] = 3,
+) -> None:
+    """Free disk: drop the weights of old versions; cards, reports and lineage stay."""
+    _models_action(ctx, "prune", keep)
+
+
+@models_app.command("reindex", epilog=examples("personaforge models reindex"))
+def models_reindex(ctx: typer.Context) -> None:
+    """Rebuild the registry from the version folders (after a move, a restore, or a lost database)."""
+    with _registry(ctx) as registry:
+        count = registry.reindex()
+        current = registry.current()
+    console.print(f"reindexed {count} versions; current: {current or 'the base'}")
+
+
+@models_app.command("diff", epilog=examples("personaforge models diff v2 v3"))
+def models_diff(
+    ctx: typer.Context,
+    first: Annotated[str, typer.Argument(metavar="VA")],
+    second: Annotated[str, typer.Argument(metavar="VB")],
+) -> None:
+    """What changed between two versions: data, settings, metrics."""
+    from personaforge.train.run import read_card
+
+    with _registry(ctx) as registry:
+        a, b = registry.get(first), registry.get(second)
+    cards = [read_card(Path(a.path)), read_card(Path(b.path))]
+    table = Table(box=None)
+    for column in ("", first, second):
+        table.add_column(column)
+    rows = {
+        "status": (a.status, b.status),
+        "parent": (a.parent, b.parent),
+        "method": (a.method, b.method),
+        "dataset": (a.dataset_id, b.dataset_id),
+        "base": (a.base, b.base),
+    }
+    for key in sorted(set(cards[0]["hyperparameters"]) | set(cards[1]["hyperparameters"])):
+        values = tuple(card["hyperparameters"].get(key) for card in cards)
+        if values[0] != values[1]:
+            rows[f"train.{key}"] = values
+    for key in sorted(set(a.metrics) | set(b.metrics)):
+        rows[key] = (a.metrics.get(key), b.metrics.get(key))
+    for key, (left, right) in rows.items():
+        marker = "" if left == right else "[yellow]≠[/] "
+        table.add_row(marker + key, str(left), str(right))
+    stdout.print(table)
+
+
+@app.command(epilog=examples("personaforge status"))
+def status(ctx: typer.Context) -> None:
+    """Where things stand: the current version, its age and data, memories since, the last verdict."""
+    from datetime import datetime, timezone
+
+    paths = get_state(ctx).paths
+    with _registry(ctx) as registry:
+        current = registry.current()
+        latest = registry.latest()
+        version = registry.get(current) if current else None
+    if version is None:
+        stdout.print("current: the base (no adapter promoted yet)")
+    else:
+        age = datetime.now(timezone.utc) - datetime.fromisoformat(version.created_at)
+        stdout.print(
+            f"current: [bold]{version.name}[/] ({version.method}, parent {version.parent or 'base'}), "
+            f"trained {age.days} days ago on dataset {version.dataset_id}"
+        )
+    if paths.memory_store.exists():
+        from personaforge.store import MemoryStore
+
+        with MemoryStore.open(paths.memory_store) as store:
+            since = version.created_at if version else "0000"
+            added = store.db.execute(
+                "SELECT count(*) FROM memories WHERE deleted_at IS NULL AND added_at > ?", (since,)
+            ).fetchone()[0]
+            stdout.print(
+                f"memories: {store.count():,} live, {added:,} added since the current version"
+            )
+    else:
+        stdout.print("memories: none yet (`personaforge ingest PATH`)")
+    if latest:
+        decision = (latest.verdict or {}).get("decision", "not evaluated")
+        stdout.print(f"last run: {latest.name} ({latest.status}), verdict: {decision}")
+        for failure in (latest.verdict or {}).get("failures", []):
+            stdout.print(f"  ✗ {escape(failure)}")

@@ -1,0 +1,161 @@
+"""`personaforge serve`, `reload` and `chat`: the OpenAI-compatible server and its clients."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from personaforge.cli.app import app, examples, get_state
+from personaforge.errors import UserError
+from personaforge.ui import console, stdout
+
+
+@app.command(
+    epilog=examples(
+        "personaforge serve",
+        "personaforge serve --port 8000 --adapter work=v3 --adapter home=v5",
+        "personaforge serve --host 0.0.0.0 --api-key $(openssl rand -hex 16)",
+    )
+)
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on; anything but loopback needs --api-key.")
+    ] = ("127.0.0.1"),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 7373,
+    adapter: Annotated[
+        list[str] | None,
+        typer.Option(metavar="NAME=vN", help="Also serve version vN as model NAME; repeatable."),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="Require this bearer key on /v1 requests.")
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local (transformers + PEFT in this process) or vllm (forward to a vLLM server)."
+        ),
+    ] = "local",
+    vllm_url: Annotated[
+        str, typer.Option(help="The vLLM server, for --engine vllm.")
+    ] = "http://127.0.0.1:8000",
+    vllm_base: Annotated[
+        str | None,
+        typer.Option(help="The model id vLLM serves the base under; default: the adapters' base."),
+    ] = None,
+) -> None:
+    """Serve the base, the current persona and named adapters on an OpenAI-compatible API."""
+    import uvicorn
+
+    from personaforge.serve import AcceleratorGuard, build_engine, check_bind
+    from personaforge.serve.app import create_app, token_path
+
+    if engine not in ("local", "vllm"):
+        raise UserError(f"unknown engine '{engine}'; choose local or vllm")
+    named = {}
+    for item in adapter or []:
+        name, _, version = item.partition("=")
+        if not name or not version:
+            raise UserError(f"--adapter takes NAME=vN, got '{item}'")
+        named[name] = version
+    check_bind(host, api_key)
+    paths = get_state(ctx).paths
+    if engine == "vllm":
+        from personaforge.serve import build_vllm
+
+        api = build_vllm(paths, vllm_url, vllm_base, named, api_key)
+        console.print(
+            f"serving through vLLM at {vllm_url} on http://{host}:{port}/v1 "
+            f"(admin token in {token_path(paths)})"
+        )
+        uvicorn.run(api, host=host, port=port, log_level="warning")
+        return
+    local = build_engine(paths, named)
+    guard = AcceleratorGuard(paths, local)
+    api = create_app(local, paths, api_key)
+    console.print(
+        f"serving {', '.join(local.models())} on http://{host}:{port}/v1 "
+        f"(admin token in {token_path(paths)})"
+    )
+    try:
+        uvicorn.run(api, host=host, port=port, log_level="warning")
+    finally:
+        guard.stop()
+
+
+def _admin(paths, url: str, path: str, body: dict | None = None) -> dict:
+    import urllib.error
+    import urllib.request
+
+    from personaforge.serve.app import admin_token
+
+    request = urllib.request.Request(
+        url.rstrip("/") + path,
+        data=json.dumps(body or {}).encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {admin_token(paths)}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise UserError(json.loads(exc.read()).get("error", {}).get("message", str(exc))) from None
+    except urllib.error.URLError as exc:
+        raise UserError(
+            f"no server at {url} ({exc.reason}); start one with `personaforge serve`"
+        ) from None
+
+
+@app.command(
+    epilog=examples("personaforge reload v4", "personaforge reload v4 --url http://127.0.0.1:8000")
+)
+def reload(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Version to serve as `persona`.")],
+    url: Annotated[str, typer.Option(help="The running server.")] = "http://127.0.0.1:7373",
+) -> None:
+    """Swap the running server's persona to another version without a restart."""
+    result = _admin(get_state(ctx).paths, url, "/admin/reload-model", {"version": version})
+    console.print(f"persona is now {result['persona']} (loaded: {', '.join(result['loaded'])})")
+
+
+@app.command(epilog=examples("personaforge chat", "personaforge chat --model work"))
+def chat(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option(help="Model name on the server.")] = "persona",
+    url: Annotated[str, typer.Option(help="The running server.")] = "http://127.0.0.1:7373",
+    max_tokens: Annotated[int, typer.Option(help="Tokens per reply.")] = 256,
+) -> None:
+    """Talk to the persona in the terminal (Ctrl-D or /quit to leave)."""
+    openai = __import__("openai")
+    client = openai.OpenAI(base_url=url.rstrip("/") + "/v1", api_key="local")
+    history: list[dict[str, str]] = []
+    while True:
+        try:
+            line = input("you> ").strip()
+        except EOFError:
+            break
+        if line in ("/quit", "/exit"):
+            break
+        if not line:
+            continue
+        history.append({"role": "user", "content": line})
+        try:
+            stream = client.chat.completions.create(
+                model=model, messages=history, max_tokens=max_tokens, stream=True
+            )
+            reply = ""
+            stdout.print(f"{model}> ", end="")
+            for chunk in stream:
+                piece = chunk.choices[0].delta.content or ""
+                reply += piece
+                stdout.print(piece, end="", markup=False)
+            stdout.print()
+        except openai.APIConnectionError:
+            raise UserError(f"no server at {url}; start one with `personaforge serve`") from None
+        history.append({"role": "assistant", "content": reply})

@@ -1,0 +1,122 @@
+"""`personaforge train`: LoRA SFT or DPO with live progress."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from personaforge.cli.app import app, examples, get_state
+from personaforge.ui import console, stdout
+
+
+@app.command(
+    epilog=examples(
+        "personaforge train",
+        "personaforge train --base tiny --epochs 1",
+        "personaforge train --fresh --rank 32 --alpha 64 --lr 1e-4",
+        "personaforge train --method dpo",
+        "personaforge train --resume",
+        "accelerate launch -m personaforge train   # several GPUs (DDP/FSDP)",
+    )
+)
+def train(
+    ctx: typer.Context,
+    dataset: Annotated[str | None, typer.Option(help="Dataset id; default: the latest.")] = None,
+    base: Annotated[
+        str | None, typer.Option(help="Base model (HF id, folder or 'tiny'); default: model.base.")
+    ] = None,
+    from_version: Annotated[
+        str | None, typer.Option(help="Continue from this adapter version (vN).")
+    ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Start from the base, not the current adapter.")
+    ] = False,
+    method: Annotated[
+        str, typer.Option(help="sft (examples) or dpo (preference pairs, on an SFT adapter).")
+    ] = "sft",
+    epochs: Annotated[int | None, typer.Option(help="Override train.epochs.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Override train.learning_rate.")] = None,
+    rank: Annotated[int | None, typer.Option(help="Override train.lora_rank.")] = None,
+    alpha: Annotated[int | None, typer.Option(help="Override train.lora_alpha.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Override train.batch_size.")] = None,
+    grad_accum: Annotated[int | None, typer.Option(help="Override train.grad_accum.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Override train.max_steps.")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Require a checkpoint to continue from.")
+    ] = False,
+) -> None:
+    """Train a LoRA adapter (SFT or DPO) on a dataset; resumable, with live progress.
+
+    Re-running the same command after a crash or Ctrl-C resumes from the last
+    checkpoint. The adapter is saved as the next version under adapters/.
+    """
+    from personaforge.train.run import TrainRequest
+    from personaforge.train.run import train as run_training
+
+    state = get_state(ctx)
+    overrides = {
+        "epochs": epochs,
+        "learning_rate": lr,
+        "lora_rank": rank,
+        "lora_alpha": alpha,
+        "batch_size": batch_size,
+        "grad_accum": grad_accum,
+        "max_steps": max_steps,
+    }
+    settings = with_train_overrides(state.loaded.settings, overrides)
+    request = TrainRequest(method, dataset, base, from_version, fresh, resume)
+    result = run_training(state.paths, settings, request)
+    if result.interrupted:
+        console.print(
+            f"[yellow]stopped at step {result.steps}[/]: checkpoint kept in {result.run_dir}; "
+            "run the same command to resume"
+        )
+        raise typer.Exit(130)
+    print_training(result.card, result.folder)
+
+
+def with_train_overrides(settings, overrides: dict):
+    """Settings with the command's flags applied to the train section (validated like --set)."""
+    from personaforge.config import ConfigError, TrainSettings
+
+    chosen = {key: value for key, value in overrides.items() if value is not None}
+    if not chosen:
+        return settings
+    try:
+        train = TrainSettings(**{**settings.train.model_dump(), **chosen})
+    except ValueError as exc:
+        first = str(exc).splitlines()
+        raise ConfigError(
+            f"invalid training option: {first[1] if len(first) > 1 else first[0]}"
+        ) from None
+    return settings.model_copy(update={"train": train})
+
+
+def print_training(card: dict, folder) -> None:
+    metrics = card["metrics"]
+
+    def fmt(value):
+        return "-" if value is None else f"{value:.3f}"
+
+    stdout.print(
+        f"[bold]{card['version']}[/] ({card['method']}, parent {card['parent'] or 'base'}) in {folder}"
+    )
+    stdout.print(
+        f"  base {card['base']['name']}, dataset {card['dataset']['id']}, {card['backend']} on "
+        f"{card['device_name']}, {card['precision']}"
+        + (", 4-bit" if card["quantization"] == "4bit" else "")
+    )
+    stdout.print(
+        f"  train loss {fmt(metrics['train_loss_first'])} -> {fmt(metrics['train_loss_last'])}; "
+        f"held-out loss {fmt(metrics['eval_loss_before'])} -> {fmt(metrics['eval_loss_after'])}"
+    )
+    if metrics.get("reward_accuracy_last") is not None:
+        stdout.print(
+            f"  DPO reward accuracy (chosen preferred over rejected): {metrics['reward_accuracy_last']:.0%}"
+        )
+    stdout.print(
+        f"  {metrics['steps']} steps, {metrics['tokens_seen'] or 0:,} tokens, "
+        f"{metrics['tokens_per_second'] or 0:,.0f} tokens/s, peak memory "
+        f"{metrics['peak_memory_bytes'] / 2**30:.2f} GiB"
+    )
