@@ -61,6 +61,7 @@ class ProgressCallback(TrainerCallback):
             self.last_eval_loss = float(logs["eval_loss"])
         record = {
             "step": state.global_step,
+            "max_steps": state.max_steps,  # lets a reader (the dashboard) show progress and ETA
             "epoch": round(state.epoch or 0.0, 4),
             "time": round(time.monotonic() - self._started, 3),
             "tokens_seen": int(getattr(state, "num_input_tokens_seen", 0) or 0),
