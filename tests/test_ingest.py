@@ -76,7 +76,13 @@ def test_unchanged_rerun_reads_nothing_and_changes_no_row(sample_data, store, mo
     summary = ingest([sample_data], store, IngestSettings(), show_progress=False)
     assert reads == []
     assert summary.files_read == 0 and summary.files_unchanged > 200
-    assert vars(summary.memories) == {"added": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+    assert vars(summary.memories) == {
+        "added": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "deleted": 0,
+        "forgotten": 0,
+    }
     assert memory_rows(store) == before
 
 
@@ -103,7 +109,13 @@ def test_edited_note_updates_only_its_changed_sections(tmp_path, store):
     write(note, body.replace("beta", "gamma") + "# Three\nnew section\n")
     summary = ingest([tmp_path / "v"], store, settings, show_progress=False)
     assert summary.files_changed == 1
-    assert vars(summary.memories) == {"added": 1, "updated": 1, "unchanged": 1, "deleted": 0}
+    assert vars(summary.memories) == {
+        "added": 1,
+        "updated": 1,
+        "unchanged": 1,
+        "deleted": 0,
+        "forgotten": 0,
+    }
     after = {m.locator: m for m in store.memories()}
     one = next(locator for locator in first if locator.endswith("#One"))
     assert after[one].updated_at == first[one].updated_at
@@ -250,8 +262,19 @@ def test_search_finds_words_phrases_and_survives_bad_syntax(sample_data, store):
     ingest([sample_data], store, IngestSettings(), show_progress=False)
     hits = store.search("sourdough starter", limit=5)
     assert hits and all("starter" in (m.text + m.title).lower() for m, _ in hits)
-    assert store.search('"slack water"') and store.search('tide" AND (') is not None
-    assert store.search("zzzqqq") == []
+    phrase = store.search('"slack water"')
+    assert phrase and all("slack water" in words_of(m) for m, _ in phrase)
+    # A query FTS5 cannot parse is retried as its words ("tide", "AND"), both required.
+    retried = store.search('tide" AND (')
+    assert retried and all({"tide", "and"} <= set(words_of(m).split()) for m, _ in retried)
+    assert [m.id for m, _ in retried] == [m.id for m, _ in store.search('"tide" "and"')]
+    assert store.search("zzzqqq") == [] and store.search('" ( :') == []
+
+
+def words_of(memory) -> str:
+    """A memory's title and text as lower-case words, the way FTS5 tokenises them."""
+    text = f"{memory.title} {memory.text}".lower()
+    return " ".join("".join(c if c.isalnum() else " " for c in text).split())
 
 
 def test_get_by_prefix(sample_data, store):

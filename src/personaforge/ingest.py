@@ -12,6 +12,10 @@ For every file under the given paths (minus `ingest.skip_globs`):
 4. after a complete scan, files recorded under the given paths that are gone
    have their memories marked deleted.
 
+A memory dated only by its file's mtime (a section of an undated note) keeps
+the date it was first seen while its own text is unchanged: editing one line
+of a note re-dates that section, not all of them.
+
 Files are written in batches, one transaction each with a savepoint per file,
 so a crash or Ctrl-C keeps every finished file and loses none of the store's
 consistency; re-running continues where it stopped.
@@ -31,7 +35,7 @@ from pathlib import Path
 from personaforge.config import IngestSettings
 from personaforge.errors import UserError
 from personaforge.sources import SNIFF_BYTES, SOURCES, SkipFile, Source, SourceFile, detect
-from personaforge.store import FileState, MemoryChanges, MemoryStore
+from personaforge.store import FileState, MemoryChanges, MemoryDraft, MemoryStore, memory_id
 from personaforge.ui import step_progress
 
 
@@ -162,6 +166,7 @@ class _Run:
     """State of one ingest run, so each step below stays a small function."""
 
     def __init__(self, store: MemoryStore, settings: IngestSettings, forced: Source | None):
+        self.run_id = 0
         self.store = store
         self.settings = settings
         self.forced = forced
@@ -256,6 +261,7 @@ class _Run:
                 candidate, source, f"{source.name} parser failed: {type(exc).__name__}: {exc}"
             )
             return
+        keep_first_seen_dates(self.store, source.name, parsed.memories)
         changes = self.store.replace_file(
             path,
             source.name,
@@ -286,6 +292,27 @@ class _Run:
                 self.summary.files_deleted += 1
 
 
+# Where a draft's date came from when it is only the file's mtime (see sources/vault.py).
+MTIME_DATED = "mtime"
+
+
+def keep_first_seen_dates(store: MemoryStore, source: str, drafts: list[MemoryDraft]) -> None:
+    """Give mtime-dated drafts whose text is unchanged the date their memory already has.
+
+    The mtime is the date of the last edit anywhere in the file; a section that
+    was not edited keeps the date it was first seen.
+    """
+    undated = {
+        memory_id(source, d.locator): d for d in drafts if d.meta.get("date_from") == MTIME_DATED
+    }
+    if not undated:
+        return
+    for mid, known in store.live_by_id(list(undated)).items():
+        draft = undated[mid]
+        if known.text == draft.text and known.meta.get("date_from") == MTIME_DATED:
+            draft.created_at = known.created_at
+
+
 def ingest(
     paths: list[Path],
     store: MemoryStore,
@@ -305,6 +332,7 @@ def ingest(
     started = time.perf_counter()
     run = _Run(store, settings, SOURCES.get(source))
     run_id = store.start_run([str(root) for root in roots])
+    run.run_id = run_id
     skip = compile_globs(settings.skip_globs)
     candidates = [c for root in roots for c in discover(root, skip, run.summary)]
     run.load_known(roots)
@@ -339,5 +367,6 @@ def _process_all(run: _Run, candidates: list[Candidate], show_progress: bool) ->
                 except KeyboardInterrupt:
                     # Commit what is done (the savepoint already undid the file in flight).
                     run.summary.interrupted = True
+            run.store.heartbeat_run(run.run_id)
             if run.summary.interrupted:
                 raise KeyboardInterrupt

@@ -3,7 +3,8 @@
 A parser is a plain function `parse(file, settings) -> Parsed`. It raises
 `SkipFile(reason)` when the whole file is unusable (not UTF-8, not JSON, wrong
 shape); a bad record inside an otherwise good file is counted in `Parsed.bad`
-with its reason and the rest is kept.
+with its reason and the rest is kept. In a JSONL file every line is a record:
+a line that is not UTF-8, not JSON or nested too deeply costs that line only.
 """
 
 from __future__ import annotations
@@ -68,23 +69,48 @@ def load_json(file: SourceFile) -> Any:
         return json.loads(decode_text(file.data))
     except json.JSONDecodeError as exc:
         raise SkipFile(f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise SkipFile("JSON nested too deeply to read") from None
+
+
+def _json_line(raw: bytes) -> tuple[Any, str | None]:
+    """(value, None) for a readable JSON line, or (None, why it is not)."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 (byte {exc.start})"
+    if "\x00" in line:
+        return None, "binary content (NUL bytes)"
+    try:
+        return json.loads(line), None
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON ({exc.msg})"
+    except RecursionError:
+        return None, "JSON nested too deeply"
 
 
 def iter_jsonl(file: SourceFile, parsed: Parsed) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each JSON object line; bad lines are counted in `parsed.bad`."""
+    """(line number, object) for each JSON object line; bad lines are counted in `parsed.bad`.
+
+    Lines are decoded one by one, so a session killed in the middle of a multi-byte
+    character, or one stray binary line, costs that line and not the whole file.
+    A file where no line at all is readable is not JSONL: it is skipped whole.
+    """
+    data = file.data.removeprefix(b"\xef\xbb\xbf")
     rows = []
-    for number, line in enumerate(decode_text(file.data).split("\n"), start=1):
-        if not line.strip():
+    bad_before = len(parsed.bad)
+    for number, raw in enumerate(data.replace(b"\r\n", b"\n").split(b"\n"), start=1):
+        if not raw.strip():
             continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            parsed.bad.append(f"line {number}: not valid JSON ({exc.msg})")
-            continue
-        if not isinstance(value, dict):
-            parsed.bad.append(f"line {number}: not a JSON object")
+        value, problem = _json_line(raw)
+        if problem is None and not isinstance(value, dict):
+            problem = "not a JSON object"
+        if problem is not None:
+            parsed.bad.append(f"line {number}: {problem}")
             continue
         rows.append((number, value))
+    if not rows and len(parsed.bad) > bad_before:
+        raise SkipFile(f"no readable JSONL record ({parsed.bad[bad_before]})")
     return rows
 
 
@@ -254,7 +280,13 @@ def parse_conversation_export(
         )
         title = str(conversation.get(shape.title_key) or "Untitled chat")
         started = to_iso(conversation.get(shape.created_key)) or mtime_iso(file)
+        try:
+            turns = turns_of(conversation)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            # A conversation of a shape no export has used yet costs that conversation only.
+            parsed.bad.append(f"conversation {index}: unreadable ({type(exc).__name__}: {exc})")
+            continue
         parsed.memories += conversation_memories(
-            shape.label, conversation_id, title, turns_of(conversation), started
+            shape.label, conversation_id, title, turns, started
         )
     return parsed

@@ -37,16 +37,16 @@ def message_text(message: dict[str, Any]) -> str:
 
 
 def current_chain(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    by_id = {m.get("uuid"): m for m in messages if m.get("uuid")}
+    by_id = {str(m["uuid"]): m for m in messages if m.get("uuid")}
     if not messages or not all("parent_message_uuid" in m for m in messages):
         return messages
     newest = max(messages, key=lambda m: str(m.get("created_at") or ""))
     chain, seen = [], set()
     node: dict[str, Any] | None = newest
-    while node is not None and node.get("uuid") not in seen:
-        seen.add(node.get("uuid"))
+    while node is not None and str(node.get("uuid")) not in seen:
+        seen.add(str(node.get("uuid")))
         chain.append(node)
-        node = by_id.get(node.get("parent_message_uuid"))
+        node = by_id.get(str(node.get("parent_message_uuid")))
     return list(reversed(chain))
 
 
@@ -63,7 +63,7 @@ def _turns(conversation: dict[str, Any]) -> list[Turn]:
             to_iso(m.get("created_at")),
         )
         for i, m in enumerate(current_chain(messages))
-        if m.get("sender") in ROLE_TO_SPEAKER
+        if isinstance(m.get("sender"), str) and m["sender"] in ROLE_TO_SPEAKER
     ]
 
 
