@@ -450,46 +450,75 @@ def write_chatgpt(w: SampleWriter, rng: random.Random) -> None:
     w.expect("abandoned_branch_text", BRANCHED["abandoned"][0])
 
 
+def claude_conversation(name: str, start: str, turns: list[Turn], ids, account: str) -> dict:
+    """One Claude.ai conversation: flat chat_messages, two minutes between messages."""
+    messages, minute = [], 0
+    for user_text, assistant_text in turns:
+        for sender, text in (("human", user_text), ("assistant", assistant_text)):
+            stamp = (datetime.fromisoformat(start) + timedelta(minutes=minute)).isoformat() + "Z"
+            messages.append(
+                {
+                    "uuid": next(ids),
+                    "text": text,
+                    "content": [{"type": "text", "text": text}],
+                    "sender": sender,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                    "attachments": [],
+                    "files": [],
+                }
+            )
+            minute += 2
+    return {
+        "uuid": next(ids),
+        "name": name,
+        "created_at": start + "Z",
+        "updated_at": messages[-1]["created_at"],
+        "account": {"uuid": account},
+        "chat_messages": messages,
+    }
+
+
 def write_claude(w: SampleWriter, rng: random.Random) -> None:
     ids = _ids(rng)
     account = next(ids)
-    conversations = []
-    for name, start, turns in CLAUDE_CONVERSATIONS:
-        messages, minute = [], 0
-        for user_text, assistant_text in turns:
-            for sender, text in (("human", user_text), ("assistant", assistant_text)):
-                stamp = (
-                    datetime.fromisoformat(start) + timedelta(minutes=minute)
-                ).isoformat() + "Z"
-                messages.append(
-                    {
-                        "uuid": next(ids),
-                        "text": text,
-                        "content": [{"type": "text", "text": text}],
-                        "sender": sender,
-                        "created_at": stamp,
-                        "updated_at": stamp,
-                        "attachments": [],
-                        "files": [],
-                    }
-                )
-                minute += 2
-        conversations.append(
-            {
-                "uuid": next(ids),
-                "name": name,
-                "created_at": start + "Z",
-                "updated_at": messages[-1]["created_at"],
-                "account": {"uuid": account},
-                "chat_messages": messages,
-            }
-        )
+    conversations = [
+        claude_conversation(name, start, turns, ids, account)
+        for name, start, turns in CLAUDE_CONVERSATIONS
+    ]
     w.write(
         "chats/claude/conversations.json",
         json.dumps(conversations, indent=1, ensure_ascii=False),
         "claude",
         datetime(2026, 10, 31, 12),
     )
+
+
+def add_to_exports(
+    w: SampleWriter,
+    rng: random.Random,
+    chatgpt: list[tuple[str, str, list[Turn]]],
+    claude: list[tuple[str, str, list[Turn]]],
+    when: datetime,
+) -> None:
+    """A later export: the same files, holding the old conversations and the new ones.
+
+    Real exports are cumulative, so a monthly update rewrites conversations.json
+    with everything in it; the old conversations keep their ids and their bytes.
+    """
+    ids = _ids(rng)
+    if chatgpt:
+        rel = "chats/chatgpt/conversations.json"
+        conversations = json.loads((w.root / rel).read_text(encoding="utf-8"))
+        conversations += [_chatgpt_conversation(t, s, turns, ids)[0] for t, s, turns in chatgpt]
+        conversations.sort(key=lambda c: c["create_time"], reverse=True)
+        w.write(rel, json.dumps(conversations, indent=1, ensure_ascii=False), "chatgpt", when)
+    if claude:
+        rel = "chats/claude/conversations.json"
+        conversations = json.loads((w.root / rel).read_text(encoding="utf-8"))
+        account = conversations[0]["account"]["uuid"] if conversations else next(ids)
+        conversations += [claude_conversation(n, s, turns, ids, account) for n, s, turns in claude]
+        w.write(rel, json.dumps(conversations, indent=1, ensure_ascii=False), "claude", when)
 
 
 def _claude_code_lines(session: dict, rng: random.Random, secrets: dict[str, str]) -> list[dict]:
@@ -569,18 +598,26 @@ def _claude_code_lines(session: dict, rng: random.Random, secrets: dict[str, str
     return lines
 
 
+def write_claude_code_session(
+    w: SampleWriter, session: dict, rng: random.Random, secrets: dict[str, str]
+) -> str:
+    """One session's JSONL under its project folder; returns its relative path."""
+    lines = _claude_code_lines(session, rng, secrets)
+    session_id = lines[1]["sessionId"]
+    rel = f"chats/claude-code/{session['project']}/{session_id}.jsonl"
+    text = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n"
+    if "{github_token}" in json.dumps(session["turns"]):
+        w.plant("github_token", secrets["github_token"], rel)
+    if session.get("truncated"):
+        # The session ended mid-write: the last line is cut in half.
+        text = text.rstrip("\n")
+        text = text[: len(text) - 60]
+        w.expect("truncated_last_line", rel)
+    when = datetime.fromisoformat(session["start"]) + timedelta(minutes=30)
+    w.write(rel, text, "claude-code", when)
+    return rel
+
+
 def write_claude_code(w: SampleWriter, rng: random.Random, secrets: dict[str, str]) -> None:
     for session in CLAUDE_CODE_SESSIONS:
-        lines = _claude_code_lines(session, rng, secrets)
-        session_id = lines[1]["sessionId"]
-        rel = f"chats/claude-code/{session['project']}/{session_id}.jsonl"
-        text = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n"
-        if "{github_token}" in json.dumps(session["turns"]):
-            w.plant("github_token", secrets["github_token"], rel)
-        if session.get("truncated"):
-            # The session ended mid-write: the last line is cut in half.
-            text = text.rstrip("\n")
-            text = text[: len(text) - 60]
-            w.expect("truncated_last_line", rel)
-        when = datetime.fromisoformat(session["start"]) + timedelta(minutes=30)
-        w.write(rel, text, "claude-code", when)
+        write_claude_code_session(w, session, rng, secrets)

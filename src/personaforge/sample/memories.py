@@ -1,15 +1,20 @@
-"""Sample episodic memories (MetaHuman OS shape) and corrections for preference training."""
+"""Sample episodic memories (MetaHuman OS shape) and corrections for preference training.
+
+Observations and reflections are composed in the month's words (vault.grammar_for)
+by the same Voice that wrote the vault, so they never repeat a journal sentence;
+dialogues, inner dialogue and agent actions are fixed, each written once.
+"""
 
 from __future__ import annotations
 
 import json
-import random
 from datetime import datetime, timedelta
 
 from personaforge.sample import persona as p
+from personaforge.sample.grammar import Voice
+from personaforge.sample.vault import grammar_for, note_slots
 from personaforge.sample.writer import SampleWriter
 
-# (type, cognitiveMode, content pool or fixed texts)
 CONVERSATIONS = [
     (
         "Should I say yes to leading the cutover?",
@@ -85,31 +90,77 @@ def _memory(
     return record
 
 
-def write_episodic(w: SampleWriter, rng: random.Random) -> None:
-    start = datetime.fromisoformat(p.START_DATE + "T07:00:00")
-    span_days = (datetime.fromisoformat(p.END_DATE + "T07:00:00") - start).days
-    records = []
-    for text in rng.sample(p.MORNING + p.MORNING_SCENES + p.EVENING + p.BAKING, 18):
-        records.append(("observation", "dual", p.fill(text, rng), None, ["daily"], []))
-    for text in p.REFLECTION:
-        records.append(("reflection", "dual", text, None, ["reflection"], []))
-    for question, answer in CONVERSATIONS:
-        records.append(("conversation", "emulation", question, answer, ["conversation"], ["Maren"]))
-    for text in INNER_DIALOGUE:
-        records.append(("inner_dialogue", "dual", text, None, ["inner"], []))
-    for text in AGENT_ACTIONS:
-        records.append(("action", "agent", text, None, ["task"], []))
-    for pool in p.PROJECT.values():
-        records.append(
-            ("observation", "dual", p.fill(pool[0], rng), None, ["tidewatch"], ["Tidewatch"])
-        )
-    rng.shuffle(records)
-    for index, (kind, mode, content, response, tags, entities) in enumerate(records):
-        when = start + timedelta(days=rng.randrange(span_days), minutes=rng.randrange(12 * 60))
+# What each composed episodic memory is about: (type, mode, phrase, tags, entities).
+COMPOSED = {
+    "observation": (
+        "observation",
+        "dual",
+        "[{morning_scene}|{evening_item}|{bake}|{pages_line}]",
+        ["daily"],
+        [],
+    ),
+    "reflection": (
+        "reflection",
+        "dual",
+        "[{reflection}|{reflection} {question}]",
+        ["reflection"],
+        [],
+    ),
+    "project": ("observation", "dual", "{project}", ["tidewatch"], ["Tidewatch"]),
+}
+
+
+def compose_episode(kind: str, when: datetime, voice: Voice) -> tuple:
+    """One composed memory for `when`, in that month's words (and that month's style)."""
+    memory_type, mode, phrase, tags, entities = COMPOSED[kind]
+    voice.grammar = grammar_for(when.date().isoformat())
+    text = voice.finish([voice.say(phrase, **note_slots(when.date(), voice.rng))])
+    return (memory_type, mode, text, None, tags, entities)
+
+
+def write_records(
+    w: SampleWriter, records: list[tuple[datetime, tuple]], start_index: int = 0
+) -> list[str]:
+    """Write (when, record) pairs as MetaHuman JSON files; returns their paths."""
+    written = []
+    for index, (when, (kind, mode, content, response, tags, entities)) in enumerate(
+        records, start_index
+    ):
         memory_id = f"evt-{when:%Y%m%d%H%M%S}-{index:03d}"
         record = _memory(memory_id, when, content, kind, mode, tags, entities, response)
         rel = f"episodic/{when:%Y}/{when:%m}/{memory_id}.json"
         w.write(rel, json.dumps(record, indent=2, ensure_ascii=False), "episodic", when)
+        written.append(rel)
+    return written
+
+
+def write_episodic(w: SampleWriter, voice: Voice) -> None:
+    """The base months' episodic memories: composed observations and reflections, fixed dialogues."""
+    rng = voice.rng
+    start = datetime.fromisoformat(p.START_DATE + "T07:00:00")
+    span_days = (datetime.fromisoformat(p.END_DATE + "T07:00:00") - start).days
+
+    def moment() -> datetime:
+        return start + timedelta(days=rng.randrange(span_days), minutes=rng.randrange(12 * 60))
+
+    records: list[tuple[datetime, tuple]] = []
+    for kind, count in (("observation", 18), ("reflection", 10)):
+        for _ in range(count):
+            when = moment()
+            records.append((when, compose_episode(kind, when, voice)))
+    for month in ("2026-06", "2026-07", "2026-08", "2026-09", "2026-10"):
+        when = datetime.fromisoformat(
+            f"{month}-{rng.randint(3, 27):02d}T{rng.randint(18, 22)}:{rng.randint(0, 59):02d}"
+        )
+        records.append((when, compose_episode("project", when, voice)))
+    fixed = [
+        ("conversation", "emulation", q, a, ["conversation"], ["Maren"]) for q, a in CONVERSATIONS
+    ]
+    fixed += [("inner_dialogue", "dual", text, None, ["inner"], []) for text in INNER_DIALOGUE]
+    fixed += [("action", "agent", text, None, ["task"], []) for text in AGENT_ACTIONS]
+    records += [(moment(), record) for record in fixed]
+    rng.shuffle(records)
+    write_records(w, records)
     # A record without content violates the schema: ingest must skip it with a reason.
     broken = {"id": "evt-broken", "timestamp": "2026-07-01T08:00:00.000Z", "type": "observation"}
     rel = "episodic/2026/07/evt-broken.json"

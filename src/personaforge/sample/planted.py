@@ -47,4 +47,6 @@ def make_secrets(seed: int) -> dict[str, str]:
         "iban": "NL91 ABNA 0417 1643 00",
         # 4111... is the card networks' public test number (passes the Luhn check).
         "card": "4111 1111 1111 1111",
+        # Drawn last, so adding it left every value above unchanged (a later month plants it).
+        "flat_wifi_password": "Gracht-Lantaarn-" + str(rng.randint(10, 99)),
     }

@@ -1,5 +1,11 @@
 """The sample Obsidian vault: daily notes, weekly reviews, topic notes, and traps.
 
+Daily notes and weekly reviews are composed (grammar.py) from her phrase bank
+(phrases.py) and the month's storyline (story.py): the same voice every day,
+almost never the same sentence. Their shape varies too: most days have Morning,
+Work, Tidewatch and Evening sections, some are two lines long, some put the
+work day in a list, some give a thought its own section.
+
 Traps are things a real vault has and ingest must handle: .obsidian/ settings,
 attachments, templates, a note that is not UTF-8, an exact duplicate note, code
 blocks and inline code containing '#', URLs with fragments, a heading's '#',
@@ -11,9 +17,14 @@ from __future__ import annotations
 import json
 import random
 import zlib
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 
 from personaforge.sample import persona as p
+from personaforge.sample import story
+from personaforge.sample.drift import note_sentences
+from personaforge.sample.grammar import Grammar, Voice, stream
+from personaforge.sample.phrases import RULES
 from personaforge.sample.writer import SampleWriter
 
 SOURCE = "vault"
@@ -21,17 +32,88 @@ WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 RUN_DAYS = {1, 3, 6}  # Tuesday, Thursday, Sunday
 DUTCH_DAYS = {0, 2}  # class on Monday and Wednesday evenings
 BAKE_DAY = 5  # Saturday
+# Shapes of a daily note and their shares (chosen, not measured: most days follow her
+# template, a few are a line or two, some are lists, some end on a thought).
+SHAPES = [("full", 0.68), ("short", 0.14), ("list", 0.10), ("thought", 0.08)]
+SKIP_WEEKDAY, SKIP_WEEKEND = 0.15, 0.3  # she skips about one day in five, more at weekends
+NO_FRONTMATTER = 0.125  # one note in eight has none: its date must come from the filename
+NUMBER_WORDS = ["two", "three", "four", "five"]
 
 
-def _days(start: str, end: str):
+def days(start: str, end: str) -> Iterable[date]:
     day, last = date.fromisoformat(start), date.fromisoformat(end)
     while day <= last:
         yield day
         day += timedelta(days=1)
 
 
-def _pick(pool: list[str], rng: random.Random, k: int) -> list[str]:
-    return [p.fill(s, rng) for s in rng.sample(pool, min(k, len(pool)))]
+_GRAMMARS: dict[tuple[str, int], Grammar] = {}
+
+
+def grammar_for(iso_day: str) -> Grammar:
+    """The shared phrase bank with the storyline of `iso_day` on top (month, then `after` overrides)."""
+    active, rules = story.rules_on(iso_day)
+    key = (iso_day[:7], active)
+    if key not in _GRAMMARS:
+        _GRAMMARS[key] = Grammar(RULES).merged(rules)
+    return _GRAMMARS[key]
+
+
+def home_city(iso_day: str) -> str:
+    return "Delft" if iso_day >= story.MOVE_DAY else "Rotterdam"
+
+
+def note_slots(day: date, rng: random.Random) -> dict[str, object]:
+    """Numbers, times and places for one day's note; callables give a fresh value per use."""
+    iso = day.isoformat()
+    month = story.month_of(iso)
+    places = story.HOME_RULES[home_city(iso)]
+    low, high = month.long_run_km
+    wake = rng.choice(["6:30"] * 6 + ["6:15", "6:20", "6:40", "6:45", "5:55", "7:00"])
+    return {
+        "weekday": WEEKDAYS[day.weekday()],
+        "wake": wake,
+        "late": rng.choice(["7:40", "7:55", "8:10", "8:20", "7:35"]),
+        "pages": rng.choice(NUMBER_WORDS[:3]),
+        "pages_cap": lambda r: r.choice(NUMBER_WORDS[:3]).capitalize(),
+        "clock": lambda r: f"{r.randint(9, 16)}:{r.choice(['00', '15', '30', '45'])}",
+        "count": lambda r: str(r.randint(3, 14)),
+        "few": lambda r: r.choice(["two", "three", "four"]),
+        "km": lambda r: str(
+            r.randint(low, high) if r.random() < 0.4 else r.randint(5, max(6, low))
+        ),
+        "pace": lambda r: f"{r.randint(5, 6)}:{r.randint(0, 59):02d}",
+        "minutes": lambda r: str(r.randint(4, 19)),
+        "seconds": lambda r: str(r.randint(2, 58)),
+        "hydration": lambda r: str(r.choice([68, 70, 72, 74, 75, 76, 78, 80])),
+        "hours": lambda r: r.choice(["four", "four and a half", "five", "five and a half", "six"]),
+        "commute": places["commute"],
+        "route": places["route"],
+        "walk_place": places["walk_place"],
+        "home_city": home_city(iso),
+    }
+
+
+def review_slots(day: date, rng: random.Random) -> dict[str, object]:
+    """A weekly review's slots: a note's, plus the month's running theme and two things to focus on."""
+    month = story.month_of(day.isoformat())
+    focus_a, focus_b = rng.sample(month.rules["focus"], 2)
+    running = month.summary["running"]
+    return {
+        **note_slots(day, rng),
+        "running_theme": running,
+        "focus_a": focus_a,
+        "focus_b": focus_b,
+    }
+
+
+def _pick_shape(rng: random.Random, workday: bool) -> str:
+    roll, total = rng.random(), 0.0
+    for shape, share in SHAPES:
+        total += share
+        if roll < total:
+            return "full" if shape == "list" and not workday else shape
+    return "full"
 
 
 CODE_SNIPPETS = [
@@ -45,51 +127,247 @@ CODE_SNIPPETS = [
 ]
 
 
-def _daily_note(day: date, rng: random.Random, w: SampleWriter) -> str:
-    month = day.month
-    weekday = day.weekday()
-    story = p.STORYLINE[month]
-    tags = ["daily"]
-    morning = _pick(p.MORNING, rng, 1) + _pick(p.MORNING_SCENES, rng, rng.randint(0, 1))
-    if weekday in RUN_DAYS:
-        morning.append(p.fill(rng.choice(p.RUNNING[month]), rng) + " #running/log")
-    sections = [("Morning", " ".join(morning))]
+class DailyNote:
+    """One day's note, section by section; `text()` assembles it."""
 
-    if weekday < 5:
-        work = _pick(p.WORK[month], rng, rng.randint(2, 3))
-        work_text = " ".join(work) + f" Net: {story['work']}, one step further."
-        if rng.random() < 0.12:
-            work_text += "\n\n" + CODE_SNIPPETS[day.toordinal() % len(CODE_SNIPPETS)]
-        if rng.random() < 0.3:
-            work_text += " See [[Routing migration]]."
-        sections.append(("Work", work_text + " #work/kestrel"))
-        tags.append("work")
+    def __init__(self, day: date, voice: Voice):
+        self.day, self.voice = day, voice
+        self.iso = day.isoformat()
+        self.month = story.month_of(self.iso)
+        self.slots = note_slots(day, voice.rng)
+        self.events: dict[str, list[str]] = {}
+        for section, text in self.month.events.get(self.iso, []):
+            self.events.setdefault(section, []).append(text)
+            voice.remember(text)
+        self.away = story.is_away(self.iso)
+        self.workday = day.weekday() < 5 and not self.away
+        self.shape = _pick_shape(voice.rng, self.workday)
+        self.sections: list[tuple[str, str]] = []
+        self.tags = ["daily"]
 
-    if rng.random() < 0.55 or weekday >= 5:
-        project = " ".join(_pick(p.PROJECT[month], rng, rng.randint(1, 2)))
-        sections.append(("Tidewatch", f"{project} [[Tidewatch|the tide app]] #tidewatch"))
+    # -- helpers -------------------------------------------------------------------------------------------
 
-    evening = []
-    if weekday == BAKE_DAY:
-        evening.append(p.fill(rng.choice(p.BAKING), rng) + " [[Sourdough]]")
-    if weekday in DUTCH_DAYS and p.DUTCH.get(month):
-        evening.append(p.fill(rng.choice(p.DUTCH[month]), rng) + " #dutch/class")
-    evening += _pick(p.EVENING, rng, 2 - min(len(evening), 1))
-    if rng.random() < 0.35:
-        tag = rng.choice(["#reflection", "#insight", "#realization", "#learning"])
-        evening.append(rng.choice(p.REFLECTION) + f" {tag}")
-    sections.append(("Evening", " ".join(evening)))
+    def say(self, phrase: str) -> str:
+        return self.voice.say(phrase, **self.slots)
 
-    body = "\n\n".join(f"## {title}\n{text}" for title, text in sections)
-    heading = f"# {WEEKDAYS[weekday]} {day.day} {day.strftime('%B')} {day.year}"
-    tomorrow = f"Tomorrow: {rng.choice(p.TOMORROW)}."
-    # One note in eight has no frontmatter: its date must come from the filename.
-    if rng.random() < 0.125:
-        return f"{heading}\n\n{body}\n\n{tomorrow}\n"
-    frontmatter = (
-        f"---\ndate: {day.isoformat()}\ntags: [{', '.join(tags)}]\nmood: {rng.randint(4, 9)}\n---\n"
-    )
-    return f"{frontmatter}{heading}\n\n{body}\n\n{tomorrow}\n"
+    def paragraph(self, parts: list[str]) -> str:
+        return self.voice.finish(parts)
+
+    def observe(self, text: str) -> None:
+        """Prose written outside `paragraph` still counts towards the month's drift rates."""
+        if self.voice.style is not None:
+            self.voice.style.observe(text)
+
+    def add(self, title: str, text: str) -> None:
+        if text.strip():
+            self.sections.append((title, text.strip()))
+
+    # -- sections --------------------------------------------------------------------------------------------
+
+    def morning(self) -> None:
+        v, short = self.voice, self.shape == "short"
+        parts = list(self.events.get("Morning", []))
+        if v.chance(0.12):
+            parts.append(self.say("{late_line}"))
+        else:
+            opening = self.say(
+                "[{wake_line} {pages_line}|{pages_line}|{weather}. {pages_line}|{wake_line} {weather}.]"
+            )
+            parts.append(opening)
+        if not short and v.chance(0.7):
+            scene = "{morning_scene}" if self.workday else "[{morning_scene}|{weather}.]"
+            parts.append(self.say(scene))
+        if not short and v.chance(0.25):
+            parts.append(self.say("{question}"))
+        text = self.paragraph(parts)
+        run = self.run()
+        if run:
+            text += ("\n\n" if v.chance(0.5) else " ") + run
+        self.add("Morning", text)
+
+    def run(self) -> str:
+        if "Run" in self.events:
+            return " ".join(self.events["Run"])
+        if self.day.weekday() not in RUN_DAYS or (self.away and self.voice.chance(0.5)):
+            return ""
+        parts = [self.say("{run}")]
+        if self.voice.chance(0.45):
+            parts.append(self.say("{run_body}"))
+        return self.paragraph(parts) + " #running/log"
+
+    def work(self) -> None:
+        if not self.workday:
+            return
+        v = self.voice
+        items = list(self.events.get("Work", []))
+        wanted = {"short": 1, "list": v.rng.randint(3, 4)}.get(self.shape, v.rng.randint(2, 4))
+        while len(items) < wanted:
+            phrase = "{work}" if v.chance(0.65) else "{work_generic}"
+            items.append(v.say(phrase, avoid=items, **self.slots))
+        if self.shape == "list":
+            text = "\n".join(f"- {self.paragraph([item])}" for item in items)
+            summary = v.summary("{net_subject}, {net_state}.", **self.slots)
+            self.observe(summary)
+            text += "\n\n" + summary
+        else:
+            text = self.paragraph(items)
+            if v.chance(0.85):
+                summary = v.summary("{net_subject}, {net_state}.", **self.slots)
+                self.observe(summary)
+                text += " " + summary
+        if v.chance(0.12):
+            text += "\n\n" + CODE_SNIPPETS[self.day.toordinal() % len(CODE_SNIPPETS)]
+        if self.iso < "2026-10-01" and v.chance(0.3):
+            text += " See [[Routing migration]]."
+        self.add("Work", text + " #work/kestrel")
+        self.tags.append("work")
+
+    def away_day(self) -> None:
+        if not self.away:
+            return
+        parts = [self.say("{bergen}") for _ in range(1 if self.shape == "short" else 2)]
+        self.add("Bergen", self.paragraph(parts))
+
+    def tidewatch(self) -> None:
+        v = self.voice
+        events = self.events.get("Tidewatch", [])
+        weekend = self.day.weekday() >= 5
+        if not events and (self.shape == "short" or self.away or not (weekend or v.chance(0.6))):
+            return
+        parts = list(events)
+        if not events or v.chance(0.3):
+            for _ in range(v.rng.randint(1, 2)):
+                phrase = "[{project}|{project}|{project_generic}]"
+                parts.append(v.say(phrase, avoid=parts, **self.slots))
+        link = " [[Tidewatch|the tide app]]" if v.chance(0.6) else ""
+        self.add("Tidewatch", self.paragraph(parts) + link + " #tidewatch")
+
+    def evening(self) -> None:
+        v, weekday = self.voice, self.day.weekday()
+        parts, tails = list(self.events.get("Evening", [])), []
+        if weekday == BAKE_DAY and not self.away:
+            parts.append(self.say("{bake}"))
+            tails.append("[[Sourdough]]")
+        if (
+            weekday in DUTCH_DAYS
+            and self.month.dutch_class
+            and not self.away
+            and self.shape != "short"
+        ):
+            parts.append(self.say("{dutch}"))
+            tails.append("#dutch/class")
+        wanted = 1 if self.shape == "short" else v.rng.randint(1, 3 if not parts else 2)
+        for _ in range(wanted):
+            parts.append(v.say("{evening_month}", avoid=parts, **self.slots))
+        text = self.paragraph(parts)
+        if tails:
+            text += " " + " ".join(tails)
+        thought = ""
+        if self.shape == "thought" or v.chance(0.35):
+            thought = (
+                self.paragraph([self.say("{reflection}")])
+                + " "
+                + v.rng.choice(RULES["reflect_tag"])
+            )
+        if thought and self.shape == "thought":
+            self.add("Evening", text)
+            self.add("Thoughts", thought)
+        else:
+            self.add("Evening", text + (" " + thought if thought else ""))
+
+    def text(self) -> str:
+        self.morning()
+        self.work()
+        self.away_day()
+        self.tidewatch()
+        self.evening()
+        task = (
+            "{tomorrow_away}"
+            if self.away
+            else "[{tomorrow}|{tomorrow}|{tomorrow_generic}|{tomorrow}, then {tomorrow_generic}]"
+        )
+        tomorrow = self.say(f"Tomorrow: {task}.")
+        self.observe(tomorrow)
+        body = "\n\n".join(f"## {title}\n{text}" for title, text in self.sections)
+        day = self.day
+        heading = f"# {WEEKDAYS[day.weekday()]} {day.day} {day.strftime('%B')} {day.year}"
+        if self.voice.chance(NO_FRONTMATTER):
+            return f"{heading}\n\n{body}\n\n{tomorrow}\n"
+        mood = self.voice.rng.randint(4, 9)
+        frontmatter = f"---\ndate: {self.iso}\ntags: [{', '.join(self.tags)}]\nmood: {mood}\n---\n"
+        return f"{frontmatter}{heading}\n\n{body}\n\n{tomorrow}\n"
+
+
+def daily_path(day: date) -> str:
+    return f"vault/Journal/{day.year}/{day.month:02d}/{day.isoformat()}.md"
+
+
+def write_daily_notes(
+    w: SampleWriter,
+    voice: Voice,
+    first: str,
+    last: str,
+    skip: random.Random,
+    plant: Callable[[date, str, str], str] | None = None,
+    keep: Iterable[str] = (),
+) -> list[str]:
+    """Write a daily note for each day she wrote one; returns their relative paths.
+
+    She skips about one day in five; never a day in `keep` (a planted secret's)
+    or a day with a storyline event.
+    """
+    written, keep = [], set(keep)
+    for day in days(first, last):
+        iso = day.isoformat()
+        skipped = skip.random() < (SKIP_WEEKEND if day.weekday() >= 5 else SKIP_WEEKDAY)
+        if skipped and iso not in keep and iso not in story.month_of(iso).events:
+            continue
+        voice.grammar = grammar_for(iso)
+        rel = daily_path(day)
+        text = DailyNote(day, voice).text()
+        if plant is not None:
+            text = plant(day, text, rel)
+        w.write(rel, text, SOURCE, datetime(day.year, day.month, day.day, 22, 0))
+        written.append(rel)
+    return written
+
+
+def write_weekly_reviews(w: SampleWriter, voice: Voice, first: str, last: str) -> list[str]:
+    written = []
+    for day in days(first, last):
+        if day.weekday() != 6:
+            continue
+        iso = day.isoformat()
+        voice.grammar = grammar_for(iso)
+        slots = review_slots(day, voice.rng)
+        iso_year, week, _ = day.isocalendar()  # 3 January 2027 closes 2026-W53
+
+        def say(phrase: str, slots: dict[str, object] = slots) -> str:
+            return voice.say(phrase, **slots)
+
+        good = voice.finish(
+            [
+                say("[{review_good}|{review_good_generic}]"),
+                say("{review_good_generic}"),
+                say(
+                    "[Running: {running_theme}, [on plan|mostly on plan|as planned].|Running: {run_week}]"
+                ),
+            ]
+        )
+        bad = voice.finish([say("[{review_bad}|{review_bad_generic}]"), say("{question}")])
+        plan = voice.finish([say("{review_next}"), say("Dutch: {dutch_next}.")])
+        opening = say("{review_opening}") + "\n\n" if voice.chance(0.4) else ""
+        text = (
+            f"---\ndate: {iso}\ntags: [review, reflection]\n---\n"
+            f"# Weekly review {iso_year}-W{week:02d}\n\n{opening}"
+            f"## What went well\n{good}\n\n"
+            f"## What did not\n{bad}\n\n"
+            f"## Next week\n{plan}\n"
+        )
+        rel = f"vault/Reviews/{iso_year}-W{week:02d}.md"
+        w.write(rel, text, SOURCE, datetime(day.year, day.month, day.day, 20, 30))
+        written.append(rel)
+    return written
 
 
 # Days whose note carries a planted secret; they are never skipped.
@@ -113,40 +391,6 @@ def _plant_in_daily(
         phone = w.plant("phone", secrets["phone"], rel)
         text += f"\nNew phone plan, same number ({phone}). Told the race organisers.\n"
     return text
-
-
-def _write_daily_notes(w: SampleWriter, rng: random.Random, secrets: dict[str, str]) -> None:
-    for day in _days(p.START_DATE, p.END_DATE):
-        # She skips about one day in five, more often at weekends.
-        skip = rng.random() < (0.3 if day.weekday() >= 5 else 0.15)
-        if skip and day.isoformat() not in PLANT_DAYS:
-            continue
-        rel = f"vault/Journal/{day.year}/{day.month:02d}/{day.isoformat()}.md"
-        text = _plant_in_daily(day, _daily_note(day, rng, w), w, rel, secrets)
-        w.write(rel, text, SOURCE, datetime(day.year, day.month, day.day, 22, 0))
-
-
-def _write_weekly_reviews(w: SampleWriter, rng: random.Random) -> None:
-    for day in _days(p.START_DATE, p.END_DATE):
-        if day.weekday() != 6:
-            continue
-        week = day.isocalendar().week
-        story = p.STORYLINE[day.month]
-        went_well = " ".join(_pick(p.WORK[day.month], rng, 1) + _pick(p.PROJECT[day.month], rng, 1))
-        text = (
-            f"---\ndate: {day.isoformat()}\ntags: [review, reflection]\n---\n"
-            f"# Weekly review {day.year}-W{week:02d}\n\n"
-            f"## What went well\n{went_well} Running: {story['running']}, on plan.\n\n"
-            f"## What did not\n{rng.choice(p.REFLECTION)} Is that fixable? Mostly, with a plan written the night before.\n\n"
-            f"## Next week\nFocus on {story['work']} and {story['project']}. "
-            f"Protect two mornings for deep work. Dutch: {story['dutch']}.\n"
-        )
-        w.write(
-            f"vault/Reviews/{day.year}-W{week:02d}.md",
-            text,
-            SOURCE,
-            datetime(day.year, day.month, day.day, 20, 30),
-        )
 
 
 def _topic_notes(secrets: dict[str, str], w: SampleWriter) -> list[tuple[str, str, datetime]]:
@@ -331,8 +575,19 @@ def _tiny_png() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + header + pixels + chunk(b"IEND", b"")
 
 
-def write_vault(w: SampleWriter, rng: random.Random, secrets: dict[str, str]) -> None:
-    _write_daily_notes(w, rng, secrets)
-    _write_weekly_reviews(w, rng)
+def write_vault(w: SampleWriter, seed: int, secrets: dict[str, str]) -> Voice:
+    """The base months' vault; returns the voice (its memory of sentences) for what follows."""
+    voice = Voice(grammar_for(p.START_DATE), stream(seed, "vault"))
+    for _, text, _ in _topic_notes(
+        secrets, SampleWriter(w.root)
+    ):  # a scratch writer: plants counted once
+        voice.remember("\n".join(note_sentences(text)))
+
+    def plant(day: date, text: str, rel: str) -> str:
+        return _plant_in_daily(day, text, w, rel, secrets)
+
+    write_daily_notes(w, voice, p.START_DATE, p.END_DATE, stream(seed, "skip"), plant, PLANT_DAYS)
+    write_weekly_reviews(w, voice, p.START_DATE, p.END_DATE)
     _write_topic_notes(w, secrets)
     _write_traps(w)
+    return voice

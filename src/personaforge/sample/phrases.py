@@ -1,0 +1,577 @@
+"""The sample person's phrase bank: parts her sentences are composed from (grammar.py syntax).
+
+These rules hold in every month; story.py adds each month's storyline rules
+(work, Tidewatch, running, Dutch, weather, what she asks herself) on top, with
+the same names where a month overrides a default.
+
+Her voice lives in the parts, not in whole sentences: short declarative
+clauses, a dash where others put a semicolon, "honestly" and "fair enough",
+questions she answers in the next breath ("Is that a problem? Mostly not."),
+a "Net:" summary (written by Voice.summary) and a "Tomorrow:" line.
+
+Slots every note provides (vault.note_slots): wake, late, pages, pages_cap,
+clock, count, few, km, pace, minutes, seconds, hydration, hours, commute,
+route, walk_place, home_city, weekday. A slot wins over a rule of the same name.
+
+Not in here, on purpose: wikilinks and tags (the note builder appends them;
+'[' is grammar syntax), "I live in ..." or "moved to ..." (the move is
+life_events.py's story), and a name right beside "my sister" or "my lead"
+(relationships are stated in the notes about people, see vault.py).
+"""
+
+from __future__ import annotations
+
+RULES: dict[str, list[str]] = {
+    # -- small parts ----------------------------------------------------------------------
+    "answer_yes": ["Mostly.", "Yes, annoyingly.", "Partly.", "A little.", "Yes.", "Probably."],
+    "answer_no": [
+        "Mostly not.",
+        "Not really.",
+        "No.",
+        "Probably not.",
+        "Not today.",
+        "Hardly.",
+        "Honestly, no.",
+    ],
+    "answer": ["{answer_yes}", "{answer_no}"],
+    "tea": [
+        "tea",
+        "rooibos",
+        "Earl Grey",
+        "mint tea",
+        "green tea",
+        "the good Darjeeling",
+        "a pot of black tea",
+        "ginger tea",
+    ],
+    "feeling": [
+        "slow",
+        "sharp",
+        "restless",
+        "foggy",
+        "fine",
+        "calm",
+        "flat",
+        "oddly cheerful",
+        "tired in the good way",
+        "scattered",
+    ],
+    "small_time": ["ten minutes", "twenty minutes", "half an hour", "an hour", "forty minutes"],
+    "long_time": [
+        "an hour",
+        "two hours",
+        "most of the afternoon",
+        "the whole morning",
+        "three hours",
+    ],
+    "team": ["billing", "warehouse", "customer portal", "tracking", "planning"],
+    "people_at_work": ["Tom", "Priya", "Sam", "two people from the platform team", "the data team"],
+    # -- morning ----------------------------------------------------------------------------
+    "pages_line": [
+        "Morning pages [with {tea}|over {tea}|at the kitchen table|by the window|with the window open]"
+        " — {pages} pages[, mostly about {page_topic}| about {page_topic}|].",
+        "Wrote {pages} pages about {page_topic} and [found the real question at the end"
+        "|found nothing new, which is also an answer|ended up somewhere else entirely"
+        "|crossed half of it out].",
+        "Pages were [mostly a list|one long complaint|surprisingly calm|all about {page_topic}] today."
+        " [Fair enough — some days are lists.|Fair enough.|That is allowed.]",
+        "{pages_cap} pages, {tea}, no phone. [The usual.|The good kind of routine.|Then the day.]",
+        "Morning pages at 6:30 with {tea}. [They went to {page_topic}.|Mostly {page_topic}.|{question}]",
+        "[Tea|{tea_cap}] and pages. [The pages kept circling {page_topic}.|Wrote about {page_topic}"
+        " until the kettle went cold.|Nothing profound — {page_topic} and the week.]",
+    ],
+    "tea_cap": ["Rooibos", "Earl Grey", "Mint tea", "Green tea", "Black tea", "Ginger tea"],
+    "wake_line": [
+        "Up at {wake}.",
+        "Awake at {wake}[, before the alarm|, two minutes before the alarm|].",
+        "Alarm at {wake}[, snoozed once|, no snooze|].",
+        "Slept [badly|in fragments|like a stone|well for once|too little] and was up at {wake}.",
+        "Up at {wake}[, honestly too early|, honestly fine|].",
+        "Woke at {wake} with {page_topic} already in my head.",
+        "Up at {wake}, feeling {feeling}.",
+    ],
+    "late_line": [
+        "Late start — {late}[, no pages| and no pages]. [I felt it by ten.|Felt it all morning."
+        "|The day never quite caught up.|Fine, honestly.]",
+        "Overslept until {late}. [Skipped the pages.|No pages today.] {question}",
+        "Up at {late}, which is late for me. [Pages anyway, just one.|Tea on the go.]",
+    ],
+    "question": [
+        "Is [it|that] [really|actually|] [a problem|worth worrying about|urgent|mine to fix|a big deal]? {answer}",
+        "Do I [need|want] [to fix it today|another plan|more time|to say something]? {answer}",
+        "Am I [tired|bored|stuck|behind] or just {feeling}? [The second.|Both, honestly.|The first.]",
+        "Was that [a mistake|the right call|too much]? {answer}",
+        "Is that true? {answer}",
+        "Does it matter? {answer}",
+    ],
+    "morning_scene": [
+        "{commute}",
+        "Fed Gus at [seven|half past six|eight]. He [doubled by breakfast, which is more than I did"
+        "|smelled of yoghurt, which means he is happy|sulked — cold kitchen|looked lively|needed a second feed].",
+        "Checked the tide table out of habit. [No paddling today.|High water at {clock}, and I was at a desk."
+        "|Spring tide this weekend.|Neap tides all week — a calm week for kayakers.]",
+        "Read the Dutch headlines over breakfast. Understood [most of them|about half|all but one"
+        "|more than last week].",
+        "[Ten|Fifteen|Twenty] minutes of stretching. The [left calf|right hip|lower back]"
+        " [still complains|behaved|is fine now|had opinions].",
+        "Kept the phone in a drawer until [eight|nine|after the pages]. [The inbox survived.|Nothing was on fire."
+        "|Nobody noticed.]",
+        "Porridge with [apple|pear|too much cinnamon|yesterday's berries]. [Good enough.|Fuel.|Fine.]",
+    ],
+    # -- running ------------------------------------------------------------------------------------
+    "run_body": [
+        "Legs felt [heavy|fresh|fine|new|wooden] [for the first {few} km|after the warm-up|all the way].",
+        "Average pace {pace}[, which is about right|, a little quick|, slower than I wanted|].",
+        "[Headwind|Tailwind|Crosswind] [on the way out|on the way back|the whole way][ — of course| — honestly fine|].",
+        "Kept the heart rate [down|honest|where the plan wants it].",
+        "[Podcast|No music|Just the river] for company.",
+        "Stopped once to [retie a shoe|let a tram pass|look at the water].",
+    ],
+    # -- work (every month; story.py adds the storyline) ---------------------------------------------
+    "meeting_kind": [
+        "Standup",
+        "A design review",
+        "Planning",
+        "A one-to-one with Priya",
+        "The architecture sync",
+        "Sprint review",
+        "A meeting without an agenda",
+        "A call with the platform team",
+    ],
+    "meeting_verdict": [
+        "[fifteen|twenty|forty] minutes[, two decisions| and one real decision| and no decision]",
+        "left with [one|two|three] action items, all mine",
+        "could have been a comment thread",
+        "short, which is the best thing I can say about it",
+        "useful, for once",
+        "ran over by [ten|twenty] minutes",
+    ],
+    "work_generic": [
+        "{meeting_kind} at {clock} — {meeting_verdict}.",
+        "Reviewed {count} PRs [before lunch|after standup|in one sitting]."
+        " [The small ones took minutes each.|One of them was far too big. I asked for a split.|All fine.|]",
+        "[Two|Three] hours of focus in Neovim[ on {code_area}|]. [Phone in the drawer.|Headphones on, chat off."
+        "|No meetings until {clock}.|]",
+        "Paired with [Tom|Sam] on {code_area}. [He types, I read. It works.|We found one bug and named three things better."
+        "|Slow, then suddenly fast.|Good session.]",
+        "[Lost|Burned] {long_time} to {distraction}.",
+        "Wrote a [one-page|short|two-paragraph] {doc_kind} about {code_area}. [Fewer questions, better ones."
+        "|Writing it showed me the gap.|Nobody asked for it. Everyone read it.]",
+        "Lunch with {people_at_work}. [We talked about anything but work.|Mostly about the migration anyway."
+        "|Good to see faces.]",
+    ],
+    "distraction": [
+        "a flaky test",
+        "a laptop update",
+        "a thread that should have been a call",
+        "a call that should have been a thread",
+        "the VPN",
+        "someone else's incident",
+        "a merge conflict in a file I never touched",
+    ],
+    "doc_kind": ["note", "design note", "plan", "summary", "decision record", "how-to"],
+    "net_state": [
+        "one step further",
+        "a little further",
+        "stuck, but understood",
+        "on plan",
+        "behind, but knowingly",
+        "better than this morning",
+        "moving",
+        "smaller and clearer",
+        "done for today",
+        "fine",
+    ],
+    "project_generic": [
+        "[Spent|Gave] {small_time} [to|on] Tidewatch[ after dinner| before bed|]: [fixed|cleaned up|tested|renamed] {tw_thing}.",
+        "Tidewatch: [a quiet evening|nothing big|small things] — {tw_thing}[ and {tw_thing}|].",
+        "[Opened|Looked at] Tidewatch [for {small_time}|briefly|after the dishes]. [Fixed one thing.|Closed it again. Fair enough.|Wrote a test.]",
+    ],
+    "tw_thing": [
+        "the station list",
+        "the date handling",
+        "the importer",
+        "a flaky test",
+        "the main screen",
+        "the README",
+        "the colours",
+        "an off-by-one in the hours",
+        "the build script",
+        "the error messages",
+    ],
+    # -- evening ---------------------------------------------------------------------------------
+    "cook": [
+        "Cooked {dish}[ with {side}|]. {cook_outcome}",
+        "[Dinner|Supper]: {dish}[, {side} on the side|]. {cook_outcome}",
+        "[Fish cakes|Baked salmon|Fiskesuppe|Fårikål, the cheat version] like at home in Bergen. [Close enough.|Not quite Mum's."
+        "|Good.|It needed more pepper.]",
+        "Tried a new recipe: {recipe}. [Worth it.|Too much work for a weeknight.|Will make it again.|Never again.]",
+        "Too tired to cook. [Bread, cheese and an apple.|Leftovers, cold.|Soup from the freezer.] [Fine.|Enough.|No shame.]",
+    ],
+    "dish": [
+        "a big pot of lentil soup",
+        "a small pot of chili",
+        "dal",
+        "minestrone",
+        "pea soup",
+        "pasta with whatever was left",
+        "a tray of roast vegetables",
+        "fried rice",
+        "an omelette",
+        "a barley stew",
+        "a curry with too many chickpeas",
+        "potatoes and fish",
+        "a frittata",
+        "noodles with greens",
+    ],
+    "side": [
+        "bread from Saturday's bake",
+        "a green salad",
+        "rice",
+        "yoghurt",
+        "pickled onions",
+        "a fried egg",
+    ],
+    "cook_outcome": [
+        "Lunch for three days sorted.",
+        "Enough for the week.",
+        "Too much, as usual.",
+        "Good, honestly.",
+        "Better than it looked.",
+        "Ate it standing up.",
+        "The neighbours got a bowl.",
+        "Nothing left.",
+        "It needed salt.",
+    ],
+    "recipe": [
+        "shakshuka",
+        "a Dutch stamppot",
+        "miso aubergine",
+        "a lemon risotto",
+        "fish tacos",
+        "a Norwegian lapskaus",
+        "Indonesian nasi goreng",
+        "a leek tart",
+    ],
+    "read": [
+        "Read {pages} chapters of {book}. {read_reaction}",
+        "[An hour|Half an hour|Twenty pages] with {book}[ on the sofa| in bed| on the balcony|]. {read_reaction}",
+        "Back to {book}[ after a week off|]. {read_reaction}",
+    ],
+    "read_reaction": [
+        "Still right after all these years.",
+        "Slow going, good going.",
+        "One line worth copying out.",
+        "Fell asleep on page {count}.",
+        "It argues with me, which I like.",
+        "Underlined too much.",
+        "Good company.",
+        "Skimmed the boring bits. Fair enough.",
+        "Made notes in the margin.",
+        "Not sure I agree.",
+    ],
+    "walk": [
+        "[Evening walk|A walk|Short walk] {walk_place}[ after dinner| before bed| in the last light|]. {walk_outcome}",
+        "Walked {walk_place} [with a podcast|without the phone|with Jonas|slowly]. {walk_outcome}",
+    ],
+    "walk_outcome": [
+        "Cool air, good thinking.",
+        "No podcast, just thinking.",
+        "Twenty minutes turned into an hour.",
+        "Cleared the head.",
+        "Good to move.",
+        "The day settled.",
+        "Counted herons.",
+        "Saw the same cat as last week.",
+        "Came back with a plan for tomorrow.",
+        "Wind in the face, both ways.",
+    ],
+    "kayak": [
+        "[Cleaned|Rinsed|Dried|Checked] the [kayak|spray deck|paddle|drysuit|buoyancy aid|tow line]"
+        "[ on the balcony| after the weekend|]. {kayak_outcome}",
+        "Kayak club evening: [rolling practice|a rescue drill|a talk about tides|fixing boats]. {kayak_outcome}",
+    ],
+    "kayak_outcome": [
+        "Ready for the weekend.",
+        "One buckle needs replacing.",
+        "Salt everywhere, as usual.",
+        "The zip needs wax.",
+        "Good for another season.",
+        "Wet, happy.",
+        "Learned one thing.",
+    ],
+    "rest": [
+        "Did nothing useful this evening, on purpose.",
+        "[Honestly, the best|The best|Honestly the only] plan tonight was [the sofa|a bath|bed at ten].",
+        "Quiet evening. [Tea, a blanket, no screen.|Radio and the dishes.|Bed by ten.|A film I had seen before.]",
+        "Honestly too tired for anything but [the radio|a shower|a crossword]. [Fine.|Fair enough.]",
+        "Early night. [The body asked for it.|No argument from me.|Needed it.]",
+        "[Sofa|Bath|Blanket] and [music|a crossword|the radio|nothing at all]. [Good.|Exactly right.|Enough.]",
+        "Phone off at [nine|half nine|eight]. [The world carried on.|Slept better.|Nothing happened.]",
+    ],
+    "chore": [
+        "[Laundry|Groceries|Ironing|Cleaned the fridge|Watered the plants][, finally|]. [Boring. Done.|Small wins.|The flat thanks me.]",
+        "[Fixed|Oiled|Pumped up] the bike's [chain|tyres|back light]. [Ten minutes, not an hour.|Should have done it weeks ago.]",
+        "Paid [the bills|the kayak club|the internet]. [Admin evening.|Boring and necessary.]",
+    ],
+    "evening_item": [
+        "{cook}",
+        "{cook}",
+        "{ingrid_call}",
+        "{jonas}",
+        "{read}",
+        "{walk}",
+        "{kayak}",
+        "{rest}",
+        "{chore}",
+    ],
+    "ingrid_call": [
+        "Called Ingrid. {ingrid_talk}",
+        "Ingrid [called|rang] [from Bergen|after dinner|during dinner]. {ingrid_talk}",
+        "[Long|Short] phone call with Ingrid. {ingrid_talk}",
+        "Video call with Ingrid[ and her cat|]. {ingrid_talk}",
+    ],
+    "ingrid_talk": [
+        "{ingrid_news}",
+        "{ingrid_news}",
+        "We talked about {ingrid_topic}[ for an hour| and nothing else|]. [She laughed at me, kindly.|Good to hear her.|Same as always.]",
+    ],
+    "ingrid_topic": [
+        "the weather in Bergen",
+        "our parents",
+        "her work",
+        "Tidewatch",
+        "my running",
+        "the holidays",
+        "the fjord",
+        "her kitchen",
+        "books",
+    ],
+    "jonas": [
+        "Messaged Jonas about {jonas_plan}. {jonas_reply}",
+        "Wrote a long message to Jonas about {jonas_plan}. Deleted half of it. [Better.|Sent the rest.|Still long.]",
+        "Jonas came by [with beer|with a map|for dinner|with his new paddle]. We talked about {jonas_plan}[ and {jonas_topic}|].",
+        "Coffee with Jonas[ after work|]. [He talked about {jonas_topic}.|We planned {jonas_plan}.]",
+    ],
+    "jonas_reply": [
+        "He said yes before I finished the question.",
+        "He wants to think about it, which means yes.",
+        "We agreed on a date.",
+        "He sent a map back.",
+        "He has opinions. Of course.",
+    ],
+    "jonas_topic": [
+        "his new job",
+        "the kayak club",
+        "tides",
+        "his sister's wedding",
+        "cold-water swimming",
+    ],
+    "bake": [
+        "Saturday bake: {hydration}% hydration, {hours} hours bulk. {crumb}. Gus [is in form|did his job|was slow but got there"
+        "|needed a second feed first].",
+        "Loaf came out [flat|dense|lopsided|pale]. [Overproofed|Underproofed|Shaped too loosely|Oven not hot enough]"
+        " — [the kitchen was warmer than I thought|I watched the clock, not the dough|I rushed the shaping"
+        "|I forgot the steam]. Note to self: {bake_lesson}.",
+        "Tried {hydration}% hydration. [Sticky mess, great bread. Worth it.|Hard to shape. Good crumb anyway."
+        "|The dough won. The bread was still good.|Slack dough, flat loaf, great taste.]",
+        "Baked [two loaves|a loaf and a focaccia|two small loaves|a loaf and a batch of rolls], gave one to the neighbours."
+        " {bake_result}",
+        "[Rye|Spelt|Whole wheat|Seeded] experiment: [dense|dark|heavy|nutty], [good with cheese|better the next day|sour"
+        "|good with butter]. [Not for everyone. For me.|Would do it again.|Needs work.]",
+        "Bulk took {hours} hours at {hydration}% — [longer|shorter] than the recipe says. [Watch the dough, not the clock."
+        "|The dough decides.|Noted for next time.]",
+        "[Fed|Refreshed] Gus [twice|in the morning|at a 1:5:5 ratio] and baked [in the evening|after lunch|late]. {crumb}.",
+    ],
+    "crumb": [
+        "[Open|Tight|Decent|Even|Wild] crumb, [slightly sour|mild|properly sour|sweet-smelling]",
+        "[Good|Best-yet|Gummy|Perfect] crumb and a [dark|thin|crackly|thick] crust",
+    ],
+    "bake_lesson": [
+        "check the temperature, not the clock",
+        "shape tighter",
+        "feed Gus the night before",
+        "less water on warm days",
+        "trust the jiggle test",
+        "preheat for a full hour",
+        "score deeper",
+    ],
+    "bake_result": [
+        "The best way to use a failed experiment is a successful one.",
+        "They sent back a jar of jam. Good trade.",
+        "The crumb was the best so far.",
+        "They asked for the recipe. There is no recipe, there is Gus.",
+        "Kept the uglier one for myself.",
+    ],
+    # -- thinking -------------------------------------------------------------------------------
+    "reflection": [
+        "I think {belief}.",
+        "I realize {realization}.",
+        "Looking back on {period}, {lookback}.",
+        "I wonder whether {wonder}. [Probably yes.|Probably not.|Maybe.|Ask again next month.]",
+        "On one hand, {choice} {pro}. On the other, it {con}. [Ultimately decided|Decided] {decision}.",
+        "I feel [calmer|better|lighter|more myself] when {calm_when}.",
+    ],
+    "belief": [
+        "I say yes too fast when the question comes in a meeting",
+        "a plan written the night before is worth two written in the morning",
+        "estimates as ranges make people argue with the assumptions, which is the useful argument",
+        "boring plans are the ones that get finished",
+        "small things get finished and big things get postponed",
+        "writing is where I find out what I actually think",
+        "the anxiety is mostly about things that live only in my head",
+        "[most|half of all] meetings are a way of not writing something down",
+        "a good test is a description of the behaviour, not of the code",
+        "rest is part of [the plan|training|the work]",
+        "I trust [people|plans|teams] who write things down",
+        "being useful and being busy are different things",
+        "the first version of anything should be embarrassing[ and correct|]",
+        "[running|baking|paddling] taught me more about patience than work did",
+        "I do my best thinking [on the bike|in the pages|on long runs|in the shower]",
+    ],
+    "calm_when": [
+        "the work is written down",
+        "tomorrow is planned before I sleep",
+        "I have run that day",
+        "the phone is in another room",
+        "the list is short",
+        "the kitchen is clean",
+        "I have said no to something",
+    ],
+    "period": [
+        "the week",
+        "the month",
+        "the last few weeks",
+        "the last month",
+        "this quarter",
+        "the last ten days",
+    ],
+    "lookback": [
+        "the days with a plan written the night before went best",
+        "the good days started with pages and ended without screens",
+        "I underestimated how much energy the small things take",
+        "I kept my promises to other people better than the ones to myself",
+        "the boring routine did most of the work",
+        "the hard days were the ones with the most meetings",
+        "I ran more than I worried, which is the right way round",
+        "I said no more often and nothing broke",
+        "I learned more from the bugs than from the features",
+    ],
+    "realization": [
+        "I enjoy the detective part of debugging more than the fixing",
+        "I trust plans more when they are on paper",
+        "rest is part of the plan, not a break from it",
+        "my best decisions this month were written ones",
+        "I finish things when they are small enough to see the end",
+        "I like teaching more than I thought",
+        "I check the dashboards when I am anxious, not when I need to",
+        "the evenings without a laptop are the ones I remember",
+        "I have stopped apologising for short emails",
+        "[Dutch|Running|Baking] is the one place where being slow is fine",
+    ],
+    "wonder": [
+        "Tidewatch should stay small forever",
+        "I should say no more often",
+        "the routine has become a hiding place",
+        "I need fewer hobbies",
+        "I would like leading as a job",
+        "I will ever dream in Dutch",
+        "the long runs are still about the race",
+        "anyone will ever read the pages",
+    ],
+    "choice": [
+        "leading the next project",
+        "a second side project",
+        "a marathon next year",
+        "a bigger flat",
+        "a week off in October",
+        "an evening class on Fridays too",
+        "a kayak of my own",
+        "a talk at a meetup",
+        "saying yes to the conference",
+    ],
+    "pro": [
+        "is a step up",
+        "is interesting",
+        "would help the team",
+        "is fun",
+        "would be good for me",
+        "is tempting",
+    ],
+    "con": [
+        "costs evenings",
+        "means less code",
+        "is not urgent",
+        "is nobody's request but mine",
+        "eats the weekends",
+        "costs money I would rather keep",
+    ],
+    "decision": [
+        "it is worth it for a season",
+        "to wait a month",
+        "yes, with a written scope",
+        "no, kindly",
+        "to sleep on it",
+        "to ask again in January",
+        "yes, but only one",
+    ],
+    "reflect_tag": ["#reflection", "#insight", "#realization", "#learning"],
+    # -- weekly review -----------------------------------------------------------------------------
+    "review_opening": [
+        "Sunday evening, weekly review. [Twenty minutes, three questions.|Tea, one page.|The usual three questions.]",
+        "Review written at the kitchen table[ with {tea}|]. [Short week to review.|Long week to review.|]",
+        "[Late|Quick|Slow] review this week. [Tired, but it matters.|It still counts.]",
+    ],
+    "review_good_generic": [
+        "Morning pages on {few} of seven days.",
+        "Cooked [most nights|every night but one] instead of ordering.",
+        "[Two|Three] evenings without a screen.",
+        "Dutch homework done [on time|early][ every time| twice|].",
+        "Slept [enough|better|eight hours] on [most nights|{few} nights].",
+        "Said no to [one|two] meetings[, in writing|]. [Nobody minded.|It helped.|]",
+        "Fed Gus on schedule. [He noticed.|Good bread came of it.|]",
+        "Called Ingrid [twice|on Wednesday]. [Good to hear her.|She is well.]",
+        "[Small|Short] PRs all week, all reviewed [the same day|within hours].",
+    ],
+    "review_bad_generic": [
+        "[Skipped|Missed] {few} morning pages.",
+        "Work chat after 19:00 on [two|three] evenings. [Not needed.|Nothing was urgent.]",
+        "[Too much|More] screen time [than I want|in the evenings|before bed].",
+        "One run skipped for [the weather|a late meeting|no good reason].",
+        "Said yes in a meeting [before thinking|too fast][ again|].",
+        "[Late|Short] nights on {few} days. [The mornings paid.|Felt it.]",
+    ],
+    "run_week": [
+        "{few} runs, [all easy|all done|one long one of {km} km].",
+        "[{km} km long run|a long run of {km} km] and [two|one] easy [ones|one]. [On plan.|Fine.|]",
+        "[missed one run.|every run done.] [The plan survives.|Legs fine.]",
+    ],
+    "review_next": [
+        "Focus on {focus_a} and {focus_b}. [Protect two mornings for deep work.|Two mornings without meetings."
+        "|Plan each day the night before.|]",
+        "[Next week:|Plan:] {focus_a} first, then {focus_b}. [Everything else can wait.|One thing at a time.|]",
+        "{focus_a} first. [No new promises.|Say no in writing.|Write the plan tonight.]",
+    ],
+    # -- tomorrow ----------------------------------------------------------------------------------
+    "tomorrow_away": [
+        "nothing. Rest",
+        "a walk with Ingrid",
+        "the fish market, early",
+        "pack, slowly",
+        "Fløyen if it is clear",
+        "a long breakfast",
+        "the ferry home",
+    ],
+    "tomorrow_generic": [
+        "write the test first",
+        "feed Gus",
+        "nothing. Rest",
+        "inbox to zero before ten",
+        "one thing at a time",
+        "call Ingrid back",
+        "early night, early start",
+        "groceries after work",
+        "stretch before the run",
+        "answer the emails I keep not answering",
+    ],
+}
