@@ -8,11 +8,16 @@ SQLite at `$PERSONAFORGE_HOME/registry.db`, every change in one transaction:
   reset, pruned);
 - `pointer`: the current version (none = the bare base).
 
-The adapter folders stay the source of truth. Each one's personaforge.json
-carries its status and verdict, so `models reindex` rebuilds this database
-from the folders alone. `adapters/CURRENT` mirrors the pointer for the
-training stage. New folders written by `train` are registered when the
-registry is next opened.
+This is the one API for versions: numbering (`next_name`), listing, the
+`current` pointer, and registering a version folder that training finished
+(`register`). No other module reads `adapters/` to find versions.
+
+The adapter folders stay the source of truth for what was trained. Each one's
+personaforge.json carries its status and verdict, so `models reindex` rebuilds
+this database from the folders alone. `adapters/CURRENT` mirrors the pointer
+for people and outside tools; it is written here and read only by reindex.
+A folder that finished training but was never registered (a crash between the
+two) is registered when the registry is next opened.
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ CREATE TABLE IF NOT EXISTS versions (
     verdict         TEXT,
     path            TEXT NOT NULL,
     created_at      TEXT NOT NULL,
-    updated_at      TEXT NOT NULL
+    updated_at      TEXT NOT NULL,
+    forgotten       TEXT            -- set by `forget`: it learned from memories since taken out
 );
 CREATE TABLE IF NOT EXISTS events (
     id      INTEGER PRIMARY KEY,
@@ -60,6 +66,16 @@ CREATE TABLE IF NOT EXISTS pointer (
     version TEXT
 );
 """
+
+
+def version_number(name: str) -> int | None:
+    """'v12' -> 12; anything else (CURRENT, staging folders) -> None."""
+    return int(name[1:]) if name[:1] == "v" and name[1:].isdigit() else None
+
+
+def read_card(folder: Path) -> dict[str, Any]:
+    """A version folder's personaforge.json."""
+    return json.loads((folder / CARD).read_text())
 
 
 def now() -> str:
@@ -82,6 +98,7 @@ class Version:
     path: str
     created_at: str
     updated_at: str
+    forgotten: str | None = None  # why it must not be served or exported (forget)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Version:
@@ -107,7 +124,15 @@ def _card_row(folder: Path, card: dict[str, Any]) -> tuple:
         str(folder),
         card["created_at"],
         now(),
+        card.get("contains_forgotten"),
     )
+
+
+COLUMNS = (
+    "name, number, parent, method, base, base_fingerprint, dataset_id, dataset_hash, status, "
+    "metrics, verdict, path, created_at, updated_at, forgotten"
+)
+INSERT_VERSION = f"INSERT INTO versions ({COLUMNS}) VALUES ({', '.join('?' * 15)})"
 
 
 class Registry:
@@ -121,6 +146,9 @@ class Registry:
         db = sqlite3.connect(paths.home / "registry.db", timeout=30)
         db.row_factory = sqlite3.Row
         db.executescript(SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(versions)")}
+        if "forgotten" not in columns:  # a registry from before `forget` existed
+            db.execute("ALTER TABLE versions ADD COLUMN forgotten TEXT")
         registry = cls(paths, db)
         registry.sync()
         return registry
@@ -134,10 +162,51 @@ class Registry:
     # -- folders <-> rows ----------------------------------------------------------------------
 
     def _folders(self) -> list[Path]:
+        """Version folders (vN with a card), by number."""
         if not self.paths.adapters.exists():
             return []
-        found = [p for p in self.paths.adapters.iterdir() if p.is_dir() and (p / CARD).exists()]
-        return sorted(found, key=lambda p: int(p.name[1:]) if p.name[1:].isdigit() else 0)
+        found = [
+            p
+            for p in self.paths.adapters.iterdir()
+            if p.is_dir() and version_number(p.name) is not None and (p / CARD).exists()
+        ]
+        return sorted(found, key=lambda p: version_number(p.name) or 0)
+
+    def next_name(self) -> str:
+        """The name the next trained version gets: one past every number in use, in the
+        database or on disk (a half-written staging folder never counts)."""
+        numbers = [v.number for v in self.versions()]
+        if self.paths.adapters.exists():
+            numbers += [
+                n
+                for p in self.paths.adapters.iterdir()
+                if (n := version_number(p.name)) is not None
+            ]
+        return f"v{max(numbers, default=0) + 1}"
+
+    def folder(self, name: str) -> Path:
+        return self.paths.adapters / name
+
+    def register(self, name: str) -> Version:
+        """Record a version folder training just finished (idempotent)."""
+        self.sync()
+        return self.get(name)
+
+    def find_trained(
+        self, method: str, dataset_id: str, parent: str | None, hyperparameters: dict[str, Any]
+    ) -> str | None:
+        """The newest version trained with exactly these inputs, if any (reruns reuse it)."""
+        for version in reversed(self.versions()):
+            card = read_card(Path(version.path))
+            if (
+                card.get("method") == method
+                and card["dataset"]["id"] == dataset_id
+                and card.get("parent") == parent
+                and card.get("hyperparameters") == hyperparameters
+                and (Path(version.path) / "adapter_model.safetensors").exists()
+            ):
+                return version.name
+        return None
 
     def sync(self) -> list[str]:
         """Register version folders the database does not know yet (written by `train`)."""
@@ -147,9 +216,9 @@ class Registry:
             for folder in self._folders():
                 if folder.name in known:
                     continue
-                card = json.loads((folder / CARD).read_text())
+                card = read_card(folder)
                 self.db.execute(
-                    "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    INSERT_VERSION,
                     _card_row(folder, card),
                 )
                 self._event(
@@ -167,9 +236,9 @@ class Registry:
         with self.db:
             self.db.execute("DELETE FROM versions")
             for folder in self._folders():
-                card = json.loads((folder / CARD).read_text())
+                card = read_card(folder)
                 self.db.execute(
-                    "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    INSERT_VERSION,
                     _card_row(folder, card),
                 )
             exists = (
@@ -183,16 +252,25 @@ class Registry:
     # -- reading ------------------------------------------------------------------------------------
 
     def versions(self) -> list[Version]:
-        return [
-            Version.from_row(r) for r in self.db.execute("SELECT * FROM versions ORDER BY number")
-        ]
+        return [self._version(r) for r in self.db.execute("SELECT * FROM versions ORDER BY number")]
 
     def get(self, name: str) -> Version:
         row = self.db.execute("SELECT * FROM versions WHERE name = ?", (name,)).fetchone()
         if row is None:
             known = ", ".join(v.name for v in self.versions()) or "none yet"
             raise UserError(f"no version '{name}' in the registry (known: {known})")
-        return Version.from_row(row)
+        return self._version(row)
+
+    def is_forgotten(self, name: str) -> bool:
+        """True for a registered version flagged by `forget`; unknown names are not flagged."""
+        row = self.db.execute("SELECT forgotten FROM versions WHERE name = ?", (name,)).fetchone()
+        return bool(row and row["forgotten"])
+
+    def _version(self, row: sqlite3.Row) -> Version:
+        """A row, with its folder found under this home: a moved or copied home stays whole."""
+        version = Version.from_row(row)
+        version.path = str(self.folder(version.name))
+        return version
 
     def current(self) -> str | None:
         row = self.db.execute("SELECT version FROM pointer WHERE name = 'current'").fetchone()
@@ -241,6 +319,57 @@ class Registry:
             card["verdict"] = verdict
         atomic_write_text(card_path, json.dumps(card, indent=2) + "\n")
 
+    def require_usable(self, name: str, allow_forgotten: bool = False) -> Version:
+        """The version, unless it learned from forgotten memories and that is not allowed."""
+        version = self.get(name)
+        if version.forgotten and not allow_forgotten:
+            raise UserError(
+                f"{name} learned from memories you asked to forget ({version.forgotten}); "
+                "pass --allow-forgotten to use it anyway"
+            )
+        return version
+
+    def mark_forgotten(self, names: list[str], why: str) -> str | None:
+        """Flag versions that learned forgotten memories; move `current` off them.
+
+        Returns the new current version: the newest version ever promoted that is not
+        flagged and was not rejected, else None (the bare base).
+        """
+        current = self.current()
+        with self.db:
+            for name in names:
+                version = self.get(name)
+                self.db.execute(
+                    "UPDATE versions SET forgotten = ?, updated_at = ? WHERE name = ?",
+                    (why, now(), name),
+                )
+                card_path = Path(version.path) / CARD
+                card = json.loads(card_path.read_text())
+                card["contains_forgotten"] = why
+                atomic_write_text(card_path, json.dumps(card, indent=2) + "\n")
+                self._event(name, "contains forgotten data", {"why": why})
+            if current in names:
+                promoted = [
+                    e["version"]
+                    for e in self.events(limit=100_000)
+                    if e["action"] == "promoted" and e["version"] not in names
+                ]
+                fallback = next(
+                    (
+                        v
+                        for v in promoted
+                        if not self.get(v).forgotten and self.get(v).status != "rejected"
+                    ),
+                    None,
+                )
+                self._set_status(self.get(current), "retired")
+                if fallback:
+                    self._set_status(self.get(fallback), "promoted")
+                self._set_pointer(fallback)
+                self._event(fallback, "current moved off forgotten data", {"from": current})
+                return fallback
+        return current
+
     def record_evaluation(self, name: str, verdict: dict[str, Any]) -> None:
         version = self.get(name)
         with self.db:
@@ -249,15 +378,25 @@ class Registry:
                 name, "evaluated", {"decision": verdict["decision"], "reasons": verdict["reasons"]}
             )
 
-    def promote(self, name: str, reason: str = "by hand") -> None:
+    def promote(self, name: str, reason: str = "by hand", force: bool = False) -> None:
+        """Make `name` current. A version the gate rejected needs `force`, and is marked forced."""
         version = self.get(name)
+        failed = (version.verdict or {}).get("decision") == "reject"
+        if failed and not force:
+            failures = "; ".join(version.verdict.get("failures", [])) or "see its report"
+            raise UserError(
+                f"{name} failed the gate ({failures}); pass --force to promote it anyway"
+            )
         previous = self.current()
+        verdict = {**version.verdict, "forced": reason} if failed else None
         with self.db:
             if previous and previous != name:
                 self._set_status(self.get(previous), "retired")
-            self._set_status(version, "promoted")
+            self._set_status(version, "promoted", verdict)
             self._set_pointer(name)
-            self._event(name, "promoted", {"previous": previous, "reason": reason})
+            self._event(
+                name, "promoted", {"previous": previous, "reason": reason, "forced": failed}
+            )
 
     def reject(self, name: str, reason: str = "by hand") -> None:
         version = self.get(name)

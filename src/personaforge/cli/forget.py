@@ -1,0 +1,163 @@
+"""`personaforge provenance` and `personaforge forget`: which versions learned a note; take it out."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from personaforge.cli.app import app, examples, get_state, open_store
+from personaforge.ui import stdout
+
+
+@app.command(
+    epilog=examples(
+        "personaforge provenance ~/Obsidian/Vault/People/Ingrid.md",
+        "personaforge provenance 3f9a2c1b",
+        'personaforge provenance --search "sourdough starter"',
+        "personaforge provenance ~/Obsidian/Vault/Journal/2026/06 --json",
+    )
+)
+def provenance(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None,
+        typer.Argument(metavar="[PATH|MEMORY_ID]", help="A note, a folder, or a memory id."),
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Full-text search instead of a path or id.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Which memories match, which datasets hold examples of them, which versions learned them."""
+    from personaforge.provenance import match_memories
+    from personaforge.provenance import provenance as trace
+
+    paths = get_state(ctx).paths
+    with open_store(ctx) as store:
+        memories = match_memories(store, target, search)
+    found = trace(paths, [m.id for m in memories])
+    if as_json:
+        stdout.print_json(json.dumps(found.as_dict()))
+        return
+    stdout.print(f"[bold]{len(memories)} memories[/]")
+    for memory in memories[:20]:
+        stdout.print(f"  {memory.id[:10]} {memory.source:<11} {escape(memory.locator)}")
+    if len(memories) > 20:
+        stdout.print(f"  … and {len(memories) - 20} more (--json)")
+    table = Table(box=None, title="datasets", title_justify="left")
+    for column in ("dataset", "examples trained on", "examples only measured"):
+        table.add_column(column)
+    for use in found.datasets:
+        table.add_row(use.dataset, str(use.trained_count), str(len(use.measured)))
+    stdout.print(table if found.datasets else "datasets: none hold an example of them")
+    if found.versions:
+        stdout.print("[bold]versions that learned from them[/]")
+        for version, how in found.versions.items():
+            stdout.print(f"  {version}  {how}")
+    else:
+        stdout.print("versions: none learned from them")
+
+
+@app.command(
+    epilog=examples(
+        "personaforge forget ~/Obsidian/Vault/People/Ingrid.md --dry-run",
+        "personaforge forget ~/Obsidian/Vault/People/Ingrid.md",
+        'personaforge forget --search "old flat address"',
+        "personaforge forget 3f9a2c1b --no-retrain",
+    )
+)
+def forget(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None,
+        typer.Argument(metavar="[PATH|MEMORY_ID]", help="A note, a folder, or a memory id."),
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Forget what this full-text search finds.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be forgotten; change nothing.")
+    ] = False,
+    retrain: Annotated[
+        bool,
+        typer.Option(
+            "--retrain/--no-retrain", help="Retrain without it now (the default) and verify."
+        ),
+    ] = True,
+) -> None:
+    """Take memories out of the store, the datasets and every model, retrain, and prove it.
+
+    Memories are deleted and tombstoned (re-ingest never brings them back),
+    examples removed from every dataset, versions that learned them flagged and
+    moved off `current`, a new version retrained from the last one that never
+    saw them, and the old and new versions compared: regurgitation and a
+    membership test. docs/forget.md says what is and is not guaranteed.
+    """
+    from personaforge.cli.run import StageReporter
+    from personaforge.forget import ForgetRequest
+    from personaforge.forget import forget as run_forget
+    from personaforge.provenance import match_memories
+
+    state = get_state(ctx)
+    with open_store(ctx) as store:
+        memories = match_memories(store, target, search)
+    request = ForgetRequest(target if target else "search", dry_run, retrain)
+    report = run_forget(state.paths, state.loaded.settings, memories, request, StageReporter())
+    print_forget(report)
+    if report.proven is False:
+        raise typer.Exit(1)
+
+
+def print_forget(report) -> None:
+    verb = "would forget" if report.dry_run else "forgot"
+    sources = ", ".join(f"{s} {n}" for s, n in report.sources.items())
+    stdout.rule("[bold]forget[/]", align="left")
+    stdout.print(f"{verb} {report.memories} memories ({sources})")
+    stdout.print(
+        f"  examples {'to remove' if report.dry_run else 'removed'}: {report.examples_removed}"
+        + (f" from {', '.join(report.datasets_changed)}" if report.datasets_changed else "")
+    )
+    flagged = ", ".join(f"{v} ({how})" for v, how in report.versions_flagged.items()) or "none"
+    stdout.print(f"  versions that learned them: {flagged}")
+    if report.dry_run:
+        return
+    stdout.print(
+        f"  current: {report.current_before or 'base'} -> {report.current_after or 'base'}"
+    )
+    if report.exports_removed:
+        stdout.print(f"  exports removed: {', '.join(report.exports_removed)}")
+    if report.new_version:
+        stdout.print(f"  retrained: {report.new_version} (run {report.run_status})")
+    elif report.versions_flagged:
+        stdout.print(f"  retrained: no new version was promoted (run {report.run_status})")
+    if report.verification:
+        table = Table(box=None, title="verification", title_justify="left")
+        for column in (
+            "version",
+            "reproduced (8-token runs)",
+            "loss forgotten",
+            "loss held-out",
+            "membership gap",
+            "noise (2 SE)",
+            "separated",
+        ):
+            table.add_column(column)
+        for v in report.verification:
+            table.add_row(
+                v.version,
+                f"{v.reproduced}/{v.prompts}",
+                f"{v.forgotten_loss:.3f}",
+                f"{v.heldout_loss:.3f}",
+                f"{v.gap:+.3f}",
+                f"{v.noise:.3f}",
+                "yes" if v.separated else "no",
+            )
+        stdout.print(table)
+        verdict = {True: "[green]proven gone[/]", False: "[red]NOT proven gone[/]"}
+        stdout.print(
+            f"  {verdict.get(report.proven, 'not verified')} (audit record {report.forget_id})"
+        )

@@ -1,0 +1,93 @@
+"""The memory store: SQLite with FTS5, named migrations, incremental file bookkeeping.
+
+One database, `$PERSONAFORGE_HOME/memories.db`, with three tables that matter:
+
+- `files`: every source file ingest has seen, with its size, mtime and content
+  hash, so an unchanged file is never read again and an unchanged hash changes
+  no memory row;
+- `memories`: the memory rows of DESIGN.md's data contract. A memory whose file
+  was deleted or edited away keeps its row with `deleted_at` set (never
+  silently kept as live, never silently lost);
+- `memories_fts`: an FTS5 index over title, text and tags, kept in step by triggers;
+- `tombstones`: what `forget` took out, by the hash of its text (never the
+  text), so a forgotten note never comes back, unchanged or copied elsewhere.
+
+Writes go through `MemoryStore.batch()`: one transaction per batch of files and a
+savepoint per file, so a crash or Ctrl-C rolls back at most the file in flight
+and the files table never disagrees with the memories it describes.
+
+The class is one facade over three parts: schema.py (migrations), write.py
+(files, upserts, tombstones, ingest runs) and read.py (lookups, search, stats).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from personaforge.errors import UserError
+from personaforge.store.read import ReadPath
+from personaforge.store.records import (
+    MODES,
+    SPEAKERS,
+    FileState,
+    Memory,
+    MemoryChanges,
+    MemoryDraft,
+    memory_id,
+    now_iso,
+    text_hash,
+)
+from personaforge.store.schema import MIGRATIONS, Schema
+from personaforge.store.write import STALE_AFTER_S, WritePath, pid_alive
+
+__all__ = [
+    "MIGRATIONS",
+    "MODES",
+    "SPEAKERS",
+    "STALE_AFTER_S",
+    "FileState",
+    "Memory",
+    "MemoryChanges",
+    "MemoryDraft",
+    "MemoryStore",
+    "memory_id",
+    "now_iso",
+    "pid_alive",
+    "text_hash",
+]
+
+
+class MemoryStore(Schema, WritePath, ReadPath):
+    """The SQLite memory store. Open with `MemoryStore.open(path)` or as a context manager."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path):
+        self.db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> MemoryStore:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+        except sqlite3.Error as exc:
+            raise UserError(f"cannot open the memory store {path}: {exc}") from exc
+        connection.row_factory = sqlite3.Row
+        # WAL lets `memories search` read while an ingest writes; NORMAL sync is
+        # durable at each commit in WAL mode except against power loss of the last one.
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        store = cls(connection, path)
+        store.migrate()
+        store.close_stale_runs()
+        return store
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,182 @@
+"""Provenance and forgetting on the micro base: trace a note, take it out, prove it is gone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from personaforge.config import IngestSettings, Settings
+from personaforge.dataset import DatasetRequest, MixPlan, build_dataset
+from personaforge.forget import ForgetRequest, forget
+from personaforge.ingest import ingest
+from personaforge.paths import Paths
+from personaforge.provenance import learned_from, match_memories, provenance
+from personaforge.registry import Registry
+from personaforge.store import MemoryStore
+from personaforge.train.run import TrainRequest, train
+
+NOTE = "vault/People/Ingrid.md"
+
+
+def settings(sources, **train_overrides) -> Settings:
+    train_settings = {
+        "max_steps": 6,
+        "learning_rate": 5e-3,
+        "batch_size": 4,
+        "grad_accum": 1,
+        "eval_steps": 1000,
+        "save_steps": 1000,
+        "max_seq_length": 256,
+        "rehearsal_share": 0.0,
+        "lora_rank": 4,
+        "lora_alpha": 8,
+        **train_overrides,
+    }
+    return Settings(
+        model={"base": "tiny:micro"},
+        train=train_settings,
+        gate={"memorisation_prompts": 2, "max_eval_examples": 8, "max_new_tokens": 8},
+        run={"sources": [str(sources)], "export_formats": ["adapter"], "profile": False},
+    )
+
+
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory, micro_models_dir, sample_data):
+    """v1 (SFT) and v2 (continued from v1 on a later dataset): the note fed v1, v2 inherited it."""
+    root = tmp_path_factory.mktemp("forget")
+    paths = Paths(root / "home")
+    paths.home.mkdir(parents=True)
+    paths.models.symlink_to(micro_models_dir, target_is_directory=True)
+    data = root / "data"
+    shutil.copytree(sample_data, data)
+    config = settings(data)
+    with MemoryStore.open(paths.memory_store) as store:
+        ingest([data], store, IngestSettings(), show_progress=False)
+        build_dataset(store, config, paths, DatasetRequest(MixPlan("foundation")))
+    v1 = train(paths, config, TrainRequest(fresh=True, show_progress=False)).version
+    with Registry.open(paths) as registry:
+        registry.promote(v1)
+    (data / "vault" / "Journal" / "extra.md").write_text(
+        "# Later\n\nA new note, written later on.\n"
+    )
+    with MemoryStore.open(paths.memory_store) as store:
+        ingest([data], store, IngestSettings(), show_progress=False)
+        build_dataset(store, config, paths, DatasetRequest(MixPlan("monthly", as_of="2026-11-30")))
+    v2 = train(paths, config, TrainRequest(show_progress=False)).version
+    with Registry.open(paths) as registry:
+        registry.promote(v2)
+    return paths, data
+
+
+@pytest.fixture
+def home(two_versions, tmp_path):
+    paths, _ = two_versions
+    copy = tmp_path / "copy"
+    shutil.copytree(paths.home.parent, copy, symlinks=True)
+    return Paths(copy / "home"), copy / "data"
+
+
+def test_provenance_follows_a_note_through_datasets_and_lineage(two_versions):
+    paths, data = two_versions
+    with MemoryStore.open(paths.memory_store) as store:
+        memories = match_memories(store, str(data / NOTE))
+    assert len(memories) == 1
+    found = provenance(paths, [m.id for m in memories])
+    assert found.versions == {"v1": "direct", "v2": "direct"} or found.versions == {
+        "v1": "direct",
+        "v2": "through v1",
+    }
+    assert {"v1", "v2"} <= set(found.versions)
+    learned = learned_from(paths, "v2")
+    assert learned["memories"] > 100 and learned["sources"]["vault"] > 50
+
+
+def test_forget_removes_it_everywhere_and_keeps_it_out(home, monkeypatch):
+    paths, data = home
+    config = settings(data)
+    with MemoryStore.open(paths.memory_store) as store:
+        store_note = str(data / NOTE)
+        memories = match_memories(store, store_note)
+    (memory,) = memories
+    report = forget(paths, config, memories, ForgetRequest(NOTE, retrain=False))
+    assert set(report.versions_flagged) == {"v1", "v2"} and report.examples_removed >= 1
+    with MemoryStore.open(paths.memory_store) as store:
+        assert all(hit.id != memory.id for hit, _ in store.search("Ingrid", limit=1000))
+        assert not store.db.execute("SELECT 1 FROM memories WHERE id = ?", (memory.id,)).fetchone()
+        assert store.tombstone_count() == 1
+        (audit,) = store.forgets()
+        assert memory.id in audit["report"]["memory_ids"]
+        assert memory.text[:40] not in json.dumps(audit)  # ids and counts, never the words
+    for dataset in paths.datasets.glob("ds-*"):
+        for name in ("train.jsonl", "eval.jsonl"):
+            assert memory.id not in (dataset / name).read_text()
+    with Registry.open(paths) as registry:
+        assert registry.current() is None  # both versions learned it; nothing safe to fall back to
+        assert registry.get("v1").forgotten and registry.get("v2").forgotten
+    from personaforge.errors import UserError
+    from personaforge.export import export_version
+
+    with pytest.raises(UserError, match="learned from memories you asked to forget"):
+        export_version(paths, "v2", "adapter")
+    from personaforge.serve.policy import Forbidden, adapter_folder
+
+    with pytest.raises(Forbidden, match="asked to forget"):
+        adapter_folder(paths, "v2")  # what /admin/reload-model resolves, on both engines
+    # Re-ingest: the note unchanged (touched), and a copy elsewhere, stay out.
+    os.utime(data / NOTE)
+    shutil.copy(data / NOTE, data / "vault" / "copy-of-ingrid.md")
+    with MemoryStore.open(paths.memory_store) as store:
+        summary = ingest([data], store, IngestSettings(), show_progress=False)
+        # The copied home sees every file as new, so both the note and its copy are read again.
+        assert summary.memories.forgotten == 2
+        same_words = store.db.execute(
+            "SELECT count(*) FROM memories WHERE text = ?", (memory.text,)
+        ).fetchone()[0]
+        assert same_words == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("PERSONAFORGE_TEST_FULL") != "1", reason="two long trainings (make test-full)"
+)
+def test_forget_retrains_and_the_membership_gap_closes(tmp_path, micro_models_dir, sample_data):
+    """A model trained hard on a few notes clearly knows a forgotten one (membership gap over
+    the noise); the retrained model does not, and reproduces none of it."""
+    paths = Paths(tmp_path / "home")
+    paths.home.mkdir(parents=True)
+    paths.models.symlink_to(micro_models_dir, target_is_directory=True)
+    data = tmp_path / "data"
+    shutil.copytree(sample_data, data)
+    # Measured: 150 steps at lr 1e-2, rank 32, on 30 reflection memories (36 rows) gives a gap
+    # of 0.89 nats against a noise of 0.35; 60 steps at 5e-3 rank 8 gave 0.13 (not separated).
+    config = settings(data, max_steps=150, learning_rate=1e-2, lora_rank=32, lora_alpha=64)
+    lenient = {"max_general_ppl_increase": 5.0, "max_probe_drop": 11, "max_memorised_share": 1.0}
+    config = config.model_copy(
+        update={
+            "run": config.run.model_copy(update={"dpo": False}),
+            "gate": config.gate.model_copy(update=lenient),
+        }
+    )
+    with MemoryStore.open(paths.memory_store) as store:
+        ingest([data], store, IngestSettings(), show_progress=False)
+        result = build_dataset(
+            store,
+            config,
+            paths,
+            DatasetRequest(MixPlan("foundation", max_memories=30, mode="reflection")),
+        )
+    v1 = train(paths, config, TrainRequest(fresh=True, show_progress=False)).version
+    with Registry.open(paths) as registry:
+        registry.promote(v1)
+    first = json.loads((result.folder / "train.jsonl").read_text().splitlines()[0])
+    with MemoryStore.open(paths.memory_store) as store:
+        memories = match_memories(store, first["meta"]["memory_ids"][0])
+    report = forget(paths, config, memories, ForgetRequest("memory id"))
+    assert report.new_version and report.new_version != v1
+    old, new = report.verification
+    assert old.version == v1 and old.separated, old
+    assert new.version == report.new_version and not new.separated and new.reproduced == 0, new
+    assert report.proven is True
