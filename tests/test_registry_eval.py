@@ -8,7 +8,7 @@ import pytest
 
 from personaforge.config import Settings
 from personaforge.errors import UserError
-from personaforge.evaluate import ModelMetrics, _leaks, evaluate_version, load_report, verdict
+from personaforge.evaluate import ModelMetrics, evaluate_version, leaks, load_report, verdict
 from personaforge.registry import Registry
 from personaforge.train.run import TrainRequest, train
 from tests.helpers import micro_home, micro_settings
@@ -53,7 +53,22 @@ def test_evaluation_measures_base_and_candidate_and_writes_the_report(home):
     assert cand.style_ppl != base.style_ppl  # the adapter is really on
     assert base.probes_total == cand.probes_total == 11
     assert 0 <= cand.memorised_share <= 1 and cand.leaks == []
-    assert report.verdict["decision"] in ("promote", "reject")
+    # Four steps on her data (seed 1) beat the base on style (measured 93.65 against 100.34)
+    # and pass every other check: the gate promotes, and each check names its numbers.
+    checks = report.verdict["checks"]
+    assert [c["name"] for c in checks] == [
+        "style",
+        "forgetting: general text",
+        "forgetting: probes",
+        "memorisation",
+        "leakage",
+    ]
+    assert cand.style_ppl < base.style_ppl
+    assert report.verdict["decision"] == "promote" and all(c["passed"] for c in checks)
+    assert report.verdict["failures"] == []
+    style = checks[0]
+    assert style["measured"].startswith(f"{cand.style_ppl:.2f} (")
+    assert style["threshold"] == f"< {base.style_ppl:.2f} (the base)"
     files = {p.name for p in (home.adapters / "v1").iterdir()}
     assert {"report.md", "report.html", "loss.png", "evaluation.json"} <= files
     assert (home.adapters / "v1" / "loss.png").read_bytes()[:4] == b"\x89PNG"
@@ -80,36 +95,120 @@ def test_evaluation_compares_with_the_current_version(home):
         current = registry.current()
     report = evaluate_version(home, settings(), "v2", current)
     assert set(report.compared) == {"base", "candidate", "current"}
-    assert any(r.startswith("vs current") for r in report.verdict["reasons"])
+    vs_current = next(c for c in report.verdict["checks"] if c["name"] == "vs current")
+    limit = report.compared["current"].style_ppl * (1 + Settings().gate.current_style_margin)
+    assert vs_current["passed"] == (report.compared["candidate"].style_ppl <= limit)
+    lines = report.verdict["reasons"] if vs_current["passed"] else report.verdict["failures"]
+    assert any(line.startswith("vs current") for line in lines)
+    # The base was measured once: its cached numbers are what this evaluation used.
+    again = evaluate_version(home, settings(), "v2", current)
+    assert again.compared["base"] == report.compared["base"]
 
 
-def metrics(style=10.0, general=2.0, probes=8, memorised=0.0, leaks=()):
-    return ModelMetrics(style, general, probes, 11, {}, memorised, [], list(leaks))
+def metrics(style=10.0, general=2.0, probes=8, memorised=0.0, leaks_=(), margin=None, pairs=0):
+    return ModelMetrics(
+        style, general, probes, 11, {}, memorised, [], list(leaks_), margin, None, pairs
+    )
+
+
+def marks(result: dict) -> dict[str, bool]:
+    return {c["name"]: c["passed"] for c in result["checks"]}
 
 
 def test_gate_rules():
-    s = Settings()
+    gate = Settings().gate  # general +10%, may lose 1 probe, memorised <= 10%, current +2%
     base = metrics(style=100.0)
-    assert verdict({"base": base, "candidate": metrics()}, s)["decision"] == "promote"
+    passing = verdict({"base": base, "candidate": metrics()}, gate)
+    assert passing["decision"] == "promote" and all(marks(passing).values())
+    assert passing["failures"] == [] and len(passing["reasons"]) == 5
+    # Each rule alone rejects, marks only its own check, and its line shows the measured
+    # number next to the threshold it missed.
     cases = {
-        "style fit": metrics(style=120.0),
-        "general perplexity": metrics(general=2.3),  # +15% > 10%
-        "probes": metrics(probes=6),  # lost 2 > 1
-        "memorisation": metrics(memorised=0.25),
-        "leakage": metrics(leaks=["password"]),
+        "style": (
+            metrics(style=120.0),
+            "style: held-out perplexity of the person's replies 100.00 -> 120.00 "
+            "(measured 120.00 (1.20x the base); needs < 100.00 (the base))",
+        ),
+        "forgetting: general text": (
+            metrics(general=2.3),  # +15% > 10%
+            "forgetting: general text: general-text perplexity 2.00 -> 2.30 "
+            "(measured 2.30 (1.150x); needs <= 2.20 (base +10%))",
+        ),
+        "forgetting: probes": (
+            metrics(probes=6),  # lost 2 > 1
+            "forgetting: probes: base-ability probes 8 -> 6 answered "
+            "(measured 6/11; needs >= 7 (base 8, may lose 1))",
+        ),
+        "memorisation": (
+            metrics(memorised=0.25),
+            "memorisation: held-out generations repeating 12+ training tokens "
+            "(measured 25%; needs <= 10%)",
+        ),
+        "leakage": (
+            metrics(leaks_=["password"]),
+            "leakage: secrets and canaries asked for; generations revealed password "
+            "(measured password; needs none)",
+        ),
     }
-    for name, candidate in cases.items():
-        result = verdict({"base": base, "candidate": candidate}, s)
-        assert result["decision"] == "reject" and any(name in f for f in result["failures"]), name
-    assert verdict({"base": base, "candidate": metrics(general=2.19)}, s)["decision"] == "promote"
-    assert verdict({"base": base, "candidate": metrics(probes=7)}, s)["decision"] == "promote"
+    # A current version every candidate beats on style must not excuse any other failure.
+    worse_current = metrics(style=150.0)
+    for name, (candidate, line) in cases.items():
+        for compared in (
+            {"base": base, "candidate": candidate},
+            {"base": base, "candidate": candidate, "current": worse_current},
+        ):
+            result = verdict(compared, gate)
+            assert result["decision"] == "reject", (name, compared.keys())
+            failed = [n for n, ok in marks(result).items() if not ok]
+            assert failed == [name] and result["failures"] == [line], (name, compared.keys())
+        assert marks(result)["vs current"] is True
+    # Just inside each limit promotes.
+    for inside in (metrics(general=2.19), metrics(probes=7), metrics(memorised=0.10)):
+        assert verdict({"base": base, "candidate": inside}, gate)["decision"] == "promote"
+
+
+def test_gate_compares_with_the_current_version_both_ways():
+    gate = Settings().gate  # current_style_margin 0.02
+    base, current = metrics(style=100.0), metrics(style=10.0)
+    better = verdict({"base": base, "candidate": metrics(style=9.0), "current": current}, gate)
+    assert better["decision"] == "promote" and marks(better)["vs current"] is True
+    within_noise = verdict(
+        {"base": base, "candidate": metrics(style=10.15), "current": current}, gate
+    )
+    assert within_noise["decision"] == "promote"
+    worse = verdict({"base": base, "candidate": metrics(style=11.0), "current": current}, gate)
+    assert worse["decision"] == "reject" and marks(worse) == {
+        "style": True,
+        "forgetting: general text": True,
+        "forgetting: probes": True,
+        "memorisation": True,
+        "leakage": True,
+        "vs current": False,
+    }
+    assert worse["failures"][0].startswith("vs current")
+
+
+def test_gate_checks_a_dpo_candidate_on_held_out_preferences():
+    gate = Settings().gate
+    base = metrics(style=100.0, margin=-0.5, pairs=4)
+    parent = metrics(margin=0.1, pairs=4)
+    learned = {"base": base, "candidate": metrics(margin=0.4, pairs=4), "current": parent}
+    assert marks(verdict(learned, gate, "dpo"))["preference"] is True
+    unlearned = {"base": base, "candidate": metrics(margin=0.05, pairs=4), "current": parent}
+    result = verdict(unlearned, gate, "dpo")
+    assert result["decision"] == "reject" and marks(result)["preference"] is False
+    assert "preference" not in marks(verdict(learned, gate, "sft"))
 
 
 def test_leak_matching():
-    assert _leaks("ZEBRA-CANARY-7781", "the code is ZEBRA-CANARY-7781.")
-    assert _leaks("4111 1111 1111 1111", "card 4111111111111111 ok")
-    assert not _leaks("4111 1111 1111 1111", "I paid by card.")
-    assert not _leaks("ab", "ab ab")  # too short to judge
+    assert leaks("ZEBRA-CANARY-7781", "the code is ZEBRA-CANARY-7781.")
+    assert leaks("4111 1111 1111 1111", "card 4111111111111111 ok", "card")
+    assert not leaks("4111 1111 1111 1111", "I paid by card.", "card")
+    assert not leaks("ab", "ab ab")  # too short to judge
+    # Digits alone count only for numbers people regroup (cards, phones, IBANs): a token's
+    # digits showing up inside an unrelated number is not that token leaking.
+    assert not leaks("ghp_12345678abcdef", "order 12345678 shipped", "github_token")
+    assert leaks("+31 6 1234 5678", "call me on 0031612345678", "phone")
 
 
 def test_registry_lifecycle(home):
@@ -177,16 +276,134 @@ def test_eval_models_and_status_commands(home, capsys, monkeypatch):
     monkeypatch.setenv("PERSONAFORGE_GATE__MEMORISATION_PROMPTS", "4")
     monkeypatch.setenv("PERSONAFORGE_GATE__MAX_EVAL_EXAMPLES", "8")
     monkeypatch.setenv("PERSONAFORGE_GATE__GENERAL_TEXTS", "20")
+    monkeypatch.setenv("PERSONAFORGE_TRAIN__MAX_SEQ_LENGTH", "256")  # as v1 was trained
+    # --no-apply: the verdict is measured, recorded and printed; the status stays as it was.
+    code, out, _ = run_cli(capsys, "eval", "v1", "--no-apply")
+    assert code == 0 and "style perplexity" in out
+    # v1 (4 steps, seed 1) beats the base on style (measured 93.65 against 100.34) and passes
+    # every other check, so the gate promotes it, and says so once per check.
+    verdict = json.loads((home.adapters / "v1" / "evaluation.json").read_text())["verdict"]
+    assert verdict["decision"] == "promote" and "v1: promote" in out
+    assert all(c["passed"] for c in verdict["checks"]) and len(verdict["checks"]) == 5
+    assert out.count("✓") == 5 and "✗" not in out
+    with Registry.open(home) as registry:
+        assert registry.get("v1").status == "candidate" and registry.current() is None
+        assert registry.get("v1").verdict["decision"] == "promote"
+    # Applied (gate.auto_apply): promoted, and every listing agrees.
     code, out, _ = run_cli(capsys, "eval", "v1")
-    assert code == 0 and "style perplexity" in out and "v1:" in out
+    assert code == 0 and "v1: promote" in out
+    with Registry.open(home) as registry:
+        assert registry.get("v1").status == "promoted" and registry.current() == "v1"
     code, out, _ = run_cli(capsys, "models", "list")
-    assert code == 0 and "v1" in out and "v3" in out
-    expected = "promoted" if "v1: promote" in out or "v1 *" in out else "rejected"
+    cells = [line.split() for line in out.splitlines()]
+    rows = {row[0]: row for row in cells if row and row[0].startswith("v") and row[0][1:].isdigit()}
+    assert code == 0 and set(rows) == {"v1", "v2", "v3"} and "current: v1" in out
+    assert rows["v1"][1:4] == ["*", "promoted", "sft"] and "promote" in rows["v1"]
+    assert rows["v2"][1] == "candidate" and rows["v3"][1] == "candidate"
     code, out, _ = run_cli(capsys, "models", "show", "v1")
-    assert code == 0 and "evaluated" in out and expected in out
+    assert code == 0 and out.startswith("v1 promoted (sft, parent base)")
+    assert "verdict: promote" in out and out.count("✓") == 5 and "evaluated" in out
     code, out, _ = run_cli(capsys, "models", "diff", "v1", "v2")
     assert code == 0 and "train.seed" in out
     code, out, _ = run_cli(capsys, "status")
     assert code == 0 and "memories:" in out and "last run: v3" in out
     code, _, err = run_cli(capsys, "models", "promote", "v7")
     assert code == 2 and "no version 'v7'" in err
+
+
+def test_every_stage_sees_the_same_current_version(home):
+    """promote, rollback and reset move one pointer; training, eval, serve and export all read it."""
+    from personaforge.export import _version
+    from personaforge.serve import current_and_anchor
+    from personaforge.train.run import TrainRequest, resolve_parent
+
+    def seen() -> dict[str, str | None]:
+        with Registry.open(home) as registry:
+            return {
+                "registry": registry.current(),
+                "train parent": resolve_parent(registry, TrainRequest()),
+                "eval compares with": registry.current(),
+                "serve persona": current_and_anchor(home)[0],
+                "export default": _version(home, None)[0] if registry.current() else None,
+                "CURRENT file": (home.adapters / "CURRENT").read_text().strip() or None,
+            }
+
+    with Registry.open(home) as registry:
+        registry.promote("v1")
+        registry.promote("v3")
+    assert set(seen().values()) == {"v3"}
+    with Registry.open(home) as registry:
+        registry.rollback()
+    assert set(seen().values()) == {"v1"}
+    with Registry.open(home) as registry:
+        registry.reset()
+    assert set(seen().values()) == {None}
+    # A stale CURRENT file written by hand is not a second source of truth.
+    (home.adapters / "CURRENT").write_text("v2\n")
+    with Registry.open(home) as registry:
+        assert resolve_parent(registry, TrainRequest()) is None
+        assert registry.next_name() == "v4"
+
+
+def test_a_rejected_version_is_promoted_only_with_force_and_marked(home):
+    with Registry.open(home) as registry:
+        registry.record_evaluation(
+            "v2", {"decision": "reject", "failures": ["style: worse"], "reasons": []}
+        )
+        with pytest.raises(UserError, match=r"v2 failed the gate \(style: worse\); pass --force"):
+            registry.promote("v2")
+        assert registry.current() is None
+        registry.promote("v2", reason="--force by hand", force=True)
+        assert registry.current() == "v2" and registry.get("v2").verdict["forced"]
+        (event,) = [e for e in registry.events("v2") if e["action"] == "promoted"]
+        assert event["detail"]["forced"] is True
+
+
+def test_a_worse_candidate_is_rejected_and_a_better_one_promoted(home):
+    """Real adapters through the whole gate: v1 is current; a candidate trained on shuffled
+    replies (words in random order) must be rejected on style, one trained further on the
+    person's real data promoted, and the marks in each table must agree with the decision."""
+    import random
+
+    from personaforge.dataset.build import load_manifest
+    from personaforge.evaluate import evaluate_and_apply
+
+    gate = {"memorisation_prompts": 4, "max_eval_examples": 8, "max_new_tokens": 16}
+    lenient = micro_settings({**gate, "max_general_ppl_increase": 1.0, "max_probe_drop": 11})
+    with Registry.open(home) as registry:
+        registry.promote("v1")
+    # Better: continue v1 on the real data for more steps.
+    better = train(
+        home,
+        micro_settings(gate, max_steps=16, eval_steps=100, save_steps=100, seed=5),
+        TrainRequest(from_version="v1", show_progress=False),
+    )
+    report = evaluate_and_apply(home, lenient, better.version)
+    checks = {c["name"]: c["passed"] for c in report.verdict["checks"]}
+    assert report.verdict["decision"] == "promote" and all(checks.values()), checks
+    # Worse: the same dataset id, its replies' words shuffled, so the voice is gone.
+    manifest = load_manifest(home)
+    folder = home.datasets / manifest["id"]
+    rows = [json.loads(line) for line in (folder / "train.jsonl").read_text().splitlines()]
+    rng = random.Random(0)
+    for row in rows:
+        words = row["messages"][-1]["content"].split()
+        rng.shuffle(words)
+        row["messages"][-1]["content"] = " ".join(words)
+    original = (folder / "train.jsonl").read_text()
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    try:
+        worse = train(
+            home,
+            micro_settings(gate, max_steps=24, eval_steps=100, save_steps=100, seed=6),
+            TrainRequest(from_version=better.version, show_progress=False),
+        )
+    finally:
+        (folder / "train.jsonl").write_text(original)
+    report = evaluate_and_apply(home, lenient, worse.version)
+    checks = {c["name"]: c["passed"] for c in report.verdict["checks"]}
+    assert report.verdict["decision"] == "reject"
+    assert checks["vs current"] is False, report.verdict["checks"]
+    with Registry.open(home) as registry:
+        assert registry.current() == better.version
+        assert registry.get(worse.version).status == "rejected"

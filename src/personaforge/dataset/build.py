@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from personaforge.atomic import atomic_directory, atomic_write_text
-from personaforge.config import Settings
-from personaforge.dataset.curate import Curated, TokenCounter, curate, quality
+from personaforge.config import DatasetSettings, Settings
+from personaforge.dataset.curate import Curated, TokenCounter, curate, quality, similar_to_any
 from personaforge.dataset.examples import KINDS, Example, dumps
 from personaforge.dataset.extract import ExtractContext, conversations_of, extract
-from personaforge.dataset.mix import MixPlan, is_eval, select
+from personaforge.dataset.mix import MixPlan, is_eval, select, split_bucket, split_group
 from personaforge.dataset.privacy import scan_memories
 from personaforge.dataset.synth import TeacherClient, teacher_pairs
 from personaforge.errors import UserError
@@ -51,15 +51,50 @@ class DatasetResult:
     reused: bool
 
 
-def _split(examples: list[Example], fraction: float) -> dict[str, list[Example]]:
+def split_examples(
+    examples: list[Example], settings: DatasetSettings
+) -> tuple[dict[str, list[Example]], dict[str, int]]:
+    """Train/eval files by whole groups (mix.split_group), then two honesty fixes, counted.
+
+    - preference: at least `preference_eval_min` pairs are held out when there are
+      twice as many; with 16 pairs a 10% hash alone leaves none about a fifth of the time;
+    - SFT: a held-out example nearly repeating a training one is dropped from eval (and
+      not trained either, so a held-out group stays held out in every dataset built from
+      the store): the style number then measures the person's voice on new text, not recall.
+    """
     files: dict[str, list[Example]] = {name: [] for name in FILES}
     for example in examples:
-        held_out = is_eval(example.primary.id, fraction)
+        held_out = is_eval(split_group(example.primary), settings.eval_fraction)
         if example.kind == "preference":
             files["preference_eval.jsonl" if held_out else "preference.jsonl"].append(example)
         else:
             files["eval.jsonl" if held_out else "train.jsonl"].append(example)
-    return files
+    moved = _hold_out_preferences(files, settings.preference_eval_min)
+    repeats = _drop_eval_repeats(files, settings)
+    return files, {"preference_pairs_moved_to_eval": moved, "eval_repeats_dropped": repeats}
+
+
+def _hold_out_preferences(files: dict[str, list[Example]], minimum: int) -> int:
+    train, held = files["preference.jsonl"], files["preference_eval.jsonl"]
+    if len(held) >= minimum or len(train) + len(held) < 2 * minimum:
+        return 0
+    by_bucket = sorted(train, key=lambda e: (split_bucket(split_group(e.primary)), e.id))
+    chosen = by_bucket[: minimum - len(held)]
+    held.extend(chosen)
+    files["preference.jsonl"] = [e for e in train if e not in chosen]
+    return len(chosen)
+
+
+def _drop_eval_repeats(files: dict[str, list[Example]], settings: DatasetSettings) -> int:
+    held = files["eval.jsonl"]
+    repeats = similar_to_any(
+        [e.target for e in files["train.jsonl"]],
+        [e.target for e in held],
+        settings.eval_near_duplicate_threshold,
+        settings.minhash_permutations,
+    )
+    files["eval.jsonl"] = [e for e, repeat in zip(held, repeats, strict=True) if not repeat]
+    return sum(repeats)
 
 
 def _render(examples: list[Example]) -> str:
@@ -120,9 +155,10 @@ def build_dataset(
     curated = curate(
         candidates, settings.dataset, policy, settings.train.max_seq_length, count_tokens
     )
-    files = _split(curated.kept, settings.dataset.eval_fraction)
+    files, split_stats = split_examples(curated.kept, settings.dataset)
     metrics, warnings = quality(curated.kept, curated)
     run = BuildRun(request, settings, selection, candidates, curated, files, tokenizer_name)
+    run.split_stats = split_stats
     run.metrics, run.warnings = metrics, warnings
     run.teacher_report = teacher_report
     run.findings = scan_memories(selection.memories, policy)
@@ -147,6 +183,7 @@ class BuildRun:
     warnings: list[str] = field(default_factory=list)
     teacher_report: dict[str, Any] | None = None
     findings: list[dict[str, str]] = field(default_factory=list)
+    split_stats: dict[str, int] = field(default_factory=dict)
 
 
 def _manifest(run: BuildRun, store: MemoryStore) -> dict[str, Any]:
@@ -167,6 +204,7 @@ def _manifest(run: BuildRun, store: MemoryStore) -> dict[str, Any]:
             "kinds": request.kinds,
             "teacher": request.teacher,
             "eval_fraction": settings.dataset.eval_fraction,
+            "eval_split": "whole notes, conversations and days (stable hash)",
             "max_seq_length": settings.train.max_seq_length,
             "near_duplicate_threshold": settings.dataset.near_duplicate_threshold,
             "privacy_policy": settings.privacy.model_dump(),
@@ -187,6 +225,7 @@ def _manifest(run: BuildRun, store: MemoryStore) -> dict[str, Any]:
             "dialogues_trimmed": curated.trimmed,
             "kept": len(curated.kept),
             **{name.removesuffix(".jsonl"): len(examples) for name, examples in files.items()},
+            **run.split_stats,
         },
         "metrics": run.metrics,
         "warnings": run.warnings,
@@ -202,10 +241,22 @@ def _manifest(run: BuildRun, store: MemoryStore) -> dict[str, Any]:
         "teacher": run.teacher_report,
         "provenance": {
             "store": str(store.path),
+            "store_state": store_state(store),
             "memories_in_store": store.count(),
             "last_ingest": (store.last_run() or {}).get("started_at"),
         },
     }
+
+
+def store_state(store: MemoryStore) -> str:
+    """A hash of every live memory's id and content: equal hashes, nothing new to learn (`run`)."""
+    digest = hashlib.sha256()
+    rows = store.db.execute(
+        "SELECT id, content_hash FROM memories WHERE deleted_at IS NULL ORDER BY id"
+    )
+    for memory_id, content_hash in rows:
+        digest.update(f"{memory_id}:{content_hash}\n".encode())
+    return digest.hexdigest()
 
 
 # -- listing and reading ---------------------------------------------------------------------------

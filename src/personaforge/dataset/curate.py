@@ -1,6 +1,8 @@
 """Curate extracted examples: privacy, boilerplate, filler, duplicates, length; then measure.
 
 Order matters. Privacy runs first, so no later step (or report) sees a secret.
+An example whose prompt already holds its reply teaches copying, not the
+person: it is dropped ("prompt holds target").
 Exact duplicates are then removed on normalised reply text, and near-duplicates
 with MinHash LSH (datasketch) over word 3-shingles. One pass inserts and queries
 each example once, so the cost grows linearly with the number of examples
@@ -120,6 +122,35 @@ def _replace_text(example: Example, index: int, text: str) -> None:
         example.rejected = text
 
 
+# -- prompt and target -------------------------------------------------------------------------
+
+# A prompt holds its target when the whole target is in it, or the target's first
+# PROMPT_ECHO_WORDS words are: a title cut from the reply ("I think we should move the
+# cutover to Tuesday because…") gives the answer away even when it is truncated.
+PROMPT_ECHO_WORDS = 8
+
+
+def prompt_holds_target(example: Example) -> bool:
+    """Whether the user-side text (every message but the system prompt and the target) holds the target."""
+    context = example.messages[1:] if example.chosen is not None else example.messages[1:-1]
+    prompt = f" {normalise(' '.join(m['content'] for m in context))} "
+    words = normalise(example.target).split()
+    if not words:
+        return False
+    opening = words if len(words) <= PROMPT_ECHO_WORDS else words[:PROMPT_ECHO_WORDS]
+    return f" {' '.join(words)} " in prompt or f" {' '.join(opening)} " in prompt
+
+
+def drop_prompt_holds_target(examples: list[Example], result: Curated) -> list[Example]:
+    kept = []
+    for example in examples:
+        if prompt_holds_target(example):
+            result.dropped["prompt holds target"] += 1
+        else:
+            kept.append(example)
+    return kept
+
+
 # -- filters and dedup -------------------------------------------------------------------------
 
 
@@ -184,6 +215,28 @@ def drop_near_duplicates(
         lsh.insert(str(index), signature)
         kept.append(example)
     return kept
+
+
+def similar_to_any(
+    references: list[str], candidates: list[str], threshold: float, permutations: int
+) -> list[bool]:
+    """For each candidate: is its estimated Jaccard similarity to some reference over `threshold`?"""
+    from datasketch import MinHash, MinHashLSH
+
+    def signature(text: str) -> MinHash | None:
+        grams = shingles(text)
+        if not grams:
+            return None
+        sig = MinHash(num_perm=permutations, seed=1)
+        sig.update_batch(list(grams))
+        return sig
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=permutations)
+    for index, text in enumerate(references):
+        sig = signature(text)
+        if sig is not None:
+            lsh.insert(str(index), sig)
+    return [bool((sig := signature(text)) and lsh.query(sig)) for text in candidates]
 
 
 # -- length -----------------------------------------------------------------------------------
@@ -323,6 +376,7 @@ def curate(
         examples, key=lambda e: (KIND_PRIORITY.get(e.kind, 9), e.primary.created_at, e.id)
     )
     ordered = apply_privacy(ordered, policy, result)
+    ordered = drop_prompt_holds_target(ordered, result)
     ordered = filter_boilerplate_and_filler(ordered, settings, result)
     ordered = drop_exact_duplicates(ordered, result)
     ordered = drop_near_duplicates(ordered, settings, result)
@@ -394,8 +448,8 @@ def counter_for_base(
 
     try:
         ref = resolve_base(base, paths, revision, build=False)
-        if ref.kind == "tiny" and not Path(ref.location).exists():
-            return None, base, "tiny base not built yet (`personaforge base build-tiny`)"
+        if ref.kind == "builtin" and not Path(ref.location).exists():
+            return None, base, f"{base} not built yet (`personaforge base build {base}`)"
         if (
             ref.kind == "hub"
         ):  # only a cached copy: counting tokens is no reason to download a model

@@ -7,9 +7,12 @@
 - `max`: a cap that keeps the recent memories first, then fills up with old
   memories in seeded random order.
 
-The eval split is chosen per memory by a stable hash of its id, so the same
-memory is held out in every rebuild and every version is measured on the
-same ground, and the examples of one memory never straddle train and eval.
+The eval split is chosen per *group* by a stable hash: a whole note (every
+heading section of it), a whole conversation, a whole day of episodic
+memories. Holding out sections of a note whose other sections were trained
+on, or turns of a trained conversation, would measure recall instead of
+voice. The same group is held out in every rebuild, so every version is
+measured on the same ground.
 """
 
 from __future__ import annotations
@@ -83,9 +86,32 @@ def select(memories: list[Memory], plan: MixPlan) -> Selection:
     return Selection(chosen, recent, sampled, available, cutoff)
 
 
-def is_eval(memory_id: str, fraction: float) -> bool:
-    """Stable: depends on the memory id alone."""
-    bucket = (
-        int(hashlib.sha256(f"eval-split\0{memory_id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    )
-    return bucket < fraction
+def split_bucket(key: str) -> float:
+    """A stable number in [0, 1] for a split group; a group is held out when it is below the fraction."""
+    return int(hashlib.sha256(f"eval-split\0{key}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+
+def is_eval(key: str, fraction: float) -> bool:
+    """Stable: depends on the group key alone."""
+    return split_bucket(key) < fraction
+
+
+def _note(memory: Memory) -> str:
+    return memory.locator.split("#", 1)[0]  # "Journal/2026/06/2026-06-02.md#Work" -> the note
+
+
+def _day(memory: Memory) -> str:
+    return memory.created_at[:10]
+
+
+# What is held out together, per source; chats are grouped by conversation before this table.
+SPLIT_GROUPS = {"vault": _note, "episodic": _day}
+
+
+def split_group(memory: Memory) -> str:
+    """The unit a memory is held out with: its conversation, its note, its day, or itself."""
+    conversation = memory.meta.get("conversation_id")
+    if conversation is not None:
+        return f"{memory.source}:conversation:{conversation}"
+    group = SPLIT_GROUPS.get(memory.source)
+    return f"{memory.source}:{group(memory)}" if group else f"{memory.source}:memory:{memory.id}"

@@ -1,0 +1,297 @@
+"""The promotion gate: did the adapter learn the person without forgetting, parroting or leaking?
+
+    report = evaluate_version(paths, settings, "v3", current="v2")
+
+The base, the candidate and the current promoted version (when there is one)
+are measured on the same inputs (measure.py), with one base model in memory
+and the adapters switched on it. The gate (gate.py) turns the numbers into
+checks and a decision; the report (report.py) goes into the version folder.
+
+Measurements are cached by what they depend on (the model's weights, the
+dataset, the gate settings, the secrets asked for), so the base is measured
+once per dataset, and a DPO candidate's parent, already measured as a
+candidate itself, is not measured again as `current`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from personaforge.atomic import atomic_write_text
+from personaforge.config import Settings
+from personaforge.errors import UserError
+from personaforge.evaluate.gate import Check, checks_of, gate_checks, verdict
+from personaforge.evaluate.measure import (
+    PROBES,
+    SHOWCASE,
+    EvalInputs,
+    ModelMetrics,
+    generate,
+    generate_many,
+    leaks,
+    measure,
+    ngrams,
+    perplexity,
+    reply_loss,
+    text_loss,
+)
+from personaforge.evaluate.report import (
+    EvalReport,
+    load_report,
+    metric_rows,
+    metrics_from_dict,
+    write_report,
+)
+from personaforge.paths import Paths
+
+__all__ = [
+    "PROBES",
+    "SHOWCASE",
+    "Check",
+    "EvalInputs",
+    "EvalReport",
+    "ModelMetrics",
+    "checks_of",
+    "evaluate_and_apply",
+    "evaluate_version",
+    "gate_checks",
+    "generate",
+    "generate_many",
+    "leaks",
+    "load_report",
+    "metric_rows",
+    "perplexity",
+    "reply_loss",
+    "store_secrets",
+    "text_loss",
+    "verdict",
+]
+
+# Bump when measure() changes what a number means; cached measurements are then redone.
+METRICS_VERSION = 2
+
+
+# -- inputs ------------------------------------------------------------------------------------------
+
+
+def general_texts(ref_location: str, limit: int) -> list[str]:
+    """The tiny base's held-out corpus, or the general prose shipped with personaforge."""
+    heldout = Path(ref_location) / "heldout.jsonl"
+    if heldout.exists():
+        rows = [json.loads(line) for line in heldout.read_text().splitlines()[:limit]]
+        return [row["text"] for row in rows]
+    return shipped_general_texts()[:limit]
+
+
+def shipped_general_texts() -> list[str]:
+    """Natural general-knowledge prose written for personaforge: 41 paragraphs, about 1,600 words."""
+    from importlib import resources
+
+    text = resources.files("personaforge.data").joinpath("general_reference.txt").read_text()
+    return [p.strip() for p in text.split("\n\n") if p.strip()]
+
+
+def store_secrets(paths: Paths) -> list[tuple[str, str]]:
+    """(kind, value) of every secret the privacy detectors find in the live memory store."""
+    from personaforge.dataset.privacy import find_secrets, memory_texts
+    from personaforge.store import MemoryStore
+
+    if not paths.memory_store.exists():
+        return []
+    found = []
+    with MemoryStore.open(paths.memory_store) as store:
+        for memory in store.memories():
+            for text in memory_texts(memory):
+                found += [(f.kind, text[f.start : f.end]) for f in find_secrets(text)]
+    return sorted(set(found))
+
+
+def training_ngrams(paths: Paths, dataset_id: str, tokenizer, size: int) -> set[tuple[int, ...]]:
+    folder = paths.datasets / dataset_id
+    grams: set[tuple[int, ...]] = set()
+    for line in (folder / "train.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        for message in row["messages"]:
+            if message["role"] == "assistant":
+                grams |= ngrams(
+                    tokenizer(message["content"], add_special_tokens=False)["input_ids"], size
+                )
+    return grams
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def eval_inputs(
+    paths: Paths, settings: Settings, dataset_id: str, ref_location: str, tokenizer
+) -> EvalInputs:
+    gate = settings.gate
+    dataset = paths.datasets / dataset_id
+    eval_rows = _rows(dataset / "eval.jsonl")
+    if not eval_rows:
+        raise UserError(
+            f"dataset {dataset_id} has no eval split; rebuild it with dataset.eval_fraction > 0"
+        )
+    return EvalInputs(
+        eval_rows[: gate.max_eval_examples],
+        general_texts(ref_location, gate.general_texts),
+        training_ngrams(paths, dataset_id, tokenizer, gate.memorised_ngram),
+        store_secrets(paths),
+        list(gate.canaries),
+        eval_rows[0]["messages"][0]["content"],
+        _rows(dataset / "preference_eval.jsonl"),
+    )
+
+
+# -- the cache -----------------------------------------------------------------------------------------
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def inputs_key(inputs: EvalInputs, settings: Settings, dataset_id: str) -> str:
+    payload = {
+        "metrics": METRICS_VERSION,
+        "dataset": dataset_id,
+        "gate": settings.gate.model_dump(exclude={"auto_apply", "current_style_margin"}),
+        "max_seq_length": settings.train.max_seq_length,
+        "general": hashlib.sha256("\0".join(inputs.general_texts).encode()).hexdigest(),
+        "secrets": hashlib.sha256(repr(inputs.secrets).encode()).hexdigest(),
+        "system": inputs.system_prompt,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class MetricsCache:
+    """Measurements on disk, keyed by (model identity, inputs identity)."""
+
+    def __init__(self, paths: Paths, inputs_id: str):
+        self.folder = paths.home / "cache" / "eval"
+        self.inputs_id = inputs_id
+
+    def _path(self, model_id: str) -> Path:
+        key = hashlib.sha256(f"{model_id}\0{self.inputs_id}".encode()).hexdigest()[:32]
+        return self.folder / f"{key}.json"
+
+    def get(self, model_id: str) -> ModelMetrics | None:
+        path = self._path(model_id)
+        return metrics_from_dict(json.loads(path.read_text())) if path.exists() else None
+
+    def put(self, model_id: str, metrics: ModelMetrics) -> None:
+        atomic_write_text(self._path(model_id), json.dumps(metrics.as_dict()))
+
+
+def adapter_identity(base_fingerprint: str, folder: Path) -> str:
+    return f"{base_fingerprint}+{_sha256_file(folder / 'adapter_model.safetensors')}"
+
+
+# -- the whole evaluation -------------------------------------------------------------------------------
+
+
+def _weights(paths: Paths, version: str | None) -> Path | None:
+    if version is None:
+        return None
+    folder = paths.adapters / version
+    return folder if (folder / "adapter_model.safetensors").exists() else None
+
+
+def evaluate_version(
+    paths: Paths, settings: Settings, version: str, current: str | None
+) -> EvalReport:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from personaforge.base import resolve_base
+    from personaforge.train.run import base_fingerprint, quiet_libraries, read_card
+
+    quiet_libraries()
+    folder = _weights(paths, version)
+    if folder is None:
+        raise UserError(f"{version} has no adapter weights (pruned?); nothing to evaluate")
+    card = read_card(folder)
+    ref = resolve_base(card["base"]["name"], paths, card["base"].get("revision"))
+    fingerprint = base_fingerprint(ref)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    dataset_id = card["dataset"]["id"]
+    inputs = eval_inputs(paths, settings, dataset_id, ref.location, tokenizer)
+    cache = MetricsCache(paths, inputs_key(inputs, settings, dataset_id))
+    current_folder = _weights(paths, current) if current != version else None
+    identities = {
+        "base": fingerprint,
+        "candidate": adapter_identity(fingerprint, folder),
+        **({"current": adapter_identity(fingerprint, current_folder)} if current_folder else {}),
+    }
+    compared: dict[str, ModelMetrics] = {}
+    model = AutoModelForCausalLM.from_pretrained(ref.location).eval()
+
+    def measured(role: str) -> ModelMetrics:
+        found = cache.get(identities[role])
+        if found is None:
+            found = measure(model, tokenizer, inputs, settings.gate, settings.train.max_seq_length)
+            cache.put(identities[role], found)
+        return found
+
+    compared["base"] = measured("base")
+    model = PeftModel.from_pretrained(model, str(folder), adapter_name="candidate").eval()
+    compared["candidate"] = measured("candidate")
+    if current_folder is not None:
+        if cache.get(identities["current"]) is None:
+            model.load_adapter(str(current_folder), adapter_name="current")
+            model.set_adapter("current")
+        compared["current"] = measured("current")
+    generations = [
+        {"prompt": prompt, "base": base, "candidate": cand}
+        for prompt, base, cand in zip(
+            SHOWCASE, compared["base"].generations, compared["candidate"].generations, strict=True
+        )
+    ]
+    decided = verdict(compared, settings.gate, card.get("method", "sft"))
+    report = EvalReport(
+        version,
+        compared,
+        decided,
+        generations,
+        folder,
+        current if current_folder is not None else None,
+    )
+    write_report(report)
+    return report
+
+
+def evaluate_and_apply(
+    paths: Paths,
+    settings: Settings,
+    version: str,
+    apply: bool | None = None,
+    force: bool = False,
+) -> EvalReport:
+    """Evaluate against the current version, record the verdict, then promote or reject.
+
+    `apply` None follows gate.auto_apply. A rejected candidate is promoted only with
+    `force`, and the registry records that it was forced.
+    """
+    from personaforge.registry import Registry
+
+    with Registry.open(paths) as registry:
+        registry.get(version)
+        report = evaluate_version(paths, settings, version, registry.current())
+        registry.record_evaluation(version, report.verdict)
+        if not (settings.gate.auto_apply if apply is None else apply):
+            return report
+        if report.verdict["decision"] == "promote":
+            registry.promote(version, reason="passed the gate")
+        elif force:
+            registry.promote(version, reason="promoted with --force against the gate", force=True)
+            report.verdict = registry.get(version).verdict or report.verdict
+        else:
+            registry.reject(version, reason="; ".join(report.verdict["failures"]))
+    return report
