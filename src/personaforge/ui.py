@@ -25,6 +25,16 @@ console = Console(stderr=True, highlight=False)
 stdout = Console(highlight=False)
 
 
+def human_bytes(size: int) -> str:
+    """1,536 -> '1.5 KiB'; 538,000,000 -> '513.1 MiB': never '0.00 MiB' for a small file."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
 def format_metrics(metrics: dict[str, float | int | str]) -> str:
     parts = []
     for key, value in metrics.items():
@@ -55,6 +65,11 @@ class StepProgress:
         self._task = live.add_task(description, total=total, metrics="") if live else None
         self._started = time.monotonic()
         self._next_log_step = 0
+
+    @property
+    def is_live(self) -> bool:
+        """A redrawn terminal bar (cheap to update often), not printed log lines."""
+        return self._live is not None
 
     def update(self, step: int, **metrics: float | int | str) -> None:
         """Mark `step` (1-based) done and show `metrics` next to the bar."""

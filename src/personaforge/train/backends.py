@@ -58,9 +58,21 @@ def _load_tokenizer(ref: BaseRef, settings: Settings):
     return tokenizer
 
 
-def load_hf(ref: BaseRef, settings: Settings, plan: TrainingPlan, parent: Path | None) -> Loaded:
+def rank_device() -> int:
+    """This process's GPU: LOCAL_RANK under `accelerate launch`/`torchrun`, else GPU 0.
+
+    A 4-bit model must be placed when it loads (it cannot be moved afterwards), before
+    any Accelerator exists to set the current device, so `torch.cuda.current_device()`
+    would put every rank's copy on GPU 0.
+    """
+    import os
+
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def load_kwargs(ref: BaseRef, settings: Settings, plan: TrainingPlan) -> dict[str, Any]:
+    """from_pretrained's arguments for this plan: dtype, and for QLoRA the 4-bit config and GPU."""
     import torch
-    from transformers import AutoModelForCausalLM
 
     kwargs: dict[str, Any] = {
         "dtype": getattr(torch, DTYPES[plan.precision]),
@@ -77,7 +89,14 @@ def load_hf(ref: BaseRef, settings: Settings, plan: TrainingPlan, parent: Path |
             bnb_4bit_compute_dtype=torch.bfloat16 if plan.precision == "bf16" else torch.float16,
         )
         if plan.device == "cuda":
-            kwargs["device_map"] = {"": torch.cuda.current_device()}
+            kwargs["device_map"] = {"": rank_device()}
+    return kwargs
+
+
+def load_hf(ref: BaseRef, settings: Settings, plan: TrainingPlan, parent: Path | None) -> Loaded:
+    from transformers import AutoModelForCausalLM
+
+    kwargs = load_kwargs(ref, settings, plan)
     try:
         model = AutoModelForCausalLM.from_pretrained(ref.location, **kwargs)
     except OSError as exc:

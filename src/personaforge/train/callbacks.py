@@ -31,7 +31,12 @@ def peak_memory_bytes() -> int:
 
 
 class ProgressCallback(TrainerCallback):
-    """Step of total, loss, eval loss, lr, tokens/s, ETA and peak memory; every log line to JSONL."""
+    """Step of total, loss, eval loss, lr, tokens/s, ETA and peak memory; every log line to JSONL.
+
+    The line shows the loss and learning rate logged *for the step it names*, or a dash
+    when nothing was logged at that step: never an older step's numbers carried forward.
+    (The Trainer calls on_step_end before it logs that step, so the log fills the dash in.)
+    """
 
     def __init__(self, metrics_path: Path, show: bool = True):
         self.metrics_path = metrics_path
@@ -43,6 +48,7 @@ class ProgressCallback(TrainerCallback):
         self._start_tokens = 0
         self.last_eval_loss: float | None = None
         self.history: list[dict[str, Any]] = []
+        self._step_values: dict[str, Any] = {"loss": "-", "lr": "-"}
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._started = time.monotonic()
@@ -72,19 +78,21 @@ class ProgressCallback(TrainerCallback):
         self.history.append(record)
         with self.metrics_path.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
+        if "loss" in logs:
+            self._step_values = {"loss": logs["loss"], "lr": logs.get("learning_rate", "-")}
+            self._show(state)
 
     def on_step_end(self, args, state, control, **kwargs):
+        self._step_values = {"loss": "-", "lr": "-"}  # this step has not been logged yet
+        if self._progress is not None and self._progress.is_live:
+            self._show(state)
+
+    def _show(self, state) -> None:
         if self._progress is None:
             return
-        losses = [h["loss"] for h in self.history if "loss" in h]
-        metrics: dict[str, Any] = {}
-        if losses:
-            metrics["loss"] = losses[-1]
+        metrics: dict[str, Any] = dict(self._step_values)
         if self.last_eval_loss is not None:
             metrics["eval_loss"] = self.last_eval_loss
-        learning_rates = [h["learning_rate"] for h in self.history if "learning_rate" in h]
-        if learning_rates:
-            metrics["lr"] = learning_rates[-1]
         metrics["tok/s"] = round(self.tokens_per_second(state))
         metrics["mem"] = f"{peak_memory_bytes() / 2**30:.2f}G"
         self._progress.update(state.global_step, **metrics)

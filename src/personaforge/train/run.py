@@ -3,16 +3,21 @@
     result = train(paths, settings, TrainRequest(method="sft"))
 
 1. The dataset (latest unless named) and the base resolve; the parent adapter is
-   the one named by --from-version, else the current promoted one
-   (`adapters/CURRENT`, moved by the registry), else none (--fresh forces none).
+   the one named by --from-version, else the registry's current version, else
+   none (--fresh forces none). A local or built-in base sends every library
+   offline first, so nothing waits on hub retries.
 2. Preflight: the training plan (backend, precision, 4-bit, checkpointing) is
    printed with its reasons; a configuration that will not fit stops here with
-   the fix, before any weights load.
+   the fix, before any weights load. DPO with too few preference pairs stops
+   here too, with the reason, instead of running a no-op.
 3. The run folder is named by what it trains (method, dataset, base, parent,
    hyperparameters), so re-running the same command after a crash or Ctrl-C
    finds its checkpoints and resumes with the same data order and optimizer state.
-4. The adapter is saved in PEFT's format as the next version `adapters/vN`
-   with the tokenizer and a personaforge.json card (lineage, data, settings, metrics).
+4. SFT mixes in rehearsal rows: the base's own answers to general prompts
+   (rehearsal.py), so the adapter keeps what the base could already do.
+5. The adapter is saved in PEFT's format under the name the registry gives it
+   (`adapters/vN`), with the tokenizer and a personaforge.json card (lineage,
+   data, settings, metrics), and registered.
 """
 
 from __future__ import annotations
@@ -29,10 +34,17 @@ from pathlib import Path
 from typing import Any
 
 from personaforge.atomic import atomic_directory, atomic_write_text
-from personaforge.base import BaseRef, describe_base, resolve_base
+from personaforge.base import (
+    BaseRef,
+    available_locally,
+    describe_base,
+    go_offline_if_possible,
+    resolve_base,
+)
 from personaforge.config import Settings
 from personaforge.errors import UserError, require
 from personaforge.paths import Paths
+from personaforge.registry import Registry, read_card
 from personaforge.train.lock import device_key, hold_accelerator
 from personaforge.train.plan import TrainingPlan, detect_accelerator, plan_training
 from personaforge.ui import console
@@ -66,6 +78,7 @@ class TrainResult:
     version: str | None = None
     folder: Path | None = None
     card: dict[str, Any] = field(default_factory=dict)
+    skipped: str | None = None  # why nothing was trained (DPO with too few pairs)
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -98,45 +111,21 @@ def load_rows(
     return manifest, train_rows, eval_rows
 
 
-def adapter_versions(paths: Paths) -> list[str]:
-    if not paths.adapters.exists():
-        return []
-    names = [
-        p.name
-        for p in paths.adapters.iterdir()
-        if p.is_dir() and p.name[1:].isdigit() and p.name[0] == "v"
-    ]
-    return sorted(names, key=lambda name: int(name[1:]))
-
-
-def current_version(paths: Paths) -> str | None:
-    marker = paths.adapters / "CURRENT"
-    return marker.read_text().strip() or None if marker.exists() else None
-
-
-def read_card(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / CARD).read_text())
-
-
-def resolve_parent(paths: Paths, request: TrainRequest) -> str | None:
+def resolve_parent(registry: Registry, request: TrainRequest) -> str | None:
     if request.fresh:
         if request.from_version:
             raise UserError("--fresh and --from-version exclude each other")
         return None
     if request.from_version:
-        if not (paths.adapters / request.from_version / CARD).exists():
-            known = ", ".join(adapter_versions(paths)) or "none yet"
-            raise UserError(f"no adapter version '{request.from_version}' (known: {known})")
+        registry.get(request.from_version)  # an unknown name is a UserError listing the known ones
+        if not (registry.folder(request.from_version) / "adapter_model.safetensors").exists():
+            raise UserError(f"{request.from_version} has no adapter weights (pruned?)")
         return request.from_version
-    current = current_version(paths)
+    current = registry.current()
     if current:
         return current
     if request.method == "dpo":  # DPO refines an SFT adapter: the newest one, when none is promoted
-        sft = [
-            v
-            for v in adapter_versions(paths)
-            if read_card(paths.adapters / v).get("method") == "sft"
-        ]
+        sft = [v.name for v in registry.versions() if v.method == "sft"]
         if not sft:
             raise UserError(
                 "DPO builds on an SFT adapter and there is none yet; run `personaforge train` first"
@@ -212,8 +201,35 @@ def prepare_run_dir(paths: Paths, key: str, method: str, resume: bool) -> tuple[
 # -- trainers ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What differs between methods: DPO's pairs are few and its updates gentle."""
+
+    learning_rate: float
+    epochs: int
+    logging_steps: int  # DPO logs every step: with a dozen steps, every-5 shows one line
+
+
+def recipe(method: str, settings: Settings) -> Recipe:
+    train = settings.train
+    if method == "dpo":
+        return Recipe(train.dpo_learning_rate, train.dpo_epochs, 1)
+    return Recipe(train.learning_rate, train.epochs, train.logging_steps)
+
+
+def warmup_steps(steps_total: int, ratio: float) -> int:
+    """Rounded down: HF's warm-up runs its first step at learning rate 0, so a 10-step run
+    with ratio 0.03 would spend a tenth of its budget learning nothing if rounded up."""
+    return math.floor(steps_total * ratio)
+
+
 def _common_args(
-    settings: Settings, plan: TrainingPlan, run_dir: Path, steps_total: int, has_eval: bool
+    settings: Settings,
+    plan: TrainingPlan,
+    run_dir: Path,
+    steps_total: int,
+    has_eval: bool,
+    method: Recipe,
 ):
     train = settings.train
     return {
@@ -221,12 +237,12 @@ def _common_args(
         "per_device_train_batch_size": train.batch_size,
         "per_device_eval_batch_size": train.batch_size,
         "gradient_accumulation_steps": train.grad_accum,
-        "learning_rate": train.learning_rate,
-        "num_train_epochs": train.epochs,
+        "learning_rate": method.learning_rate,
+        "num_train_epochs": method.epochs,
         "max_steps": train.max_steps,
         "lr_scheduler_type": train.lr_scheduler,
-        "warmup_steps": math.ceil(steps_total * train.warmup_ratio),
-        "logging_steps": train.logging_steps,
+        "warmup_steps": warmup_steps(steps_total, train.warmup_ratio),
+        "logging_steps": method.logging_steps,
         "logging_first_step": True,
         "eval_strategy": "steps" if has_eval else "no",
         "eval_steps": train.eval_steps,
@@ -247,12 +263,12 @@ def _common_args(
     }
 
 
-def steps_for(rows: int, settings: Settings) -> int:
+def steps_for(rows: int, settings: Settings, epochs: int | None = None) -> int:
     import os
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     per_epoch = math.ceil(rows / (settings.train.batch_size * settings.train.grad_accum * world))
-    total = per_epoch * settings.train.epochs
+    total = per_epoch * (epochs or settings.train.epochs)
     return min(total, settings.train.max_steps) if settings.train.max_steps > 0 else total
 
 
@@ -283,8 +299,10 @@ def build_sft_trainer(loaded, settings, plan, run_dir, train_rows, eval_rows, ca
 
     rows, markers = sft_rows(train_rows, loaded.tokenizer)
     evals = sft_rows(eval_rows, loaded.tokenizer)[0] if eval_rows else None
+    method = recipe("sft", settings)
+    steps = steps_for(len(rows), settings, method.epochs)
     config = SFTConfig(
-        **_common_args(settings, plan, run_dir, steps_for(len(rows), settings), bool(evals)),
+        **_common_args(settings, plan, run_dir, steps, bool(evals), method),
         assistant_only_loss=markers,
         packing=use_packing(settings, loaded.model),
     )
@@ -313,9 +331,9 @@ def build_dpo_trainer(loaded, settings, plan, run_dir, train_rows, eval_rows, ca
             for r in rows
         ]
 
-    args = _common_args(
-        settings, plan, run_dir, steps_for(len(train_rows), settings), bool(eval_rows)
-    )
+    method = recipe("dpo", settings)
+    steps = steps_for(len(train_rows), settings, method.epochs)
+    args = _common_args(settings, plan, run_dir, steps, bool(eval_rows), method)
     config = DPOConfig(**args, beta=settings.train.dpo_beta)
     return DPOTrainer(
         model=loaded.model,
@@ -344,13 +362,34 @@ def describe_plan(plan: TrainingPlan) -> list[str]:
     return [head, *[f"  - {reason}" for reason in plan.reasons]]
 
 
+def too_few_pairs(method: str, rows: list[dict], settings: Settings) -> str | None:
+    """Why DPO would learn nothing from these pairs, or None when there are enough."""
+    if method != "dpo" or len(rows) >= settings.train.dpo_min_pairs:
+        return None
+    return (
+        f"DPO skipped: {len(rows)} training preference pairs, at least "
+        f"{settings.train.dpo_min_pairs} are needed (train.dpo_min_pairs); add corrections "
+        "(feedback/*.jsonl with prompt, chosen, rejected) and rebuild the dataset"
+    )
+
+
 def train(paths: Paths, settings: Settings, request: TrainRequest) -> TrainResult:
     if request.method not in TRAINERS:
         raise UserError(f"unknown method '{request.method}'; choose sft or dpo")
     require("trl", extra="train", feature="training")
     manifest, train_rows, eval_rows = load_rows(paths, request.dataset_id, request.method)
     ref = resolve_base(request.base or settings.model.base, paths, settings.model.revision)
-    parent = resolve_parent(paths, request)
+    offline = go_offline_if_possible(ref)
+    if offline:
+        console.print(offline)
+        if not describe_base(ref).available_locally:
+            raise UserError(
+                f"base '{ref.name}' is not on this machine and the hub does not answer; "
+                f"bases available here: {', '.join(available_locally(paths))} "
+                "(e.g. `personaforge config set model.base smollm2-135m`)"
+            )
+    with Registry.open(paths) as registry:
+        parent = resolve_parent(registry, request)
     if parent:
         parent_base = read_card(paths.adapters / parent)["base"]["fingerprint"]
         if parent_base != base_fingerprint(ref):
@@ -358,6 +397,9 @@ def train(paths: Paths, settings: Settings, request: TrainRequest) -> TrainResul
                 f"adapter {parent} was trained on another base; use --fresh or --base to match it"
             )
     plan = preflight(ref, settings)
+    skipped = too_few_pairs(request.method, train_rows, settings)
+    if skipped:
+        return TrainResult(paths.runs, plan, False, None, 0, [], skipped=skipped)
     for line in describe_plan(plan):
         console.print(line)
     key = run_key(request.method, manifest, ref, parent, settings)
@@ -383,12 +425,20 @@ class TrainInputs:
     checkpoint: Path | None
 
 
+def _with_rehearsal(paths: Paths, settings: Settings, inputs: TrainInputs, loaded) -> list[dict]:
+    from personaforge.train.rehearsal import base_answers, mix_in
+
+    if settings.train.rehearsal_share <= 0:
+        return inputs.train_rows
+    rehearsal = base_answers(
+        loaded.model, loaded.tokenizer, paths.models, base_fingerprint(inputs.ref)
+    )
+    return mix_in(inputs.train_rows, rehearsal, settings.train.rehearsal_share)
+
+
 def _train_locked(
     paths: Paths, settings: Settings, request: TrainRequest, inputs: TrainInputs
 ) -> TrainResult:
-    manifest, train_rows, eval_rows = inputs.manifest, inputs.train_rows, inputs.eval_rows
-    ref, parent, plan = inputs.ref, inputs.parent, inputs.plan
-    run_dir, checkpoint = inputs.run_dir, inputs.checkpoint
     from transformers.trainer_callback import PrinterCallback
 
     from personaforge.train.backends import load_for_training
@@ -399,49 +449,48 @@ def _train_locked(
         StopAfterStepsCallback,
     )
 
+    run_dir, checkpoint, parent = inputs.run_dir, inputs.checkpoint, inputs.parent
     quiet_libraries()
     started = time.monotonic()
-    loaded = load_for_training(ref, settings, plan, paths.adapters / parent if parent else None)
+    loaded = load_for_training(
+        inputs.ref, settings, inputs.plan, paths.adapters / parent if parent else None
+    )
+    train_rows = inputs.train_rows
+    if request.method == "sft":
+        train_rows = _with_rehearsal(paths, settings, inputs, loaded)
     progress = ProgressCallback(run_dir / METRICS, show=request.show_progress)
     interrupt = InterruptCallback()
     callbacks = [progress, EpochCheckpointCallback(), interrupt]
     if request.stop_after_steps:
         callbacks.append(StopAfterStepsCallback(request.stop_after_steps))
     trainer = TRAINERS[request.method](
-        loaded, settings, plan, run_dir, train_rows, eval_rows, callbacks
+        loaded, settings, inputs.plan, run_dir, train_rows, inputs.eval_rows, callbacks
     )
     trainer.remove_callback(PrinterCallback)  # our ProgressCallback shows and logs the same numbers
-    eval_before = None
-    if eval_rows and checkpoint is None:
-        eval_before = trainer.evaluate()["eval_loss"]
-        progress.on_log(
-            trainer.args, trainer.state, trainer.control, logs={"eval_loss": eval_before}
-        )
+    if inputs.eval_rows and checkpoint is None:
+        before = trainer.evaluate()
+        progress.on_log(trainer.args, trainer.state, trainer.control, logs=before)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     state = trainer.state
     finished = state.global_step >= state.max_steps and not interrupt.interrupted
     result = TrainResult(
-        run_dir, plan, not finished, _step_of(checkpoint), state.global_step, progress.history
+        run_dir,
+        inputs.plan,
+        not finished,
+        _step_of(checkpoint),
+        state.global_step,
+        progress.history,
     )
     if not finished:
         atomic_write_text(
             run_dir / RUN_STATE, json.dumps({"status": "interrupted", "step": state.global_step})
         )
         return result
-    eval_after = trainer.evaluate()["eval_loss"] if eval_rows else None
-    metrics = summarize(run_dir, progress, eval_before, eval_after, time.monotonic() - started)
+    after = trainer.evaluate() if inputs.eval_rows else {}
+    metrics = summarize(run_dir, after, time.monotonic() - started)
+    metrics["rehearsal_rows"] = len(train_rows) - len(inputs.train_rows)
     version, folder, card = save_version(
-        paths,
-        trainer,
-        loaded.tokenizer,
-        settings,
-        request,
-        manifest,
-        ref,
-        parent,
-        plan,
-        metrics,
-        run_dir,
+        paths, trainer, loaded.tokenizer, settings, request, inputs, metrics
     )
     atomic_write_text(run_dir / RUN_STATE, json.dumps({"status": "finished", "version": version}))
     result.version, result.folder, result.card = version, folder, card
@@ -466,89 +515,94 @@ def _step_of(checkpoint: Path | None) -> int | None:
     return int(checkpoint.name.split("-")[1]) if checkpoint else None
 
 
-def summarize(run_dir: Path, progress, eval_before, eval_after, seconds: float) -> dict[str, Any]:
+def _first(history: list[dict], key: str):
+    return next((h[key] for h in history if key in h), None)
+
+
+def _mean_of_last_epoch(history: list[dict], key: str) -> float | None:
+    """The mean of a per-step number over the final epoch: one batch alone is noise."""
+    rows = [h for h in history if key in h]
+    if not rows:
+        return None
+    last_epoch = math.ceil(rows[-1]["epoch"]) - 1
+    tail = [h[key] for h in rows if h["epoch"] > last_epoch] or [rows[-1][key]]
+    return round(sum(tail) / len(tail), 4)
+
+
+def summarize(run_dir: Path, eval_after: dict[str, float], seconds: float) -> dict[str, Any]:
     """Final metrics from the whole run's log (all sessions of a resumed run)."""
     history = _read_jsonl(run_dir / METRICS)
     losses = [h["loss"] for h in history if "loss" in h]
     last = history[-1] if history else {}
-    first_eval = next((h["eval_loss"] for h in history if "eval_loss" in h), eval_before)
-    return {
+    metrics = {
         "train_loss_first": losses[0] if losses else None,
         "train_loss_last": losses[-1] if losses else None,
-        "eval_loss_before": first_eval,
-        "eval_loss_after": eval_after,
+        "eval_loss_before": _first(history, "eval_loss"),
+        "eval_loss_after": eval_after.get("eval_loss"),
         "steps": last.get("step"),
         "tokens_seen": last.get("tokens_seen"),
         "tokens_per_second": last.get("tokens_per_second"),
         "peak_memory_bytes": max((h.get("peak_memory_bytes", 0) for h in history), default=0),
-        # DPO: the share of pairs where the adapter prefers the chosen answer (last logged step).
-        "reward_accuracy_last": next(
-            (h["rewards/accuracies"] for h in reversed(history) if "rewards/accuracies" in h), None
-        ),
         "seconds_this_session": round(seconds, 1),
     }
+    if any("rewards/accuracies" in h for h in history):  # DPO
+        metrics["dpo"] = {
+            # Share of training pairs where the adapter prefers chosen over rejected, and by
+            # how much (beta-scaled log-ratio vs the reference): first step, then the last epoch.
+            "reward_accuracy_first": _first(history, "rewards/accuracies"),
+            "reward_accuracy_last_epoch": _mean_of_last_epoch(history, "rewards/accuracies"),
+            "reward_margin_first": _first(history, "rewards/margins"),
+            "reward_margin_last_epoch": _mean_of_last_epoch(history, "rewards/margins"),
+            # The same on held-out pairs it never trained on.
+            "heldout_accuracy_before": _first(history, "eval_rewards/accuracies"),
+            "heldout_accuracy_after": eval_after.get("eval_rewards/accuracies"),
+            "heldout_margin_before": _first(history, "eval_rewards/margins"),
+            "heldout_margin_after": eval_after.get("eval_rewards/margins"),
+        }
+    return metrics
 
 
-def find_trained(
-    paths: Paths, method: str, dataset_id: str, settings: Settings, parent: str | None
-) -> str | None:
-    """A version already trained with exactly these inputs (the demo reuses it instead of retraining)."""
-    for version in reversed(adapter_versions(paths)):
-        card = read_card(paths.adapters / version)
-        if (card.get("method"), card["dataset"]["id"], card.get("parent")) == (
-            method,
-            dataset_id,
-            parent,
-        ) and (card.get("hyperparameters") == settings.train.model_dump()):
-            return version
-    return None
-
-
-def next_version(paths: Paths) -> str:
-    versions = adapter_versions(paths)
-    return f"v{int(versions[-1][1:]) + 1}" if versions else "v1"
-
-
-def save_version(
-    paths, trainer, tokenizer, settings, request, manifest, ref, parent, plan, metrics, run_dir
-):
+def save_version(paths, trainer, tokenizer, settings, request, inputs: TrainInputs, metrics):
+    """Write the adapter as the registry's next version, atomically, and register it."""
     import torch
 
-    version = next_version(paths)
+    manifest, ref, plan = inputs.manifest, inputs.ref, inputs.plan
     dataset_manifest = paths.datasets / manifest["id"] / "manifest.json"
-    card = {
-        "version": version,
-        "method": request.method,
-        "status": "candidate",
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "base": {
-            "name": ref.name,
-            "kind": ref.kind,
-            "location": ref.location,
-            "revision": ref.revision,
-            "fingerprint": base_fingerprint(ref),
-        },
-        "parent": parent,
-        "dataset": {
-            "id": manifest["id"],
-            "manifest_sha256": hashlib.sha256(dataset_manifest.read_bytes()).hexdigest(),
-            "train_examples": manifest["files"].get("train.jsonl", {}).get("examples"),
-        },
-        "hyperparameters": settings.train.model_dump(),
-        "backend": plan.backend,
-        "device": plan.device,
-        "device_name": torch.cuda.get_device_name(0) if plan.device == "cuda" else "cpu",
-        "precision": plan.precision,
-        "quantization": plan.quantization,
-        "metrics": metrics,
-        "run_dir": str(run_dir),
-    }
-    folder = paths.adapters / version
-    with atomic_directory(folder) as staging:
-        trainer.model.save_pretrained(
-            str(staging)
-        )  # PEFT format: adapter_config.json + safetensors
-        tokenizer.save_pretrained(str(staging))
-        shutil.copy2(run_dir / METRICS, staging / METRICS)
-        (staging / CARD).write_text(json.dumps(card, indent=2) + "\n")
+    with Registry.open(paths) as registry:
+        version = registry.next_name()
+        card = {
+            "version": version,
+            "method": request.method,
+            "status": "candidate",
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "base": {
+                "name": ref.name,
+                "kind": ref.kind,
+                "location": ref.location,
+                "revision": ref.revision,
+                "fingerprint": base_fingerprint(ref),
+            },
+            "parent": inputs.parent,
+            "dataset": {
+                "id": manifest["id"],
+                "manifest_sha256": hashlib.sha256(dataset_manifest.read_bytes()).hexdigest(),
+                "train_examples": len(inputs.train_rows),
+                "eval_examples": len(inputs.eval_rows),
+            },
+            "hyperparameters": settings.train.model_dump(),
+            "backend": plan.backend,
+            "device": plan.device,
+            "device_name": torch.cuda.get_device_name(0) if plan.device == "cuda" else "cpu",
+            "precision": plan.precision,
+            "quantization": plan.quantization,
+            "metrics": metrics,
+            "run_dir": str(inputs.run_dir),
+        }
+        folder = registry.folder(version)
+        with atomic_directory(folder) as staging:
+            trainer.model.save_pretrained(str(staging))  # PEFT: adapter_config.json + safetensors
+            tokenizer.save_pretrained(str(staging))
+            shutil.copy2(inputs.run_dir / METRICS, staging / METRICS)
+            (staging / CARD).write_text(json.dumps(card, indent=2) + "\n")
+        registry.register(version)
     return version, folder, card
