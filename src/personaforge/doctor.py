@@ -11,15 +11,20 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
 from personaforge import __version__
-from personaforge.base import BaseInfo, BaseRef, describe_base, resolve_base
+from personaforge.base import (
+    BaseInfo,
+    BaseRef,
+    builtin,
+    describe_base,
+    hub_reachable,
+    resolve_base,
+)
 from personaforge.config import LoadedSettings
 from personaforge.errors import UserError
 from personaforge.paths import Paths
@@ -47,7 +52,6 @@ TRAIN_PACKAGES = [
 SERVE_PACKAGES = ["fastapi", "uvicorn"]
 # Room for checkpoints, datasets, merged exports and a GGUF beside the base.
 DISK_MARGIN_BYTES = 2 * GiB
-HUB_TIMEOUT_SECONDS = 3
 
 
 @dataclass
@@ -99,21 +103,6 @@ def _free_disk(path: Path) -> int:
 
 def _gib(value: int | float) -> str:
     return f"{value / GiB:.1f} GiB"
-
-
-def hub_reachable(repo_id: str) -> bool:
-    """Can the Hugging Face hub answer for this repo within a few seconds?"""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return False
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    request = urllib.request.Request(f"{endpoint}/api/models/{repo_id}", method="HEAD")
-    try:
-        urllib.request.urlopen(request, timeout=HUB_TIMEOUT_SECONDS)
-        return True
-    except urllib.error.HTTPError as exc:
-        return exc.code in (401, 403)  # reachable; gated or private repos answer so
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 # ---------------------------------------------------------------------------
@@ -242,7 +231,8 @@ def _check_base(
         "ok" if info.parameters else "warn",
         None if info.parameters else "cannot size the model; memory fit is not checked",
     )
-    if ref.kind == "tiny":
+    known = builtin(ref.name) if ref.kind == "builtin" else None
+    if known is not None:
         built = (Path(ref.location) / "config.json").exists()
         report.add(
             section,
@@ -251,7 +241,8 @@ def _check_base(
             "ok" if built else "note",
             None
             if built
-            else "it is built on first use (about 2.5 minutes), or: personaforge base build-tiny",
+            else f"it is built on first use ({known.build_hint}), "
+            f"or now: personaforge base build {ref.name}",
         )
     elif ref.kind == "local":
         report.add(

