@@ -68,9 +68,30 @@ def test_gguf_loads_in_llama_cpp_and_continues_like_transformers(exported_home, 
     result = export_version(exported_home, "v1", "gguf", quant=quant, out=tmp_path / quant)
     assert any(name.endswith(f"{quant}.gguf") for name in result.files)
     assert any("chat template present" in c for c in result.checks)
-    line = next(c for c in result.checks if c.startswith("llama.cpp greedy"))
+    line = next(c for c in result.checks if c.startswith("llama.cpp vs transformers"))
     if quant == "f32":
-        assert "3/3 identical" in line
+        assert "3/3 greedy continuations identical" in line
+
+
+@needs_llama_cpp
+def test_gguf_check_fails_when_the_file_is_not_the_model(exported_home, tmp_path):
+    """The fidelity check can fail: the same GGUF against a perturbed copy of its model."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from personaforge.export import verify_gguf
+
+    export_version(exported_home, "v1", "gguf", quant="f32", out=tmp_path / "gguf")
+    export_version(exported_home, "v1", "merged", out=tmp_path / "merged")
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "merged", dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "merged")
+    assert verify_gguf(model, tokenizer, tmp_path / "gguf" / "v1-f32.gguf", "f32")  # passes as is
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for weight in model.parameters():  # noise at half each tensor's own spread
+            weight.add_(torch.randn_like(weight) * weight.std() * 0.5)
+    with pytest.raises(UserError, match="GGUF verification failed"):
+        verify_gguf(model, tokenizer, tmp_path / "gguf" / "v1-f32.gguf", "f32")
 
 
 @needs_llama_cpp

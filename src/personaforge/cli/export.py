@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from personaforge.cli.app import app, examples, get_state
-from personaforge.ui import stdout
+from personaforge.ui import human_bytes, stdout
 
 
 @app.command(
@@ -34,18 +34,24 @@ def export(
         Path | None, typer.Option(help="Output folder; default: exports/<version>-<format>.")
     ] = None,
     name: Annotated[str, typer.Option(help="Model name for `ollama create`.")] = "persona",
+    allow_forgotten: Annotated[
+        bool,
+        typer.Option(
+            "--allow-forgotten", help="Export a version that learned from forgotten memories."
+        ),
+    ] = False,
 ) -> None:
     """Export a version for other runtimes; every export verifies itself before it is kept."""
     from personaforge.export import export_version
 
-    result = export_version(get_state(ctx).paths, version, fmt, quant, out, name)
+    result = export_version(get_state(ctx).paths, version, fmt, quant, out, name, allow_forgotten)
     print_export(result)
 
 
 def print_export(result) -> None:
-    stdout.print(f"[bold]{result.format}[/] -> {result.path} ({result.size / 2**20:.2f} MiB)")
+    stdout.print(f"[bold]{result.format}[/] -> {result.path} ({human_bytes(result.size)})")
     for file, size in result.files.items():
-        stdout.print(f"  {file:<32} {size / 2**20:8.2f} MiB", markup=False)
+        stdout.print(f"  {file:<32} {human_bytes(size):>10}", markup=False)
     for check in result.checks:
         mark = "[yellow]![/]" if check.startswith("not loaded") else "[green]✓[/]"
         stdout.print(f"  {mark} {escape(check)}")
