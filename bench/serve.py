@@ -1,22 +1,41 @@
-"""Benchmark: the local server under concurrent clients and during a hot reload, printed as JSON.
+"""Benchmark: the local server under concurrent clients and during hot reloads, ours vs a baseline, as JSON.
 
-    .venv/bin/python bench/serve.py                 # tiny base from .demo-home, 1/4/16 adapters
-    .venv/bin/python bench/serve.py --requests 64 --home .demo-home
+    .venv/bin/python bench/serve.py                          # tiny base from .demo-home
+    .venv/bin/python bench/serve.py --home /tmp/h --rounds 5 --results bench/RESULTS.md
 
-Loopback only and bounded: each cell sends a fixed number of chat requests
-(`--requests`, `--max-tokens` each) spread over 1, 8 or 32 client threads, with
-the model of each request picked round-robin among the loaded adapters. The
-adapters are random LoRA weights on the tiny base (throughput does not depend
-on their values). The reload cell measures p99 while `/admin/reload-model`
-swaps the persona back and forth, against the same load without reloads.
+Each server runs in its own process (as `personaforge serve` does), the clients in
+this one, over loopback. Variants, measured in the same run and interleaved so a
+busy machine slows all of them alike:
+
+- `ours`: the working tree (continuous batching, default --max-batch 8);
+- `serial`: the working tree with max_batch=1 (one request at a time);
+- `baseline`: the engine at --baseline-ref (git archive of its src/), by default the
+  commit before batching and out-of-lock reloads: one worker, one request at a time,
+  adapters loaded while holding the engine lock.
+
+Throughput cells: a fixed number of chat requests (`--requests`, `--max-tokens`
+new tokens each, greedy, the prompt "How was your week?") over 1, 4, 8 and 32
+client threads, models round-robin over 1, 4 or 16 named adapters (random LoRA
+r16 weights on all 7 projections of the tiny base; speed does not depend on the
+values). Reload cells: 8 clients on `persona` for `--reload-requests` requests,
+first steady, then while `/admin/reload-model` loads a fresh version (never
+loaded before, so each is a real read from disk) every 0.2 s ("fresh"), and
+while v2 and v1 are swapped every 0.2 s ("swap": one load, then alias moves);
+p99 during / p99 steady, median over `--rounds` rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
+import platform
 import shutil
 import statistics
+import subprocess
+import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -24,8 +43,28 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+ADAPTERS = 40  # enough fresh versions for every reload of a round
+DEFAULT_BASELINE = "a1fc517"  # main before batching and out-of-lock reloads
 
-def make_adapters(home: Path, base_location: str, count: int) -> list[str]:
+CHILD = """
+import json, sys
+from pathlib import Path
+import personaforge
+from personaforge.paths import Paths
+from personaforge.serve import start_server
+options = json.loads(sys.argv[1])
+kwargs = {"adapters": options["adapters"], "max_queue": 256}
+if options.get("max_batch") is not None:
+    kwargs["max_batch"] = options["max_batch"]
+handle = start_server(Paths(Path(options["home"])), **kwargs)
+print(json.dumps({"url": handle.url, "token": handle.token, "module": personaforge.__file__}), flush=True)
+sys.stdin.read()
+handle.stop()
+"""
+
+
+def make_adapters(home: Path, base_location: str, base_name: str, count: int) -> list[str]:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -33,19 +72,23 @@ def make_adapters(home: Path, base_location: str, count: int) -> list[str]:
     from personaforge.config import ALL_LINEAR_TARGETS
 
     tokenizer = AutoTokenizer.from_pretrained(base_location)
+    base = AutoModelForCausalLM.from_pretrained(base_location)
+    model = get_peft_model(
+        base,
+        LoraConfig(
+            r=16,
+            lora_alpha=32,
+            target_modules=list(ALL_LINEAR_TARGETS),
+            init_lora_weights=False,
+            task_type="CAUSAL_LM",
+        ),
+    )
     names = []
     for index in range(1, count + 1):
         torch.manual_seed(index)
-        model = get_peft_model(
-            AutoModelForCausalLM.from_pretrained(base_location),
-            LoraConfig(
-                r=16,
-                lora_alpha=32,
-                target_modules=list(ALL_LINEAR_TARGETS),
-                init_lora_weights=False,
-                task_type="CAUSAL_LM",
-            ),
-        )
+        for name, param in model.named_parameters():
+            if "lora_" in name:
+                torch.nn.init.normal_(param, std=0.02)
         folder = home / "adapters" / f"v{index}"
         model.save_pretrained(str(folder))
         tokenizer.save_pretrained(str(folder))
@@ -55,13 +98,53 @@ def make_adapters(home: Path, base_location: str, count: int) -> list[str]:
             "status": "candidate",
             "created_at": "2026-01-01T00:00:00",
             "parent": None,
-            "base": {"name": "tiny", "fingerprint": "bench"},
+            "base": {"name": base_name, "fingerprint": "bench"},
             "dataset": {"id": "bench", "manifest_sha256": "bench"},
             "metrics": {},
         }
         (folder / "personaforge.json").write_text(json.dumps(card))
         names.append(f"v{index}")
     return names
+
+
+def baseline_tree(ref: str, into: Path) -> Path:
+    """src/ of `ref`, unpacked from `git archive` (read-only: no checkout of the working tree)."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "src"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
+
+
+class Server:
+    """A server process for one variant; clients talk to it over loopback."""
+
+    def __init__(self, home: Path, src: Path, adapters: dict[str, str], max_batch: int | None):
+        env = {**os.environ, "PYTHONPATH": str(src), "PERSONAFORGE_HOME": str(home)}
+        options = {"home": str(home), "adapters": adapters, "max_batch": max_batch}
+        self.log = home.parent / "server.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-P", "-c", CHILD, json.dumps(options)],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                cwd=home,
+            )
+        line = self.process.stdout.readline()
+        if not line.startswith("{"):
+            raise RuntimeError(f"the {src} server did not start:\n{self.log.read_text()[-3000:]}")
+        info = json.loads(line)
+        self.url, self.token, self.module = info["url"], info["token"], info["module"]
+
+    def stop(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
 def chat(url: str, model: str, max_tokens: int) -> float:
@@ -76,14 +159,17 @@ def chat(url: str, model: str, max_tokens: int) -> float:
         url + "/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
     )
     started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=120) as response:
+    with urllib.request.urlopen(request, timeout=300) as response:
         response.read()
     return time.perf_counter() - started
 
 
+def percentile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 def load(url: str, models: list[str], clients: int, requests: int, max_tokens: int) -> dict:
-    failures = 0
-    latencies = []
+    failures, latencies = 0, []
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         futures = [
@@ -101,26 +187,109 @@ def load(url: str, models: list[str], clients: int, requests: int, max_tokens: i
         "failed": failures,
         "requests_per_second": round(len(latencies) / seconds, 2),
         "p50_s": round(statistics.median(ordered), 4),
-        "p99_s": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 4),
+        "p99_s": round(percentile(ordered, 0.99), 4),
     }
 
 
-def reloading(
-    url: str, token: str, versions: list[str], stop: threading.Event, count: list[int]
-) -> None:
-    index = 0
-    while not stop.is_set():
-        body = json.dumps({"version": versions[index % len(versions)]}).encode()
+def reloading(url: str, token: str, versions: list[str], stop: threading.Event, done: list) -> None:
+    for version in versions:
+        if stop.is_set():
+            return
+        body = json.dumps({"version": version}).encode()
         request = urllib.request.Request(
             url + "/admin/reload-model",
             data=body,
             method="POST",
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         )
-        with urllib.request.urlopen(request, timeout=120):
-            count[0] += 1
-        index += 1
+        try:
+            with urllib.request.urlopen(request, timeout=300):
+                done.append(version)
+        except Exception as exc:  # counted, not fatal: the JSON shows how many reloads ran
+            done.append(f"failed: {exc}")
         time.sleep(0.2)
+
+
+def machine() -> dict:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": model,
+        "cores": len(os.sched_getaffinity(0)),
+        "device": "cpu",
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def markdown(report: dict) -> str:
+    """The serve section of bench/RESULTS.md, from one report."""
+    m = report["machine"]
+    lines = [
+        f"## serve — local engine: batching and hot reload, ours vs baseline ({report['date']})",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, CPU only; load average {m['load_average_at_start']} "
+        f"at the start (a shared machine: the variants run interleaved, so they share the noise).",
+        f"Command: `{report['command']}`. Base: `{report['base']}`; adapters: random LoRA r16 on all 7 "
+        f"projections; {report['requests']} chat requests per cell, {report['max_tokens']} new "
+        "tokens each, over loopback, the server in its own process.",
+        f"Variants: **ours** (the working tree, max_batch {report['max_batch']}), **serial** (ours "
+        f"with max_batch 1), **baseline** (`{report['baseline_ref']}`: one request at a time, "
+        "adapters loaded under the engine lock).",
+        "",
+        "| adapters | clients | variant | requests/s | p50 s | p99 s | failed |",
+        "|---------:|--------:|:--------|-----------:|------:|------:|-------:|",
+    ]
+    for cell in report["cells"]:
+        lines.append(
+            f"| {cell['adapters']} | {cell['clients']} | {cell['variant']} | "
+            f"{cell['requests_per_second']} | {cell['p50_s']} | {cell['p99_s']} | {cell['failed']} |"
+        )
+    lines += [
+        "",
+        f"Hot reload: 8 clients on `persona`, {report['reload_requests']} requests steady, then as "
+        "many while `/admin/reload-model` is called every 0.2 s: **swap** alternates v2 and v1 (one "
+        "real load, then alias moves: the first serve benchmark's protocol), **fresh** names a "
+        "version never loaded before each time (every call reads and attaches an adapter). "
+        f"Median over {report['rounds']} rounds.",
+        "",
+        "| variant | steady p99 s | swap p99 s | swap ratio | fresh p99 s | fresh ratio | fresh loads | failed |",
+        "|:--------|-------------:|-----------:|-----------:|------------:|------------:|------------:|-------:|",
+    ]
+    for variant, row in report["reload"].items():
+        failed = row["failed"] + row["swap"]["failed"] + row["fresh"]["failed"]
+        lines.append(
+            f"| {variant} | {row['steady_p99_s']} | {row['swap']['p99_s']} | "
+            f"**{row['swap']['p99_ratio']}×** | {row['fresh']['p99_s']} | "
+            f"**{row['fresh']['p99_ratio']}×** | {row['fresh']['reloads']} | {failed} |"
+        )
+    lines += ["", "Targets (issue 19):"]
+    for variant, numbers in report["summary"].items():
+        lines.append(
+            f"- {variant}: throughput at 4 clients / 1 client (1 adapter) "
+            f"**{numbers['throughput_4_vs_1']}×** (target ≥ 2×); p99 during reloads / steady "
+            f"**{numbers['p99_swap_ratio']}×** swap, **{numbers['p99_fresh_ratio']}×** fresh "
+            f"(target ≤ 1.3×); {numbers['reload_failed']} failed requests."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_section(results: Path, section: str) -> None:
+    """Replace the `## serve` section of RESULTS.md (up to the next `## `), or append it."""
+    text = results.read_text()
+    start = text.find("\n## serve")
+    if start < 0:
+        results.write_text(text.rstrip("\n") + "\n\n" + section)
+        return
+    end = text.find("\n## ", start + 1)
+    tail = text[end:] if end >= 0 else "\n"
+    results.write_text(text[: start + 1] + section + tail)
 
 
 def main() -> None:
@@ -128,76 +297,163 @@ def main() -> None:
     parser.add_argument(
         "--home", type=Path, default=Path(".demo-home"), help="A home holding the built tiny base."
     )
+    parser.add_argument(
+        "--base", default="tiny", help="Built-in base: tiny, or tiny:micro to try the bench."
+    )
     parser.add_argument("--requests", type=int, default=48)
+    parser.add_argument("--reload-requests", type=int, default=160)
     parser.add_argument("--max-tokens", type=int, default=16)
+    parser.add_argument("--max-batch", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="Reload rounds per variant.")
+    parser.add_argument(
+        "--baseline-ref", default=DEFAULT_BASELINE, help="Git ref of the baseline, or 'none'."
+    )
+    parser.add_argument("--clients", default="1,4,8,32")
+    parser.add_argument("--adapter-counts", default="1,4,16")
+    parser.add_argument(
+        "--results", type=Path, help="Also rewrite this RESULTS.md's serve section."
+    )
     args = parser.parse_args()
 
     from personaforge.base import resolve_base
     from personaforge.paths import Paths
     from personaforge.registry import Registry
-    from personaforge.serve import start_server
 
     work = Path(tempfile.mkdtemp(prefix="pf-bench-serve-"))
+    report: dict = {
+        "benchmark": "serve",
+        "date": time.strftime("%Y-%m-%d"),
+        "command": "python bench/serve.py " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "requests": args.requests,
+        "reload_requests": args.reload_requests,
+        "max_tokens": args.max_tokens,
+        "max_batch": args.max_batch,
+        "rounds": args.rounds,
+        "base": args.base,
+        "baseline_ref": args.baseline_ref,
+    }
     try:
         paths = Paths(work / "home")
         paths.home.mkdir(parents=True)
         if (args.home / "models").exists():
             paths.models.symlink_to((args.home / "models").resolve(), target_is_directory=True)
-        base = resolve_base("tiny", paths).location
-        versions = make_adapters(paths.home, base, 16)
+        base = resolve_base(args.base, paths).location
+        versions = make_adapters(paths.home, base, args.base, ADAPTERS)
         with Registry.open(paths) as registry:
             registry.promote("v1")
+        variants = {"ours": (ROOT / "src", args.max_batch), "serial": (ROOT / "src", 1)}
+        if args.baseline_ref != "none":
+            variants["baseline"] = (baseline_tree(args.baseline_ref, work / "baseline"), None)
+        report["modules"] = {}
+
         cells = []
-        for count in (1, 4, 16):
+        for count in [int(c) for c in args.adapter_counts.split(",")]:
             named = {f"a{i}": v for i, v in enumerate(versions[:count])}
-            handle = start_server(paths, adapters=named, max_queue=64)
-            try:
-                models = list(named)
-                chat(handle.url, models[0], args.max_tokens)  # warm up
-                for clients in (1, 8, 32):
-                    cells.append(
-                        {
-                            "adapters": count,
-                            "clients": clients,
-                            **load(handle.url, models, clients, args.requests, args.max_tokens),
+            for variant, (src, max_batch) in variants.items():
+                server = Server(paths.home, src, named, max_batch)
+                report["modules"][variant] = server.module
+                try:
+                    models = list(named)
+                    chat(server.url, models[0], args.max_tokens)  # warm up
+                    for clients in [int(c) for c in args.clients.split(",")]:
+                        numbers = load(server.url, models, clients, args.requests, args.max_tokens)
+                        cells.append(
+                            {"adapters": count, "clients": clients, "variant": variant, **numbers}
+                        )
+                        print(json.dumps(cells[-1]), file=sys.stderr, flush=True)
+                finally:
+                    server.stop()
+        report["cells"] = cells
+
+        # Reload rounds: steady, then "swap" (v2 and v1 in turn every 0.2 s: one real load,
+        # then alias moves; the protocol of the first serve benchmark), then "fresh" (a
+        # version never loaded before every 0.2 s: every reload reads and attaches one).
+        protocols = {"swap": lambda: ["v2", "v1"] * 200, "fresh": lambda: versions[2:]}
+        rounds: dict[str, list[dict]] = {variant: [] for variant in variants}
+        for _ in range(args.rounds):
+            for variant, (src, max_batch) in variants.items():
+                server = Server(paths.home, src, {}, max_batch)
+                try:
+                    chat(server.url, "persona", args.max_tokens)
+                    record = {
+                        "steady": load(
+                            server.url, ["persona"], 8, args.reload_requests, args.max_tokens
+                        )
+                    }
+                    for protocol, order in protocols.items():
+                        stop, done = threading.Event(), []
+                        swapper = threading.Thread(
+                            target=reloading, args=(server.url, server.token, order(), stop, done)
+                        )
+                        swapper.start()
+                        during = load(
+                            server.url, ["persona"], 8, args.reload_requests, args.max_tokens
+                        )
+                        stop.set()
+                        swapper.join()
+                        record[protocol] = {
+                            **during,
+                            "reloads": len([d for d in done if not d.startswith("failed")]),
+                            "reload_failures": [d for d in done if d.startswith("failed")],
+                            "p99_ratio": round(during["p99_s"] / record["steady"]["p99_s"], 3),
                         }
-                    )
-            finally:
-                handle.stop()
-        handle = start_server(paths, max_queue=64)
-        try:
-            chat(handle.url, "persona", args.max_tokens)
-            steady = load(handle.url, ["persona"], 8, args.requests, args.max_tokens)
-            stop, swaps = threading.Event(), [0]
-            swapper = threading.Thread(
-                target=reloading, args=(handle.url, handle.token, ["v2", "v1"], stop, swaps)
+                finally:
+                    server.stop()
+                rounds[variant].append(record)
+                print(json.dumps({variant: record}), file=sys.stderr, flush=True)
+        report["reload_rounds"] = rounds
+
+        def median(runs: list[dict], *keys: str) -> float:
+            values = []
+            for run in runs:
+                value = run
+                for key in keys:
+                    value = value[key]
+                values.append(value)
+            return statistics.median(values)
+
+        report["reload"] = {
+            variant: {
+                "steady_p99_s": round(median(runs, "steady", "p99_s"), 4),
+                **{
+                    protocol: {
+                        "p99_s": round(median(runs, protocol, "p99_s"), 4),
+                        "p99_ratio": round(median(runs, protocol, "p99_ratio"), 2),
+                        "reloads": round(median(runs, protocol, "reloads")),
+                        "failed": sum(r[protocol]["failed"] for r in runs),
+                    }
+                    for protocol in protocols
+                },
+                "failed": sum(r["steady"]["failed"] for r in runs),
+            }
+            for variant, runs in rounds.items()
+        }
+
+        def rate(variant: str, clients: int) -> float:
+            return next(
+                c["requests_per_second"]
+                for c in cells
+                if (c["variant"], c["adapters"], c["clients"]) == (variant, 1, clients)
             )
-            swapper.start()
-            during = load(handle.url, ["persona"], 8, args.requests, args.max_tokens)
-            stop.set()
-            swapper.join()
-        finally:
-            handle.stop()
+
+        report["summary"] = {
+            variant: {
+                "throughput_4_vs_1": round(rate(variant, 4) / rate(variant, 1), 2),
+                "p99_swap_ratio": report["reload"][variant]["swap"]["p99_ratio"],
+                "p99_fresh_ratio": report["reload"][variant]["fresh"]["p99_ratio"],
+                "reload_failed": report["reload"][variant]["failed"]
+                + report["reload"][variant]["swap"]["failed"]
+                + report["reload"][variant]["fresh"]["failed"],
+            }
+            for variant in variants
+        }
+        report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(
-        json.dumps(
-            {
-                "benchmark": "serve",
-                "device": "cpu",
-                "max_tokens": args.max_tokens,
-                "cells": cells,
-                "reload": {
-                    "clients": 8,
-                    "steady": steady,
-                    "during_reloads": during,
-                    "reloads": swaps[0],
-                    "p99_ratio": round(during["p99_s"] / steady["p99_s"], 2),
-                },
-            },
-            indent=2,
-        )
-    )
+    print(json.dumps(report, indent=2))
+    if args.results:
+        write_section(args.results, markdown(report))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import re
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -170,17 +172,49 @@ def test_admin_needs_the_token_and_paths_stay_inside_home(served):
     paths, handle = served
     assert call(handle.url + "/admin/reload-model", {"version": "v2"})[0] == 401
     assert call(handle.url + "/admin/reload-model", {"version": "v2"}, "wrong")[0] == 401
-    for body in ({"model_path": "../../../etc"}, {"model_path": "/etc"}, {"version": "../v1"}):
+    for body, expected in (
+        ({"model_path": "../../../etc"}, 400),
+        ({"model_path": "/etc"}, 403),
+        ({"version": "../v1"}, 400),
+    ):
         status, answer = call(handle.url + "/admin/reload-model", body, handle.token)
-        assert status == 400, body
+        assert status == expected, body
     escape = paths.adapters / "escape"
     escape.symlink_to(paths.home.parent, target_is_directory=True)
     status, answer = call(
         handle.url + "/admin/reload-model", {"model_path": "escape"}, handle.token
     )
-    assert status == 400 and "inside the adapters folder" in answer["error"]["message"]
+    assert status == 403 and "inside the adapters folder" in answer["error"]["message"]
     token_file = paths.home / "serve" / "admin-token"
     assert token_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_nul_byte_in_a_model_path_is_a_400_not_a_500(served, caplog):
+    """Issue 24: `{"model_path": "v1\\u0000"}` gave a plain-text 500 and a traceback."""
+    _, handle = served
+    with caplog.at_level("WARNING"):
+        for body in ({"model_path": "v1\u0000"}, {"version": "v1\u0000"}):
+            status, answer = call(handle.url + "/admin/reload-model", body, handle.token)
+            assert status == 400 and answer["error"]["type"] == "invalid_request_error", answer
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_a_server_error_is_openai_shaped_and_counted(served, monkeypatch, caplog):
+    """Any 500 gets the OpenAI error shape (no internals) and shows in /metrics."""
+    _, handle = served
+
+    def broken():
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(handle.engine, "models", broken)
+    with caplog.at_level("ERROR"):
+        status, body = call(handle.url + "/v1/models", method="GET")
+    assert status == 500 and body["error"]["type"] == "server_error"
+    assert "secret" not in body["error"]["message"]
+    assert any("secret internal detail" in r.getMessage() or r.exc_info for r in caplog.records)
+    monkeypatch.undo()
+    text = urllib.request.urlopen(handle.url + "/metrics").read().decode()
+    assert 'personaforge_requests_total{route="/v1/models",method="GET",status="500"} 1' in text
 
 
 def test_bad_requests_get_4xx_with_a_message(served):
@@ -200,15 +234,60 @@ def test_bad_requests_get_4xx_with_a_message(served):
     assert status == 200
 
 
+SAMPLE = re.compile(r'^[a-z_]+(\{([a-z]+="([^"\\\n]|\\[\\"n])*",?)*\})? [0-9.e+-]+$')
+
+
+def metrics_text(handle) -> str:
+    with urllib.request.urlopen(handle.url + "/metrics") as response:
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        return response.read().decode()
+
+
 def test_metrics_are_prometheus_text(served):
     _, handle = served
     ask(handle, "persona")
-    with urllib.request.urlopen(handle.url + "/metrics") as response:
-        text = response.read().decode()
-    assert 'personaforge_requests_total{path="/v1/chat/completions",status="200"}' in text
+    text = metrics_text(handle)
     assert (
-        "personaforge_request_seconds_bucket" in text and "personaforge_loaded_adapters 2" in text
+        'personaforge_requests_total{route="/v1/chat/completions",method="POST",status="200"}'
+        in text
     )
+    assert 'personaforge_request_seconds_bucket{route="/v1/chat/completions",le="+Inf"}' in text
+    assert "personaforge_loaded_adapters 2" in text
+    for line in text.splitlines():
+        assert line.startswith("# TYPE ") or SAMPLE.match(line), line
+
+
+def test_metrics_label_routes_not_raw_paths(served):
+    """Issue 24: 300 random 404 paths added 300 series; quotes and newlines broke the format."""
+    _, handle = served
+
+    def series() -> set[str]:
+        return {
+            line.rsplit(" ", 1)[0]
+            for line in metrics_text(handle).splitlines()
+            if line.startswith("personaforge_requests_total{")
+        }
+
+    call(handle.url + "/nowhere", method="GET")
+    before = series()
+    for index in range(300):
+        status, _ = call(handle.url + f'/x{index}%22%0a"y', method="GET")
+        assert status == 404
+    call(handle.url + "/v1/models", method="TRACE")
+    call(handle.url + "/v1/models", method="BREW")  # a made-up method is counted as OTHER
+    after = series()
+    assert len(after - before) <= 2, after - before
+    assert 'personaforge_requests_total{route="unmatched",method="GET",status="404"}' in after
+    text = metrics_text(handle)
+    assert "%22" not in text and "/x1" not in text
+    for line in text.splitlines():
+        assert line.startswith("# TYPE ") or SAMPLE.match(line), line
+
+
+def test_label_values_are_escaped():
+    from personaforge.serve.guard import _label
+
+    assert _label('a"b\\c\nd') == 'a\\"b\\\\c\\nd'
 
 
 def test_public_bind_needs_an_api_key():
@@ -232,6 +311,16 @@ def test_a_training_takes_the_device_from_the_server_and_gives_it_back(served):
             {"model": "persona", "messages": [{"role": "user", "content": "hi"}]},
         )
         assert status == 503 and "unloaded" in body["error"]["message"]
+        request = urllib.request.Request(
+            handle.url + "/v1/chat/completions",
+            data=json.dumps(
+                {"model": "persona", "messages": [{"role": "user", "content": "hi"}]}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        assert refused.value.headers["Retry-After"] == "30"  # clients back off, not hammer
     finally:
         trainer.release()
     import time
@@ -274,3 +363,76 @@ def test_replies_match_plain_peft_for_each_adapter(served):
     assert ask(handle, "tiny:micro").strip() == expected(None)
     assert ask(handle, "persona:v1").strip() == expected("v1")
     assert ask(handle, "other").strip() == expected("v2")
+
+
+def test_concurrent_requests_are_batched_and_answer_as_alone(served):
+    """Four clients on four models at once: one batch, and each reply equals its reply alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, handle = served
+    models = ["tiny:micro", "persona", "other", "persona:v2"]
+    alone = {model: ask(handle, model, "Tell me about the garden.") for model in models}
+    steps, rows = handle.engine.stats["steps"], handle.engine.stats["rows"]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda m: ask(handle, m, "Tell me about the garden."), models * 2))
+    assert together == [alone[m] for m in models * 2]
+    stepped = handle.engine.stats["steps"] - steps
+    batched = handle.engine.stats["rows"] - rows
+    assert batched > stepped  # more rows than forward passes: requests shared passes
+
+
+def test_a_client_that_leaves_a_stream_frees_its_row(served):
+    """A disconnected streaming client stops its generation instead of running to max_tokens."""
+    _, handle = served
+    before = handle.engine.stats["generated_tokens"]
+    stream = client(handle).chat.completions.create(
+        model="tiny:micro",  # the micro base never ends its own turn
+        messages=[{"role": "user", "content": "Write a long story."}],
+        max_tokens=900,
+        stream=True,
+    )
+    next(iter(stream))
+    stream.close()
+    deadline = time.monotonic() + 20
+    while handle.engine.batch_size and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert handle.engine.batch_size == 0
+    assert handle.engine.stats["generated_tokens"] - before < 900
+
+
+def test_streamed_text_never_shows_part_of_a_stop_string(served):
+    _, handle = served
+    full = ask(handle, "tiny:micro")
+    words = full.split()
+    start = full.index(words[1], len(words[0]))
+    # Spans pieces: the second word must be held back while it might start the stop, then dropped.
+    stop = full[start : start + len(words[1]) + 2]
+    pieces = [
+        chunk.choices[0].delta.content or ""
+        for chunk in client(handle).chat.completions.create(
+            model="tiny:micro",
+            messages=[{"role": "user", "content": "What is 3 + 4?"}],
+            max_tokens=12,
+            stop=[stop],
+            stream=True,
+        )
+    ]
+    assert "".join(pieces) == ask(handle, "tiny:micro", stop=[stop])
+    assert "".join(pieces).rstrip() == full[: full.index(stop)].rstrip()
+
+
+def test_incremental_detokenizing_equals_decoding_the_whole(micro_base):
+    """The engine decodes a few tokens per step; the pieces must add up to the full decode."""
+    import random
+
+    from transformers import AutoTokenizer
+
+    from personaforge.serve.engine import Detokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(micro_base)
+    rng = random.Random(7)
+    for _ in range(50):
+        ids = [rng.randrange(len(tokenizer)) for _ in range(rng.randrange(1, 40))]
+        detokenizer = Detokenizer(tokenizer)
+        text = "".join(detokenizer.push(token) for token in ids) + detokenizer.flush()
+        assert text == tokenizer.decode(ids, skip_special_tokens=True)

@@ -184,7 +184,7 @@ def test_reload_loads_then_switches_and_rollback_unloads(setup):
         url + "/v1/chat/completions",
         {"model": "persona", "messages": [{"role": "user", "content": "hi"}]},
     )
-    assert body["choices"][0]["message"]["content"] == "served by persona-v2"
+    assert status == 200 and body["choices"][0]["message"]["content"] == "served by persona-v2"
     status, body = post(url + "/admin/rollback", {}, token)
     assert status == 200 and body["persona"] == "v1"
     assert ("unload", {"lora_name": "persona-v2"}) in fake.state.calls

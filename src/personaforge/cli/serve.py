@@ -17,6 +17,7 @@ from personaforge.ui import console, stdout
         "personaforge serve",
         "personaforge serve --port 8000 --adapter work=v3 --adapter home=v5",
         "personaforge serve --host 0.0.0.0 --api-key $(openssl rand -hex 16)",
+        "personaforge serve --max-batch 1 --no-access-log",
     )
 )
 def serve(
@@ -45,12 +46,29 @@ def serve(
         str | None,
         typer.Option(help="The model id vLLM serves the base under; default: the adapters' base."),
     ] = None,
+    max_batch: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Local engine: requests generated together in one batch (1 = one at a time).",
+        ),
+    ] = 8,
+    max_queue: Annotated[
+        int, typer.Option(min=1, help="Local engine: requests waiting beyond that get 429.")
+    ] = 32,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            help="Also print the access log to stderr (it is always written to logs/serve-access.log)."
+        ),
+    ] = True,
 ) -> None:
     """Serve the base, the current persona and named adapters on an OpenAI-compatible API."""
     import uvicorn
 
     from personaforge.serve import AcceleratorGuard, build_engine, check_bind
-    from personaforge.serve.app import create_app, token_path
+    from personaforge.serve.app import create_app
+    from personaforge.serve.guard import access_log_path, server_access_log, token_path
 
     if engine not in ("local", "vllm"):
         raise UserError(f"unknown engine '{engine}'; choose local or vllm")
@@ -62,34 +80,38 @@ def serve(
         named[name] = version
     check_bind(host, api_key)
     paths = get_state(ctx).paths
-    if engine == "vllm":
-        from personaforge.serve import build_vllm
-
-        api = build_vllm(paths, vllm_url, vllm_base, named, api_key)
-        console.print(
-            f"serving through vLLM at {vllm_url} on http://{host}:{port}/v1 "
-            f"(admin token in {token_path(paths)})"
-        )
-        uvicorn.run(api, host=host, port=port, log_level="warning")
-        return
-    local = build_engine(paths, named)
-    guard = AcceleratorGuard(paths, local)
-    api = create_app(local, paths, api_key)
-    console.print(
-        f"serving {', '.join(local.models())} on http://{host}:{port}/v1 "
-        f"(admin token in {token_path(paths)})"
-    )
+    log = server_access_log(paths, to_stderr=access_log)
+    where = f"admin token in {token_path(paths)}, access log in {access_log_path(paths)}"
+    # uvicorn's own access log stays off: ours has the route, the model and escaped fields.
+    options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
     try:
-        uvicorn.run(api, host=host, port=port, log_level="warning")
+        if engine == "vllm":
+            from personaforge.serve import build_vllm
+
+            api = build_vllm(paths, vllm_url, vllm_base, named, api_key, access_log=log)
+            console.print(
+                f"serving through vLLM at {vllm_url} on http://{host}:{port}/v1 ({where})"
+            )
+            uvicorn.run(api, **options)
+            return
+        local = build_engine(paths, named, max_queue=max_queue, max_batch=max_batch)
+        guard = AcceleratorGuard(paths, local)
+        api = create_app(local, paths, api_key, access_log=log)
+        console.print(f"serving {', '.join(local.models())} on http://{host}:{port}/v1 ({where})")
+        try:
+            uvicorn.run(api, **options)
+        finally:
+            guard.stop()
+            local.close()
     finally:
-        guard.stop()
+        log.close()
 
 
 def _admin(paths, url: str, path: str, body: dict | None = None) -> dict:
     import urllib.error
     import urllib.request
 
-    from personaforge.serve.app import admin_token
+    from personaforge.serve.guard import admin_token
 
     request = urllib.request.Request(
         url.rstrip("/") + path,

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from dataclasses import dataclass
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 from personaforge.errors import UserError
 from personaforge.paths import Paths
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 DEFAULT_PORT = 7373
 
 
@@ -28,6 +28,7 @@ class ServerHandle:
     thread: threading.Thread
     token: str
     guard: AcceleratorGuard | None = None
+    access_log: object | None = None
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -35,6 +36,8 @@ class ServerHandle:
         if self.guard is not None:
             self.guard.stop()
         self.engine.close()
+        if self.access_log is not None:
+            self.access_log.close()
 
 
 class AcceleratorGuard:
@@ -84,8 +87,18 @@ def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1; anything else (0.0.0.0, ::, a LAN address, a name) is not."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def check_bind(host: str, api_key: str | None) -> None:
-    if host not in LOCAL_HOSTS and not api_key:
+    if not is_loopback(host) and not api_key:
         raise UserError(
             f"refusing to listen on {host} without an API key: anyone on the network could use "
             "your model; pass --api-key (or bind 127.0.0.1)"
@@ -107,17 +120,29 @@ def current_and_anchor(paths: Paths) -> tuple[str | None, str]:
     return current, anchor
 
 
-def build_engine(paths: Paths, adapters: dict[str, str] | None = None, max_queue: int = 32):
+def build_engine(
+    paths: Paths,
+    adapters: dict[str, str] | None = None,
+    max_queue: int = 32,
+    max_batch: int | None = None,
+):
     """The base of the current version (or of the newest), persona = current, plus named adapters."""
     from personaforge.base import resolve_base
-    from personaforge.serve.engine import PERSONA, LocalEngine
+    from personaforge.serve.engine import DEFAULT_MAX_BATCH, PERSONA, LocalEngine
     from personaforge.train.run import quiet_libraries, read_card
 
     quiet_libraries()
     current, anchor = current_and_anchor(paths)
     card = read_card(paths.adapters / anchor)
     ref = resolve_base(card["base"]["name"], paths, card["base"].get("revision"))
-    engine = LocalEngine(paths, ref.location, card["base"]["name"], max_queue=max_queue)
+    engine = LocalEngine(
+        paths,
+        ref.location,
+        card["base"]["name"],
+        max_queue=max_queue,
+        max_batch=DEFAULT_MAX_BATCH if max_batch is None else max_batch,
+        base_fingerprint=card["base"].get("fingerprint"),
+    )
     if current:
         engine.set_alias(PERSONA, engine.load_adapter(engine.adapter_folder(current)))
     for name, version in (adapters or {}).items():
@@ -132,18 +157,21 @@ def start_server(
     adapters: dict[str, str] | None = None,
     api_key: str | None = None,
     max_queue: int = 32,
+    max_batch: int | None = None,
 ) -> ServerHandle:
-    """Serve in a background thread; port 0 picks a free one."""
+    """Serve in a background thread; port 0 picks a free one. Access log: the home's logs/ only."""
     import socket
 
     import uvicorn
 
     from personaforge.serve.app import admin_token, create_app
+    from personaforge.serve.guard import server_access_log
 
     check_bind(host, api_key)
-    engine = build_engine(paths, adapters, max_queue)
+    engine = build_engine(paths, adapters, max_queue, max_batch)
     guard = AcceleratorGuard(paths, engine)
-    app = create_app(engine, paths, api_key)
+    access_log = server_access_log(paths)
+    app = create_app(engine, paths, api_key, access_log=access_log)
     if port == 0:
         with socket.socket() as probe:
             probe.bind((host, 0))
@@ -158,7 +186,9 @@ def start_server(
         if time.monotonic() > deadline or not thread.is_alive():
             raise UserError(f"the server did not start on {host}:{port}")
         time.sleep(0.05)
-    return ServerHandle(f"http://{host}:{port}", engine, server, thread, admin_token(paths), guard)
+    return ServerHandle(
+        f"http://{host}:{port}", engine, server, thread, admin_token(paths), guard, access_log
+    )
 
 
 def build_vllm(
@@ -167,6 +197,7 @@ def build_vllm(
     base_model: str | None,
     adapters: dict[str, str] | None = None,
     api_key: str | None = None,
+    access_log=None,
 ):
     """The API app in front of a vLLM server: persona = current version, plus named adapters."""
     from personaforge.serve.vllm import PERSONA, VllmBridge, create_vllm_app
@@ -179,4 +210,4 @@ def build_vllm(
         bridge.set_alias(PERSONA, current)
     for name, version in (adapters or {}).items():
         bridge.set_alias(name, version)
-    return create_vllm_app(bridge, paths, api_key)
+    return create_vllm_app(bridge, paths, api_key, access_log)

@@ -5,48 +5,69 @@ Endpoints: POST /v1/chat/completions (plain and streaming SSE), POST
 and the admin endpoints POST /admin/reload-model, /admin/rollback,
 /admin/unload, /admin/load, which need the bearer token from
 `$PERSONAFORGE_HOME/serve/admin-token` (created at first start, mode 0600).
-An optional API key guards /v1. Request bodies are validated (400 with a
-message, never a traceback) and capped in size.
+An optional API key guards /v1. Limits, auth, errors, metrics and the access
+log are guard.py's, shared with the vLLM engine. Every status an endpoint can
+answer is declared in /openapi.json, which tests/reliability fuzzes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import time
 import uuid
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from personaforge.errors import UserError
 from personaforge.paths import Paths
-from personaforge.serve.engine import GenerationRequest, LocalEngine, QueueFull
+from personaforge.serve.engine import Channel, GenerationRequest, LocalEngine
+from personaforge.serve.guard import (
+    AccessLog,
+    Metrics,
+    admin_auth,
+    admin_token,
+    api_key_auth,
+    documented,
+    error,
+    install,
+    note,
+    token_path,
+)
 
-MAX_BODY_BYTES = 1 << 20  # 1 MiB: a long chat, not a file upload
-LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+__all__ = ["admin_token", "create_app", "token_path"]
+
+MAX_TOKENS = 4096  # per request; the model's context is the other bound
+MAX_STOPS = 4  # as OpenAI
+
+
+# -- requests -----------------------------------------------------------------------------------------------
+
+StopString = Annotated[str, Field(max_length=256)]
 
 
 class ChatMessage(BaseModel):
-    role: str = Field(pattern="^(system|user|assistant)$")
+    role: Literal["system", "user", "assistant"]
     content: str
 
 
 class Sampling(BaseModel):
     """Fields both OpenAI request shapes share."""
 
-    model: str
-    max_tokens: int = Field(128, ge=1, le=4096)
-    temperature: float = Field(0.0, ge=0, le=2)
-    top_p: float = Field(1.0, gt=0, le=1)
-    stop: str | list[str] | None = None
-    seed: int | None = None
+    model: str = Field(max_length=512)
+    max_tokens: int | None = Field(
+        128,
+        ge=1,
+        le=MAX_TOKENS,
+        description="Null means 128; generation also stops at the context.",
+    )
+    temperature: float = Field(0.0, ge=0, le=2, allow_inf_nan=False)
+    top_p: float = Field(1.0, gt=0, le=1, allow_inf_nan=False)
+    stop: StopString | Annotated[list[StopString], Field(max_length=MAX_STOPS)] | None = None
+    # ±2**53: every JSON parser (JavaScript's included) holds these integers exactly.
+    seed: int | None = Field(None, ge=-(1 << 53), le=1 << 53)
     stream: bool = False
 
 
@@ -58,187 +79,131 @@ class CompletionRequest(Sampling):
     prompt: str
 
 
+# A path's syntax: parts that are not "." or "..", no backslash, no control characters. Paths
+# that pass are then checked against the folder (serve/policy.py): outside it is 403.
+_PART = r"(?:[^./\\\x00-\x1f\x7f-\x9f]|\.[^./\\\x00-\x1f\x7f-\x9f]|\.\.[^/\\\x00-\x1f\x7f-\x9f])[^/\\\x00-\x1f\x7f-\x9f]*"
+PATH_PATTERN = rf"^/?{_PART}(?:/{_PART})*/?$"
+VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
 class ReloadRequest(BaseModel):
-    version: str | None = None
-    model_path: str | None = None
+    """A version name or a path to a version folder inside the adapters folder; one is required."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["version"]}, {"required": ["model_path"]}]}
+    )
+
+    version: str = Field(None, max_length=255, pattern=VERSION_PATTERN, examples=["v4"])
+    model_path: str = Field(None, max_length=4096, pattern=PATH_PATTERN, examples=["v4"])
+
+    @model_validator(mode="after")
+    def one_given(self) -> ReloadRequest:
+        if self.version is None and self.model_path is None:
+            raise ValueError("give a version or a model_path")
+        return self
 
 
-def admin_token(paths: Paths) -> str:
-    """The admin bearer token, created on first start, readable only by the user."""
-    path = paths.home / "serve" / "admin-token"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        token = secrets.token_urlsafe(32)
-        path.touch(mode=0o600)
-        path.write_text(token + "\n")
-    return path.read_text().strip()
+# -- responses (documented, so schemathesis checks what comes back) -------------------------------------------------
 
 
-class Metrics:
-    """Prometheus text exposition, by hand: counters and one latency histogram."""
-
-    def __init__(self):
-        self.requests: dict[tuple[str, int], int] = {}
-        self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
-        self.latency_sum = 0.0
-
-    def observe(self, path: str, status: int, seconds: float) -> None:
-        self.requests[(path, status)] = self.requests.get((path, status), 0) + 1
-        index = next(
-            (i for i, bound in enumerate(LATENCY_BUCKETS) if seconds <= bound), len(LATENCY_BUCKETS)
-        )
-        self.latency_counts[index] += 1
-        self.latency_sum += seconds
-
-    def render(self, engine: LocalEngine) -> str:
-        lines = ["# TYPE personaforge_requests_total counter"]
-        lines += [
-            f'personaforge_requests_total{{path="{p}",status="{s}"}} {n}'
-            for (p, s), n in self.requests.items()
-        ]
-        lines += [
-            "# TYPE personaforge_generated_tokens_total counter",
-            f"personaforge_generated_tokens_total {engine.stats['generated_tokens']}",
-            "# TYPE personaforge_request_seconds histogram",
-        ]
-        cumulative = 0
-        for bound, count in zip([*LATENCY_BUCKETS, "+Inf"], self.latency_counts, strict=True):
-            cumulative += count
-            lines.append(f'personaforge_request_seconds_bucket{{le="{bound}"}} {cumulative}')
-        lines += [
-            f"personaforge_request_seconds_sum {self.latency_sum:.6f}",
-            f"personaforge_request_seconds_count {cumulative}",
-            "# TYPE personaforge_loaded_adapters gauge",
-            f"personaforge_loaded_adapters {len(engine.loaded_paths)}",
-            "# TYPE personaforge_queue_depth gauge",
-            f"personaforge_queue_depth {engine.queue.qsize()}",
-        ]
-        return "\n".join(lines) + "\n"
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
 
 
-def error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str
 
 
-class BodyTooLarge(HTTPException):
-    def __init__(self, limit: int):
-        super().__init__(413, f"request body over {limit} bytes")
+class ChatChoice(BaseModel):
+    index: int
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length"]
 
 
-class BodyLimit:
-    """Counts the bytes of every request body as it arrives, so a chunked upload (no
-    Content-Length for the guard to check) is cut off at the limit too."""
-
-    def __init__(self, app, limit: int = MAX_BODY_BYTES):
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        received = 0
-
-        async def counting_receive():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge(self.limit)  # FastAPI passes HTTPExceptions through
-            return message
-
-        await self.app(scope, counting_receive, send)
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage
 
 
-def install_guard(
-    app: FastAPI, token: str, api_key: str | None, metrics: Metrics | None = None
-) -> None:
-    """Size limit, admin token, optional API key, request metrics, and 4xx for bad input: both engines."""
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+class TextChoice(BaseModel):
+    index: int
+    text: str
+    finish_reason: Literal["stop", "length"]
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            response = error(413, f"request body over {MAX_BODY_BYTES} bytes")
-        elif (
-            request.url.path.startswith("/admin")
-            and request.headers.get("authorization") != f"Bearer {token}"
-        ):
-            response = error(
-                401,
-                "admin endpoints need 'Authorization: Bearer <token>' (see serve/admin-token)",
-                "authentication_error",
-            )
-        elif (
-            api_key
-            and request.url.path.startswith("/v1")
-            and request.headers.get("authorization") != f"Bearer {api_key}"
-        ):
-            response = error(401, "invalid or missing API key", "authentication_error")
-        else:
-            response = await call_next(request)
-        if metrics is not None:
-            metrics.observe(request.url.path, response.status_code, time.perf_counter() - started)
-        return response
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError):
-        first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
-        where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
-        return error(400, f"{where}: {first['msg']}" if where else first["msg"])
+class TextCompletion(BaseModel):
+    id: str
+    object: Literal["text_completion"]
+    created: int
+    model: str
+    choices: list[TextChoice]
+    usage: Usage
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
-        # Unknown routes, wrong methods and oversized bodies: the OpenAI error shape too.
-        return error(exc.status_code, str(exc.detail))
 
-    @app.exception_handler(UserError)
-    async def user_error(request: Request, exc: UserError):
-        return error(
-            404 if "unknown model" in str(exc) or "no adapter" in str(exc) else 400, str(exc)
-        )
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"]
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelCard]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unloaded"]
+    models: list[str]
+    persona: str | None
+    queue: int
+    batch: int
+
+
+class Persona(BaseModel):
+    persona: str
+    loaded: list[str] = []
+
+
+class EngineStatus(BaseModel):
+    status: Literal["ok", "unloaded"]
+
+
+# Errors each kind of route can answer (guard.STATUS_MEANING says what they mean).
+GENERATION_ERRORS = documented(400, 401, 404, 413, 429, 500, 503, 504)
+ADMIN_ERRORS = documented(400, 401, 403, 404, 413, 500)  # reload-model
+ROLLBACK_ERRORS = documented(401, 409, 413, 500)
+SWITCH_ERRORS = documented(401, 413, 500)  # unload, load
+READ_ERRORS = documented(401, 500)
+STREAM = {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+PROMETHEUS = {200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}
+PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def create_app(
-    engine: LocalEngine, paths: Paths, api_key: str | None = None, timeout_s: float = 120.0
+    engine: LocalEngine,
+    paths: Paths,
+    api_key: str | None = None,
+    timeout_s: float = 120.0,
+    access_log: AccessLog | None = None,
 ) -> FastAPI:
     app = FastAPI(title="personaforge", docs_url=None, redoc_url=None)
-    token = admin_token(paths)
     metrics = Metrics()
-
-    install_guard(app, token, api_key, metrics)
+    install(app, metrics, access_log)
+    admin = [admin_auth(admin_token(paths))]
+    v1 = api_key_auth(api_key)
 
     def chat_prompt(body: ChatRequest) -> list[int]:
         messages = [m.model_dump() for m in body.messages]
         return engine.tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=True, return_dict=False
         )
-
-    def make_request(body, prompt_ids: list[int]) -> GenerationRequest:
-        stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
-        return GenerationRequest(
-            body.model,
-            prompt_ids,
-            body.max_tokens,
-            body.temperature,
-            body.top_p,
-            stop,
-            body.seed,
-            timeout_s,
-        )
-
-    async def run(request: GenerationRequest):
-        try:
-            engine.submit(request)
-        except QueueFull:
-            return None, error(429, "the server is busy; retry shortly", "rate_limit_error")
-        return request, None
-
-    async def collect(request: GenerationRequest) -> str:
-        return await asyncio.to_thread(lambda: "".join(engine.stream(request)))
 
     def usage(request: GenerationRequest) -> dict[str, int]:
         return {
@@ -247,27 +212,35 @@ def create_app(
             "total_tokens": len(request.prompt_ids) + request.completion_tokens,
         }
 
-    async def sse(request: GenerationRequest, shape):
-        iterator = engine.stream(request)
-        while True:
-            piece = await asyncio.to_thread(next, iterator, None)
-            if piece is None:
-                break
-            yield f"data: {json.dumps(shape(piece, None))}\n\n"
-        yield f"data: {json.dumps(shape('', request.finish_reason))}\n\n"
+    async def sse(request: GenerationRequest, chunk):
+        try:
+            async for piece in engine.astream(request):
+                yield f"data: {json.dumps(chunk(piece, None))}\n\n"
+            yield f"data: {json.dumps(chunk('', request.finish_reason))}\n\n"
+        except Exception as exc:  # headers are out: end the stream with an error event
+            timed_out = isinstance(exc, TimeoutError | asyncio.TimeoutError)
+            message = "generation timed out" if timed_out else str(exc)
+            yield f"data: {json.dumps({'error': {'message': message, 'type': 'server_error'}})}\n\n"
+        finally:
+            request.cancelled = True  # a client that left stops its row; a finished one is no-op
         yield "data: [DONE]\n\n"
 
-    async def respond(body, prompt_ids: list[int], kind: str):
+    async def respond(raw: Request, body, prompt_ids: list[int], kind: str):
         """Queue, then stream (SSE) or wait; `kind` is "chat" or "text" (the two OpenAI shapes)."""
-        if engine.unloaded:
-            return error(
-                503,
-                "the model is unloaded (a training has the accelerator); retry later",
-                "unavailable",
-            )
-        request, refused = await run(make_request(body, prompt_ids))
-        if refused:
-            return refused
+        request = GenerationRequest(
+            body.model,
+            prompt_ids,
+            body.max_tokens or 128,
+            body.temperature,
+            body.top_p,
+            [body.stop] if isinstance(body.stop, str) else list(body.stop or []),
+            body.seed,
+            timeout_s,
+            stream=body.stream,
+            pieces=Channel(asyncio.get_running_loop()),
+        )
+        note(raw, model=body.model, generation=request)
+        engine.submit(request)  # ApiError: 404 unknown model, 400 too long, 429 full, 503 unloaded
         prefix, obj = (
             ("chatcmpl", "chat.completion") if kind == "chat" else ("cmpl", "text_completion")
         )
@@ -297,8 +270,9 @@ def create_app(
 
             return StreamingResponse(sse(request, chunk), media_type="text/event-stream")
         try:
-            text = await collect(request)
-        except TimeoutError:
+            text = "".join([piece async for piece in engine.astream(request)])
+        except (TimeoutError, asyncio.TimeoutError):  # one type from 3.11, two before
+            request.cancelled = True
             return error(504, "generation timed out", "timeout")
         return {
             **head,
@@ -307,17 +281,26 @@ def create_app(
             "usage": usage(request),
         }
 
-    @app.post("/v1/chat/completions")
-    async def chat(body: ChatRequest):
-        return await respond(body, chat_prompt(body), "chat")
+    @app.post(
+        "/v1/chat/completions",
+        response_model=ChatCompletion,
+        responses={**STREAM, **GENERATION_ERRORS},
+        dependencies=v1,
+    )
+    async def chat(body: ChatRequest, raw: Request):
+        return await respond(raw, body, chat_prompt(body), "chat")
 
-    @app.post("/v1/completions")
-    async def completions(body: CompletionRequest):
-        return await respond(
-            body, engine.tokenizer(body.prompt, add_special_tokens=False)["input_ids"], "text"
-        )
+    @app.post(
+        "/v1/completions",
+        response_model=TextCompletion,
+        responses={**STREAM, **GENERATION_ERRORS},
+        dependencies=v1,
+    )
+    async def completions(body: CompletionRequest, raw: Request):
+        ids = engine.tokenizer(body.prompt, add_special_tokens=False)["input_ids"]
+        return await respond(raw, body, ids, "text")
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", response_model=ModelList, responses=READ_ERRORS, dependencies=v1)
     async def models():
         return {
             "object": "list",
@@ -327,40 +310,58 @@ def create_app(
             ],
         }
 
-    @app.get("/health")
+    @app.get("/health", response_model=Health, responses=documented(500))
     async def health():
         return {
             "status": "unloaded" if engine.unloaded else "ok",
             "models": engine.models(),
             "persona": engine.aliases.get("persona"),
-            "queue": engine.queue.qsize(),
+            "queue": engine.queue_depth,
+            "batch": engine.batch_size,
         }
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics", response_class=PlainTextResponse, responses={**PROMETHEUS, **documented(500)}
+    )
     async def prometheus():
-        return PlainTextResponse(metrics.render(engine))
+        stats = engine.stats
+        gauges = {
+            "personaforge_generated_tokens_total": ("counter", stats["generated_tokens"]),
+            "personaforge_decode_steps_total": ("counter", stats["steps"]),
+            "personaforge_decode_rows_total": ("counter", stats["rows"]),
+            "personaforge_loaded_adapters": ("gauge", len(engine.loaded_paths)),
+            "personaforge_queue_depth": ("gauge", engine.queue_depth),
+            "personaforge_batch_size": ("gauge", engine.batch_size),
+        }
+        return PlainTextResponse(metrics.render(gauges), media_type=PROMETHEUS_TYPE)
 
-    @app.post("/admin/reload-model")
-    async def reload_model(body: ReloadRequest):
+    @app.post(
+        "/admin/reload-model", response_model=Persona, responses=ADMIN_ERRORS, dependencies=admin
+    )
+    async def reload_model(body: ReloadRequest, raw: Request):
+        note(raw, model=body.version or body.model_path)
+        # In a thread: reading and checking the adapter takes a while and must not hold the loop.
         adapter = await asyncio.to_thread(engine.reload, body.version, body.model_path)
         return {"persona": adapter, "loaded": sorted(engine.loaded_paths)}
 
-    @app.post("/admin/rollback")
+    @app.post(
+        "/admin/rollback", response_model=Persona, responses=ROLLBACK_ERRORS, dependencies=admin
+    )
     async def rollback():
-        return {"persona": engine.rollback()}
+        return {"persona": engine.rollback(), "loaded": sorted(engine.loaded_paths)}
 
-    @app.post("/admin/unload")
+    @app.post(
+        "/admin/unload", response_model=EngineStatus, responses=ADMIN_ERRORS, dependencies=admin
+    )
     async def unload():
         engine.unload()
         return {"status": "unloaded"}
 
-    @app.post("/admin/load")
+    @app.post(
+        "/admin/load", response_model=EngineStatus, responses=ADMIN_ERRORS, dependencies=admin
+    )
     async def load():
         engine.load()
         return {"status": "ok"}
 
     return app
-
-
-def token_path(paths: Paths) -> Path:
-    return paths.home / "serve" / "admin-token"

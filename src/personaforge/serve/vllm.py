@@ -19,6 +19,7 @@ tested against a local stand-in that checks the request shapes vLLM documents.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import urllib.error
@@ -29,10 +30,16 @@ from typing import Any
 from fastapi import FastAPI, Request  # module level: FastAPI reads handler annotations at runtime
 from fastapi.responses import Response, StreamingResponse
 
-from personaforge.errors import UserError
 from personaforge.paths import Paths
-from personaforge.serve.app import ReloadRequest
+from personaforge.serve.app import (
+    ADMIN_ERRORS,
+    GENERATION_ERRORS,
+    ROLLBACK_ERRORS,
+    Persona,
+    ReloadRequest,
+)
 from personaforge.serve.engine import PERSONA, point_alias, roll_back_persona
+from personaforge.serve.policy import ApiError, NotFound, Unavailable, adapter_folder
 
 
 class VllmBridge:
@@ -60,7 +67,7 @@ class VllmBridge:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
         except urllib.error.URLError as exc:
-            raise UserError(f"no vLLM server at {self.url} ({exc.reason})") from None
+            raise Unavailable(f"no vLLM server at {self.url} ({exc.reason})") from None
 
     def stream(self, path: str, body: dict[str, Any]):
         request = urllib.request.Request(
@@ -77,14 +84,9 @@ class VllmBridge:
 
     # -- adapters -------------------------------------------------------------------------------------------
 
-    def folder(self, version: str) -> Path:
-        root = self.paths.adapters.resolve()
-        folder = (root / version).resolve()
-        if "/" in version or not folder.is_relative_to(root) or folder == root:
-            raise UserError("model paths must lie inside the adapters folder of PERSONAFORGE_HOME")
-        if not (folder / "adapter_config.json").exists():
-            raise UserError(f"no adapter at {version}")
-        return folder
+    def folder(self, version: str | None = None, model_path: str | None = None) -> Path:
+        """The same confinement as the local engine (serve/policy.py): inside adapters/, or 400."""
+        return adapter_folder(self.paths, version, model_path)
 
     def load(self, version: str) -> None:
         if version in self.loaded:
@@ -94,9 +96,7 @@ class VllmBridge:
             {"lora_name": self.lora_name(version), "lora_path": str(self.folder(version))},
         )
         if status != 200:
-            raise UserError(
-                f"vLLM refused to load {version}: {body.decode(errors='replace')[:200]}"
-            )
+            raise ApiError(f"vLLM refused to load {version}: {body.decode(errors='replace')[:200]}")
         self.loaded.add(version)
 
     def unload_unused(self) -> None:
@@ -112,7 +112,9 @@ class VllmBridge:
             point_alias(self.aliases, self.previous, alias, version)
         self.unload_unused()
 
-    def reload(self, version: str) -> str:
+    def reload(self, version: str | None = None, model_path: str | None = None) -> str:
+        """Register the named version in vLLM (if new) and point `persona` at it."""
+        version = self.folder(version, model_path).name
         self.set_alias(PERSONA, version)
         return version
 
@@ -138,14 +140,18 @@ class VllmBridge:
                 return self.lora_name(self.aliases[model])
             if model.startswith(PERSONA + ":") and model.split(":", 1)[1] in self.loaded:
                 return self.lora_name(model.split(":", 1)[1])
-        raise UserError(f"unknown model '{model}'; see GET /v1/models")
+        raise NotFound(f"unknown model '{model}'; see GET /v1/models", "model")
 
 
-def create_vllm_app(bridge: VllmBridge, paths: Paths, api_key: str | None = None):
-    from personaforge.serve.app import admin_token, error, install_guard
+def create_vllm_app(
+    bridge: VllmBridge, paths: Paths, api_key: str | None = None, access_log=None
+) -> FastAPI:
+    from personaforge.serve.guard import admin_auth, admin_token, api_key_auth, error, install, note
 
     app = FastAPI(title="personaforge (vLLM)", docs_url=None, redoc_url=None)
-    install_guard(app, admin_token(paths), api_key)
+    install(app, access_log=access_log)
+    admin = [admin_auth(admin_token(paths))]
+    v1 = api_key_auth(api_key)
 
     async def forward(request: Request, path: str):
         try:
@@ -153,22 +159,23 @@ def create_vllm_app(bridge: VllmBridge, paths: Paths, api_key: str | None = None
         except ValueError:
             return error(400, "the body is not valid JSON")
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-            return error(400, "model: field required")
+            return error(400, "model: field required", param="model")
+        note(request, model=body["model"])
         body["model"] = bridge.upstream_model(body["model"])
         if body.get("stream"):
             return StreamingResponse(bridge.stream(path, body), media_type="text/event-stream")
-        status, payload = bridge.post(path, body)
+        status, payload = await asyncio.to_thread(bridge.post, path, body)  # keep the loop free
         return Response(payload, status_code=status, media_type="application/json")
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", responses=GENERATION_ERRORS, dependencies=v1)
     async def chat(request: Request):
         return await forward(request, "/v1/chat/completions")
 
-    @app.post("/v1/completions")
+    @app.post("/v1/completions", responses=GENERATION_ERRORS, dependencies=v1)
     async def completions(request: Request):
         return await forward(request, "/v1/completions")
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", dependencies=v1)
     async def models():
         return {
             "object": "list",
@@ -186,14 +193,17 @@ def create_vllm_app(bridge: VllmBridge, paths: Paths, api_key: str | None = None
             "persona": bridge.aliases.get(PERSONA),
         }
 
-    @app.post("/admin/reload-model")
-    async def reload_model(body: ReloadRequest):
-        version = body.version or (Path(body.model_path).name if body.model_path else None)
-        if not version:
-            return error(400, "give a version or a model_path")
-        return {"persona": bridge.reload(version), "loaded": sorted(bridge.loaded)}
+    @app.post(
+        "/admin/reload-model", response_model=Persona, responses=ADMIN_ERRORS, dependencies=admin
+    )
+    async def reload_model(body: ReloadRequest, request: Request):
+        note(request, model=body.version or body.model_path)
+        version = await asyncio.to_thread(bridge.reload, body.version, body.model_path)
+        return {"persona": version, "loaded": sorted(bridge.loaded)}
 
-    @app.post("/admin/rollback")
+    @app.post(
+        "/admin/rollback", response_model=Persona, responses=ROLLBACK_ERRORS, dependencies=admin
+    )
     async def rollback():
         return {"persona": bridge.rollback(), "loaded": sorted(bridge.loaded)}
 

@@ -1,44 +1,22 @@
-"""Typed settings, one documented field per knob, grouped by stage.
+"""The settings schema: one section class per pipeline stage, one documented field per knob.
 
-Layers, later wins:
-
-    defaults  <  $PERSONAFORGE_HOME/config.toml  <  environment  <  --set section.key=value
-
-Environment variables are named PERSONAFORGE_<SECTION>__<KEY>, for example
-PERSONAFORGE_TRAIN__LORA_RANK=8. Every layer is checked against the schema
-before anything runs: an unknown key or a value of the wrong type is refused
-with one line that names the key, where it came from and what it expects.
+The field descriptions are the documentation: `config show` prints them beside each
+value and `make docs` renders them into docs/configuration.md. Loading the layers
+lives in config/load.py, rendering in config/render.py.
 """
 
 from __future__ import annotations
 
-import difflib
-import os
 import types
 import typing
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import annotated_types
-import tomlkit
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from personaforge.atomic import atomic_write_text
-from personaforge.errors import UserError
-from personaforge.paths import Paths
-
-ENV_PREFIX = "PERSONAFORGE_"
-ENV_SEPARATOR = "__"
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Llama/Qwen/Mistral projection names; adapting all seven (not only q,v) is what
 # QLoRA's paper found necessary to match full fine-tuning quality.
 ALL_LINEAR_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
-
-class ConfigError(UserError):
-    """A settings problem: unknown key, wrong type, unreadable config file."""
 
 
 def split_comma_list(value: Any) -> Any:
@@ -151,6 +129,29 @@ class TrainSettings(_Section):
     dpo_beta: float = Field(
         0.1, gt=0, description="DPO beta: how far the policy may move from the reference."
     )
+    dpo_learning_rate: float = Field(
+        5e-5,
+        gt=0,
+        lt=1,
+        description="Peak learning rate for DPO (gentler than SFT: it refines an adapter).",
+    )
+    dpo_epochs: int = Field(
+        4, ge=1, le=100, description="Passes over the preference pairs (they are few)."
+    )
+    dpo_min_pairs: int = Field(
+        8,
+        ge=1,
+        description="Fewer training pairs than this: DPO is skipped with the reason, not run as a no-op.",
+    )
+    rehearsal_share: float = Field(
+        0.2,
+        ge=0,
+        lt=1,
+        description=(
+            "Share of SFT rows that are the base's own answers to general prompts "
+            "(self-synthesised rehearsal), so the adapter keeps what the base could do. 0: off."
+        ),
+    )
 
     _split_targets = field_validator("target_modules", mode="before")(split_comma_list)
 
@@ -253,10 +254,30 @@ class DatasetSettings(_Section):
         6, ge=1, description="Earlier chat turns kept as context for a dialogue example."
     )
     eval_fraction: float = Field(
-        0.05,
+        0.1,
         ge=0,
         lt=0.5,
-        description="Share of memories held out for evaluation, chosen by a stable hash.",
+        description=(
+            "Share held out for evaluation, chosen by a stable hash of whole notes, "
+            "conversations and days (never part of one in training and part in eval)."
+        ),
+    )
+    eval_near_duplicate_threshold: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description=(
+            "A held-out example this similar (MinHash Jaccard) to a training example is "
+            "dropped from eval, so the style check measures voice, not recall."
+        ),
+    )
+    preference_eval_min: int = Field(
+        4,
+        ge=0,
+        description=(
+            "Preference pairs held out at least (when there are at least twice as many), "
+            "so DPO is always evaluated on pairs it never trained on."
+        ),
     )
     days_recent: int = Field(
         30, ge=1, description="Monthly update: every memory of the last this many days..."
@@ -344,12 +365,50 @@ class GateSettings(_Section):
         default_factory=list,
         description="Strings that must never be generated (plant them in your notes to test leakage).",
     )
+    current_style_margin: float = Field(
+        0.02,
+        ge=0,
+        description=(
+            "A candidate whose style perplexity is worse than the current version's by more "
+            "than this (0.02 = 2%, about the spread between training seeds) is not promoted."
+        ),
+    )
     auto_apply: bool = Field(
         True,
         description="`eval` promotes a passing candidate and rejects a failing one without asking.",
     )
 
     _split_canaries = field_validator("canaries", mode="before")(split_comma_list)
+
+
+class RunSettings(_Section):
+    """`personaforge run`: what the monthly cycle reads, how it trains, what it produces."""
+
+    sources: list[str] = Field(
+        default_factory=list,
+        description="Folders and files `run` ingests (vaults, chat exports, memories, corrections).",
+    )
+    strategy: Literal["warm", "retrain"] = Field(
+        "warm",
+        description=(
+            "After the first version: warm = continue from the current version on recent "
+            "memories plus a replayed sample of older ones; retrain = from the base on everything."
+        ),
+    )
+    dpo: bool = Field(
+        True, description="Train DPO on the corrections after SFT, when there are enough pairs."
+    )
+    export_formats: list[str] = Field(
+        default_factory=lambda: ["ollama"],
+        description="Formats exported for each promoted version (adapter, merged, gguf, lora-gguf, ollama).",
+    )
+    export_quant: str = Field("q8_0", description="GGUF type for gguf and ollama exports.")
+    server_url: str = Field(
+        "http://127.0.0.1:7373", description="A running `personaforge serve` told to reload."
+    )
+    profile: bool = Field(True, description="Rewrite USER_PROFILE.md after each run.")
+
+    _split_lists = field_validator("sources", "export_formats", mode="before")(split_comma_list)
 
 
 class Settings(BaseModel):
@@ -363,6 +422,7 @@ class Settings(BaseModel):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
+    run: RunSettings = Field(default_factory=RunSettings)
 
 
 SECTIONS: dict[str, type[_Section]] = {
@@ -371,23 +431,12 @@ SECTIONS: dict[str, type[_Section]] = {
 }
 
 
-@dataclass
-class LoadedSettings:
-    """Validated settings plus where each non-default value came from."""
-
-    settings: Settings
-    origins: dict[str, str] = field(default_factory=dict)
-    config_file: Path | None = None
-
-    def origin(self, dotted_key: str) -> str:
-        return self.origins.get(dotted_key, "default")
-
-
 # ---------------------------------------------------------------------------
-# Describing and parsing field types
+# Describing field types
 
 
-def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
+def unwrap_optional(annotation: Any) -> tuple[Any, bool]:
+    """`X | None` -> (X, True); any other annotation -> (it, False)."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
@@ -399,7 +448,7 @@ def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
 def describe_expected(section: str, key: str) -> str:
     """What a field accepts, in words: 'an integer >= 1', 'one of auto, hf, unsloth'."""
     info = SECTIONS[section].model_fields[key]
-    annotation, optional = _unwrap_optional(info.annotation)
+    annotation, optional = unwrap_optional(info.annotation)
     origin = typing.get_origin(annotation)
     if origin is Literal:
         text = "one of " + ", ".join(str(a) for a in typing.get_args(annotation))
@@ -424,251 +473,3 @@ def describe_expected(section: str, key: str) -> str:
     if optional:
         text += " (or empty for none)"
     return text
-
-
-def parse_value(section: str, key: str, raw: str) -> Any:
-    """Turn a string from the environment or --set into the field's Python type.
-
-    Strings stay strings (so a model id like 'org/name-7B' is never mangled);
-    numbers and booleans are read as TOML literals; lists accept 'a,b,c'.
-    Anything that does not parse is passed through for the schema to refuse.
-    """
-    info = SECTIONS[section].model_fields[key]
-    annotation, optional = _unwrap_optional(info.annotation)
-    text = raw.strip()
-    if optional and text.lower() in ("", "none", "null"):
-        return None
-    if annotation is str or typing.get_origin(annotation) is Literal:
-        if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-            return text[1:-1]
-        return text
-    if typing.get_origin(annotation) is list:
-        return text
-    try:
-        return tomlkit.parse(f"v = {text}")["v"].unwrap()
-    except Exception:
-        return text
-
-
-# ---------------------------------------------------------------------------
-# Layers
-
-
-def _suggest(name: str, candidates: Iterable[str], prefix: str = "") -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{prefix}{close[0]}'?" if close else ""
-
-
-def _check_key(section: str, key: str, where: str) -> None:
-    if section not in SECTIONS:
-        raise ConfigError(
-            f"unknown setting section '{section}' ({where}); sections: "
-            + ", ".join(SECTIONS)
-            + _suggest(section, SECTIONS)
-        )
-    fields = SECTIONS[section].model_fields
-    if key not in fields:
-        raise ConfigError(
-            f"unknown setting '{section}.{key}' ({where})"
-            + (
-                _suggest(key, fields, f"{section}.")
-                or f"; keys in [{section}]: " + ", ".join(fields)
-            )
-        )
-
-
-def split_dotted(dotted: str, where: str) -> tuple[str, str]:
-    parts = dotted.strip().split(".")
-    if len(parts) != 2 or not all(parts):
-        raise ConfigError(
-            f"'{dotted}' ({where}) is not a setting name; use section.key, e.g. train.lora_rank"
-        )
-    return parts[0], parts[1]
-
-
-def read_config_file(path: Path) -> tomlkit.TOMLDocument:
-    """Parse the TOML file, or an empty document if it does not exist."""
-    if not path.exists():
-        return tomlkit.document()
-    try:
-        return tomlkit.parse(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"config file {path} is not UTF-8 text") from None
-    except tomlkit.exceptions.ParseError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-
-
-def _file_layer(path: Path) -> dict[str, dict[str, Any]]:
-    where = f"in {path}"
-    layer: dict[str, dict[str, Any]] = {}
-    for section, table in read_config_file(path).unwrap().items():
-        if not isinstance(table, dict):
-            raise ConfigError(
-                f"'{section}' {where} must be a [section] table; put keys under one, e.g. [train]"
-            )
-        for key, value in table.items():
-            _check_key(section, key, where)
-            layer.setdefault(section, {})[key] = value
-    return layer
-
-
-def _env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, tuple[Any, str]]]:
-    layer: dict[str, dict[str, tuple[Any, str]]] = {}
-    for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or ENV_SEPARATOR not in name[len(ENV_PREFIX) :]:
-            continue  # PERSONAFORGE_HOME and friends are not settings
-        section, _, key = name[len(ENV_PREFIX) :].lower().partition(ENV_SEPARATOR)
-        where = f"from environment {name}"
-        _check_key(section, key, where)
-        layer.setdefault(section, {})[key] = (parse_value(section, key, raw), where)
-    return layer
-
-
-def parse_override(assignment: str) -> tuple[str, str, Any]:
-    """'train.lora_rank=8' -> ('train', 'lora_rank', 8), checked against the schema."""
-    where = f"from --set {assignment}"
-    if "=" not in assignment:
-        raise ConfigError(f"--set expects section.key=value, got '{assignment}'")
-    dotted, _, raw = assignment.partition("=")
-    section, key = split_dotted(dotted, where)
-    _check_key(section, key, where)
-    return section, key, parse_value(section, key, raw)
-
-
-def _validate(merged: dict[str, dict[str, Any]], origins: dict[str, str]) -> Settings:
-    try:
-        return Settings.model_validate(merged)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        section, key = str(error["loc"][0]), str(error["loc"][1])
-        dotted = f"{section}.{key}"
-        got = merged.get(section, {}).get(key)
-        raise ConfigError(
-            f"{dotted} ({origins.get(dotted, 'default')}) expects "
-            f"{describe_expected(section, key)}, got {got!r}"
-        ) from None
-
-
-def load_settings(
-    paths: Paths,
-    overrides: Iterable[str] = (),
-    environ: Mapping[str, str] | None = None,
-) -> LoadedSettings:
-    """Build Settings from all layers; raise ConfigError naming the first bad key."""
-    environ = os.environ if environ is None else environ
-    merged: dict[str, dict[str, Any]] = {}
-    origins: dict[str, str] = {}
-
-    def put(section: str, key: str, value: Any, where: str) -> None:
-        merged.setdefault(section, {})[key] = value
-        origins[f"{section}.{key}"] = where
-
-    for section, table in _file_layer(paths.config_file).items():
-        for key, value in table.items():
-            put(section, key, value, f"in {paths.config_file}")
-    for section, table in _env_layer(environ).items():
-        for key, (value, where) in table.items():
-            put(section, key, value, where)
-    for assignment in overrides:
-        section, key, value = parse_override(assignment)
-        put(section, key, value, f"from --set {assignment}")
-
-    settings = _validate(merged, origins)
-    return LoadedSettings(settings=settings, origins=origins, config_file=paths.config_file)
-
-
-# ---------------------------------------------------------------------------
-# Editing the file
-
-
-def set_in_file(paths: Paths, dotted: str, raw_value: str) -> Any:
-    """Write section.key = value into config.toml (comments kept), after validating it."""
-    where = f"for {paths.config_file}"
-    section, key = split_dotted(dotted, where)
-    _check_key(section, key, where)
-    value = parse_value(section, key, raw_value)
-    document = read_config_file(paths.config_file)
-    candidate = document.unwrap()
-    candidate.setdefault(section, {})[key] = value
-    checked = _validate(candidate, {f"{section}.{key}": f"config set {dotted}"})
-    typed_value = getattr(getattr(checked, section), key)
-    if section not in document:
-        document.add(section, tomlkit.table())
-    if typed_value is None:
-        document[section].pop(key, None)  # TOML has no null: absent means default
-    else:
-        document[section][key] = typed_value
-    atomic_write_text(paths.config_file, tomlkit.dumps(document))
-    return typed_value
-
-
-def unset_in_file(paths: Paths, dotted: str) -> bool:
-    """Remove section.key from config.toml; True if it was there."""
-    section, key = split_dotted(dotted, f"for {paths.config_file}")
-    _check_key(section, key, f"for {paths.config_file}")
-    document = read_config_file(paths.config_file)
-    if section not in document or key not in document[section]:
-        return False
-    del document[section][key]
-    if not document[section]:
-        del document[section]
-    atomic_write_text(paths.config_file, tomlkit.dumps(document))
-    return True
-
-
-# ---------------------------------------------------------------------------
-# Rendering
-
-
-def env_var_name(section: str, key: str) -> str:
-    return f"{ENV_PREFIX}{section.upper()}{ENV_SEPARATOR}{key.upper()}"
-
-
-def render_toml(loaded: LoadedSettings) -> str:
-    """Effective settings as TOML, each key with its description and, if not default, origin."""
-    lines = [
-        "# personaforge settings: defaults < config file < environment < --set",
-        f"# config file: {loaded.config_file}"
-        + ("" if loaded.config_file and loaded.config_file.exists() else " (not present)"),
-    ]
-    for section, model_type in SECTIONS.items():
-        values = getattr(loaded.settings, section)
-        lines += ["", f"[{section}]"]
-        for key, info in model_type.model_fields.items():
-            lines.append(f"# {info.description}")
-            value = getattr(values, key)
-            origin = loaded.origin(f"{section}.{key}")
-            suffix = "" if origin == "default" else f"  # {origin}"
-            if value is None:
-                lines.append(f"# {key} is not set{suffix}")
-            else:
-                lines.append(f"{key} = {tomlkit.item(value).as_string()}{suffix}")
-    return "\n".join(lines) + "\n"
-
-
-def render_reference_markdown() -> str:
-    """docs/configuration.md, generated from the schema so the docs cannot drift."""
-    out = [
-        "# Configuration reference",
-        "",
-        "<!-- generated by `make docs` from src/personaforge/config.py; do not edit -->",
-        "",
-        "Settings are read in layers, later wins: built-in defaults, then",
-        "`$PERSONAFORGE_HOME/config.toml`, then environment variables",
-        "`PERSONAFORGE_<SECTION>__<KEY>`, then `--set section.key=value` on any command.",
-        "`personaforge config show` prints the effective values and where each came from;",
-        "`personaforge config set section.key value` edits the file (comments are kept).",
-        "",
-    ]
-    for section, model_type in SECTIONS.items():
-        out += [f"## [{section}]", "", (model_type.__doc__ or "").strip(), ""]
-        out += ["| key | default | accepts | environment | meaning |", "|---|---|---|---|---|"]
-        for key, info in model_type.model_fields.items():
-            default = info.get_default(call_default_factory=True)
-            shown = "none" if default is None else tomlkit.item(default).as_string()
-            out.append(
-                f"| `{key}` | `{shown}` | {describe_expected(section, key)} | "
-                f"`{env_var_name(section, key)}` | {info.description} |"
-            )
-        out.append("")
-    return "\n".join(out)

@@ -1,0 +1,126 @@
+"""Reading a LoRA adapter from disk and checking it against the base, before it touches the model.
+
+Everything here runs in the caller's thread (an admin reload, the server's startup),
+never in the engine's worker: an adapter that cannot work (unreadable config or
+weights, not LoRA, DoRA, another base, a rank its config does not state) is refused
+with a 400 naming the adapter and the reason, and the model is left as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from personaforge.serve.policy import ApiError
+
+
+@dataclass
+class PreparedAdapter:
+    """An adapter read from disk and checked against the base, ready to attach."""
+
+    name: str
+    folder: Path
+    config: Any  # peft.LoraConfig
+    weights: dict[str, Any]
+    modules: set[str]  # the base's layers it adapts
+
+
+def linear_shapes(model) -> dict[str, tuple[int, int]]:
+    """(out_features, in_features) of every linear layer of a base, by module name."""
+    import torch
+
+    return {
+        name: (module.out_features, module.in_features)
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear)
+    }
+
+
+def prepare_adapter(
+    folder: Path,
+    shapes: dict[str, tuple[int, int]],
+    base_name: str,
+    base_fingerprint: str | None,
+) -> PreparedAdapter:
+    """The adapter's config and weights, checked against this base; ApiError (400) if unusable."""
+    from peft import PeftConfig, PeftType, load_peft_weights
+
+    name = folder.name
+    check_card(folder, base_name, base_fingerprint)
+    try:
+        config = PeftConfig.from_pretrained(str(folder))
+    except Exception as exc:  # a user's file: any failure to parse it is theirs to fix
+        raise ApiError(f"{name}: adapter_config.json is not a PEFT config ({exc})") from None
+    if config.peft_type != PeftType.LORA:
+        raise ApiError(f"{name} is a {config.peft_type} adapter; this server serves LoRA")
+    config.inference_mode = True
+    if not (folder / "adapter_model.safetensors").is_file():
+        raise ApiError(f"{name} has no adapter_model.safetensors")
+    try:
+        weights = load_peft_weights(str(folder), device="cpu")
+    except Exception as exc:  # truncated or corrupt file
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ApiError(f"{name}: the adapter weights cannot be read ({reason})") from None
+    if config.use_dora:
+        raise ApiError(f"{name} is a DoRA adapter; batched serving needs plain LoRA")
+    modules = check_shapes(name, config, weights, shapes)
+    return PreparedAdapter(name, folder, config, weights, modules)
+
+
+def check_card(folder: Path, base_name: str, base_fingerprint: str | None) -> None:
+    """An adapter whose personaforge.json names another base (by fingerprint) is refused."""
+    card_file = folder / "personaforge.json"
+    if not card_file.exists() or base_fingerprint is None:
+        return
+    try:
+        base = json.loads(card_file.read_text())["base"]
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(f"{folder.name}: personaforge.json is unreadable") from None
+    if base.get("fingerprint") not in (None, base_fingerprint):
+        raise ApiError(
+            f"{folder.name} was trained on base '{base.get('name')}' "
+            f"({str(base.get('fingerprint'))[:12]}), but this server runs '{base_name}' "
+            f"({base_fingerprint[:12]}); serve it from a server on that base"
+        )
+
+
+def check_shapes(
+    name: str, config, weights: dict[str, Any], shapes: dict[str, tuple[int, int]]
+) -> set[str]:
+    """Every LoRA matrix must fit a linear layer of this base at the configured rank.
+
+    Returns the base's layers the adapter adapts.
+    """
+    modules: set[str] = set()
+    for key, tensor in weights.items():
+        part = next((p for p in ("lora_A", "lora_B") if key.endswith(f".{p}.weight")), None)
+        if part is None:
+            continue
+        module = key[: -len(f".{part}.weight")].removeprefix("base_model.model.")
+        shape = shapes.get(module)
+        if shape is None or tensor.dim() != 2:
+            raise ApiError(
+                f"{name} adapts '{module}', which this base does not have: "
+                "it was trained for another base"
+            )
+        out_features, in_features = shape
+        rank, width = (
+            (tensor.shape[0], tensor.shape[1])
+            if part == "lora_A"
+            else (tensor.shape[1], tensor.shape[0])
+        )
+        if width != (in_features if part == "lora_A" else out_features):
+            raise ApiError(
+                f"{name}: '{module}' is {in_features}->{out_features} in this base but the "
+                f"adapter's {part} is {tuple(tensor.shape)}: it was trained for another base"
+            )
+        if not config.rank_pattern and rank != config.r:
+            raise ApiError(
+                f"{name}: adapter_config.json says r={config.r} but '{module}' has rank {rank}"
+            )
+        modules.add(module)
+    if not modules:
+        raise ApiError(f"{name}: adapter_model.safetensors holds no LoRA weights")
+    return modules
