@@ -1,0 +1,223 @@
+"""`personaforge run` and `personaforge runs`: the whole cycle, and its record."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from personaforge.cli.app import app, examples, get_state
+from personaforge.ui import console, stdout
+
+runs_app = typer.Typer(help="Past runs of `personaforge run`: list, show.", no_args_is_help=True)
+
+STATUS_MARKS = {
+    "done": "[green]✓[/]",
+    "skipped": "[dim]–[/]",
+    "stopped": "[yellow]■[/]",
+    "failed": "[red]✗[/]",
+}
+
+
+class StageReporter:
+    """Prints a header when a stage starts and its result, with the stage's own printer, when it ends."""
+
+    def __init__(self, memory_store_total: bool = True):
+        self.memory_store_total = memory_store_total
+
+    def stage_started(self, index: int, total: int, name: str, plan: str) -> None:
+        stdout.rule(f"[bold]{index}/{total} {name}[/]: {escape(plan)}", align="left")
+
+    def stage_finished(self, name: str, record: Any, payload: Any) -> None:
+        if payload is not None and record.status != "failed":
+            PRINTERS.get(name, _nothing)(payload, record.numbers)
+        mark = STATUS_MARKS.get(record.status, record.status)
+        stdout.print(
+            f"{mark} {name} {record.status} in {_duration(record.seconds)}: {escape(record.summary)}"
+        )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def _nothing(payload: Any, numbers: dict) -> None:
+    return None
+
+
+def _ingest(summary: Any, numbers: dict) -> None:
+    from personaforge.cli.memories import print_ingest_summary
+
+    print_ingest_summary(summary, numbers.get("memories_in_store", 0), limit=4)
+
+
+def _dataset(result: Any, numbers: dict) -> None:
+    from personaforge.cli.dataset import print_dataset
+
+    print_dataset(result.manifest, result.folder, findings_limit=6)
+
+
+def _train(result: Any, numbers: dict) -> None:
+    from personaforge.cli.train import print_training
+
+    print_training(result.card, result.folder)
+
+
+def _evaluate(report: Any, numbers: dict) -> None:
+    from personaforge.cli.models import print_evaluation
+
+    print_evaluation(report)
+
+
+def _dpo(payload: Any, numbers: dict) -> None:
+    trained, report = payload
+    if trained is not None:
+        _train(trained, numbers)
+    _evaluate(report, numbers)
+
+
+def _export(results: Any, numbers: dict) -> None:
+    from personaforge.cli.export import print_export
+
+    for result in results:
+        print_export(result)
+
+
+PRINTERS = {
+    "ingest": _ingest,
+    "dataset": _dataset,
+    "train": _train,
+    "evaluate": _evaluate,
+    "dpo": _dpo,
+    "export": _export,
+}
+
+
+@app.command(
+    epilog=examples(
+        "personaforge config set run.sources ~/Obsidian/Vault,~/.claude/projects",
+        "personaforge run",
+        "personaforge run --dry-run",
+        "personaforge run --until evaluate",
+        "personaforge run --from export",
+        "personaforge run --resume",
+        "personaforge run --force   # train even when nothing new was written",
+    )
+)
+def run(
+    ctx: typer.Context,
+    from_stage: Annotated[
+        str | None, typer.Option("--from", metavar="STAGE", help="Start at this stage.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", metavar="STAGE", help="Stop after this stage.")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the last failed or killed run.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Run past 'nothing new to learn'.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would run and why; change nothing.")
+    ] = False,
+    trigger: Annotated[
+        str, typer.Option(hidden=True, help="Who started it (the schedule passes 'schedule').")
+    ] = "manual",
+) -> None:
+    """The cycle: ingest, dataset, train, evaluate, DPO, export, reload the server, profile.
+
+    Stages: ingest, dataset, train, evaluate, dpo, export, reload, profile. The
+    first run builds a foundation dataset; later ones a monthly update that
+    continues from the current version. Every run is recorded (`runs list`).
+    """
+    from personaforge.pipeline import RunRequest, run_pipeline
+    from personaforge.pipeline import dry_run as plan
+
+    state = get_state(ctx)
+    request = RunRequest(trigger, from_stage, until, resume, force, dry_run)
+    if dry_run:
+        for name, line in plan(state.paths, state.loaded.settings, request):
+            stdout.print(f"  {name:<9} {escape(line)}")
+        return
+    record = run_pipeline(state.paths, state.loaded.settings, request, StageReporter())
+    stdout.rule()
+    finish_line(record)
+    if record.status == "interrupted":
+        raise typer.Exit(130)
+    if record.status == "failed":
+        raise typer.Exit(1)
+
+
+def finish_line(record: Any) -> None:
+    colour = {"finished": "green", "nothing new": "yellow"}.get(record.status, "red")
+    made = f"; current version {record.version}" if record.version else ""
+    stdout.print(f"[bold {colour}]run {record.id} {record.status}[/]{made}")
+    if record.error:
+        console.print(f"  {escape(record.error)}")
+
+
+@runs_app.command(
+    "list", epilog=examples("personaforge runs list", "personaforge runs list --json")
+)
+def runs_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every recorded run: when, who started it, how it ended, the version it made."""
+    from personaforge.runs import list_runs
+
+    runs = list_runs(get_state(ctx).paths, limit)
+    if as_json:
+        stdout.print_json(json.dumps(runs))
+        return
+    if not runs:
+        stdout.print("no runs yet (`personaforge run`)")
+        return
+    table = Table(box=None)
+    for column in ("run", "started", "trigger", "status", "stages", "version"):
+        table.add_column(column)
+    for entry in runs:
+        stages = " ".join(STATUS_MARKS.get(s["status"], "?") + s["name"] for s in entry["stages"])
+        table.add_row(
+            str(entry["id"]),
+            entry["started_at"][:16].replace("T", " "),
+            entry["trigger"],
+            entry["status"],
+            stages,
+            entry["version"] or "-",
+        )
+    stdout.print(table)
+
+
+@runs_app.command("show", epilog=examples("personaforge runs show 3"))
+def runs_show(
+    ctx: typer.Context,
+    run_id: Annotated[int, typer.Argument(metavar="ID", help="A run number (`runs list`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One run: each stage's status, time, numbers and result line."""
+    from personaforge.runs import get_run
+
+    entry = get_run(get_state(ctx).paths, run_id)
+    if as_json:
+        stdout.print_json(json.dumps(entry))
+        return
+    stdout.print(
+        f"[bold]run {entry['id']}[/] ({entry['trigger']}) {entry['status']}: "
+        f"{entry['started_at']} -> {entry['finished_at'] or '…'}"
+    )
+    for stage in entry["stages"]:
+        mark = STATUS_MARKS.get(stage["status"], stage["status"])
+        stdout.print(
+            f"  {mark} {stage['name']:<9} {_duration(stage['seconds']):>8}  {escape(stage['summary'])}"
+        )
+        numbers = {k: v for k, v in stage["numbers"].items() if k != "store_state"}
+        if numbers:
+            stdout.print(f"      {escape(json.dumps(numbers, default=str))}", soft_wrap=True)
+    if entry["error"]:
+        stdout.print(f"  [red]error[/]: {escape(entry['error'])}")

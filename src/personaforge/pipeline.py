@@ -1,0 +1,540 @@
+"""`personaforge run`: the whole cycle, recorded and resumable.
+
+    record = run_pipeline(paths, settings, RunRequest(trigger="schedule"), reporter)
+
+ingest -> dataset -> train (SFT) -> evaluate (promote or reject) -> dpo (train
+and evaluate, when there are corrections) -> export -> reload (a running
+server) -> profile. The first run builds a foundation dataset; later runs build
+a monthly one (the last `dataset.days_recent` days plus a replayed sample of
+older memories) and continue from the current version (`run.strategy = warm`).
+
+A run stops after ingest when nothing changed since the data the current
+version learned from ("nothing new to learn"), so a monthly schedule costs
+nothing in quiet months. Every stage's outcome is recorded as it ends
+(runs.py); `--resume` picks up a failed or killed run at the stage that did not
+finish, reusing what the finished ones made (a killed training resumes from its
+last checkpoint). The stages do not print: a Reporter receives each stage's
+start and result, so the CLI, the demo and tests show them their own way.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from personaforge.config import Settings
+from personaforge.errors import UserError
+from personaforge.paths import Paths
+from personaforge.runs import RunLog, RunRecord, StageRecord, get_run, list_runs, run_lock
+
+__all__ = ["STAGES", "RunRequest", "get_run", "list_runs", "run_pipeline"]
+
+
+@dataclass
+class RunRequest:
+    trigger: str = "manual"  # manual, schedule, demo
+    from_stage: str | None = None
+    until: str | None = None
+    resume: bool = False
+    force: bool = False  # run past "nothing new to learn"
+    dry_run: bool = False
+    show_progress: bool = True
+    foundation: bool = False  # build from every memory even when a version exists (forget)
+
+
+@dataclass
+class Outcome:
+    """What a stage did: a status, the numbers worth recording, a line, and its rich result."""
+
+    status: str  # done, skipped, stopped
+    summary: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+    payload: Any = None  # IngestSummary, DatasetResult, TrainResult, EvalReport, [ExportResult]
+
+
+class Reporter(Protocol):
+    def stage_started(self, index: int, total: int, name: str, plan: str) -> None: ...
+    def stage_finished(self, name: str, record: StageRecord, payload: Any) -> None: ...
+
+
+class SilentReporter:
+    def stage_started(self, index: int, total: int, name: str, plan: str) -> None:
+        pass
+
+    def stage_finished(self, name: str, record: StageRecord, payload: Any) -> None:
+        pass
+
+
+@dataclass
+class RunContext:
+    paths: Paths
+    settings: Settings
+    request: RunRequest
+    # What earlier stages made; restored from the record when a run resumes.
+    dataset_id: str | None = None
+    sft_version: str | None = None
+    dpo_version: str | None = None
+    promoted: list[str] = field(default_factory=list)
+
+    def current(self) -> str | None:
+        from personaforge.registry import Registry
+
+        with Registry.open(self.paths) as registry:
+            return registry.current()
+
+    def current_on_base(self) -> str | None:
+        """The current version, if it was trained on the configured base (else a new start)."""
+        from personaforge.registry import Registry
+
+        with Registry.open(self.paths) as registry:
+            current = registry.current()
+            on_base = current and registry.get(current).base == self.settings.model.base
+        return current if on_base else None
+
+
+class Interrupted(Exception):
+    """Training stopped early (Ctrl-C); the run is resumable."""
+
+
+# -- what changed ------------------------------------------------------------------------------------
+
+
+def store_state(paths: Paths) -> str:
+    """The store's content hash now (dataset.build.store_state), to compare with a version's."""
+    from personaforge.dataset.build import store_state as state_of
+    from personaforge.store import MemoryStore
+
+    with MemoryStore.open(paths.memory_store) as store:
+        return state_of(store)
+
+
+def learned_state(paths: Paths, version: str | None) -> str | None:
+    """The store state the version's dataset was built from, if recorded."""
+    from personaforge.registry import Registry
+
+    if version is None:
+        return None
+    with Registry.open(paths) as registry:
+        dataset_id = registry.get(version).dataset_id
+    manifest = paths.datasets / dataset_id / "manifest.json"
+    if not manifest.exists():
+        return None
+    return json.loads(manifest.read_text()).get("provenance", {}).get("store_state")
+
+
+def nothing_new(ctx: RunContext, state: str) -> str | None:
+    """Why there is nothing to learn from this store, or None."""
+    current = ctx.current_on_base()
+    if current and learned_state(ctx.paths, current) == state:
+        return f"nothing new to learn: the memories are exactly those {current} learned from"
+    with RunLog.open(ctx.paths) as log:
+        last = log.last_finished()
+    if last and last.options.get("store_state") == state and not last.version:
+        return (
+            f"nothing new to learn: run {last.id} already trained on exactly these memories "
+            "and promoted nothing; pass --force to try again"
+        )
+    return None
+
+
+# -- stages -------------------------------------------------------------------------------------------
+
+
+def stage_ingest(ctx: RunContext) -> Outcome:
+    from personaforge.ingest import ingest
+    from personaforge.store import MemoryStore
+
+    with MemoryStore.open(ctx.paths.memory_store) as store:
+        summary = ingest(
+            [Path(s) for s in ctx.settings.run.sources],
+            store,
+            ctx.settings.ingest,
+            show_progress=ctx.request.show_progress,
+        )
+        total = store.count()
+    if summary.interrupted:
+        raise Interrupted("ingest was interrupted; finished files are kept")
+    if summary.nothing_readable:
+        raise UserError(
+            "nothing could be read from run.sources: " + ", ".join(ctx.settings.run.sources)
+        )
+    changes = vars(summary.memories)
+    numbers = {"memories_in_store": total, **changes, "files_read": summary.files_read}
+    state = store_state(ctx.paths)
+    numbers["store_state"] = state
+    why = None if ctx.request.force else nothing_new(ctx, state)
+    if why:
+        return Outcome("stopped", why, numbers, summary)
+    return Outcome("done", f"{total:,} memories in the store", numbers, summary)
+
+
+def _strategy(ctx: RunContext) -> str:
+    first = ctx.current_on_base() is None
+    everything = ctx.request.foundation or ctx.settings.run.strategy == "retrain"
+    return "foundation" if first or everything else "monthly"
+
+
+def _parent(ctx: RunContext) -> str | None:
+    """What SFT continues from: the current version (warm), or nothing (retrain, first run)."""
+    warm = ctx.settings.run.strategy == "warm" or ctx.request.foundation
+    return ctx.current_on_base() if warm else None
+
+
+def stage_dataset(ctx: RunContext) -> Outcome:
+    from personaforge.dataset import DatasetRequest, MixPlan, build_dataset
+    from personaforge.dataset.curate import counter_for_base
+    from personaforge.store import MemoryStore
+
+    settings = ctx.settings
+    strategy = _strategy(ctx)
+    plan = MixPlan(
+        strategy,
+        days_recent=settings.dataset.days_recent,
+        old_samples=settings.dataset.old_samples,
+        seed=settings.dataset.seed,
+    )
+    counter, tokenizer_name, _ = counter_for_base(
+        settings.model.base, ctx.paths, settings.model.revision
+    )
+    with MemoryStore.open(ctx.paths.memory_store) as store:
+        result = build_dataset(
+            store,
+            settings,
+            ctx.paths,
+            DatasetRequest(plan),
+            counter,
+            tokenizer_name if counter else None,
+        )
+    ctx.dataset_id = result.id
+    files = result.manifest["files"]
+    numbers = {
+        "dataset": result.id,
+        "strategy": strategy,
+        **{name.removesuffix(".jsonl"): entry["examples"] for name, entry in files.items()},
+    }
+    return Outcome("done", f"{result.id} ({strategy})", numbers, result)
+
+
+def _trained(ctx: RunContext, method: str, parent: str | None) -> tuple[str, Any]:
+    """Train, or reuse a version trained on exactly these inputs (a rerun or a resume)."""
+    from personaforge.registry import Registry
+    from personaforge.train.run import TrainRequest, train
+
+    assert ctx.dataset_id is not None
+    with Registry.open(ctx.paths) as registry:
+        found = registry.find_trained(
+            method, ctx.dataset_id, parent, ctx.settings.train.model_dump()
+        )
+    if found:
+        return found, None
+    request = TrainRequest(
+        method=method,
+        dataset_id=ctx.dataset_id,
+        from_version=parent,
+        fresh=parent is None,
+        show_progress=ctx.request.show_progress,
+    )
+    result = train(ctx.paths, ctx.settings, request)
+    if result.interrupted:
+        raise Interrupted(f"training stopped at step {result.steps}; `run --resume` continues it")
+    if result.skipped:
+        return "", result
+    return result.version or "", result
+
+
+def _training_numbers(version: str, paths: Paths) -> dict[str, Any]:
+    from personaforge.registry import read_card
+
+    card = read_card(paths.adapters / version)
+    metrics = card["metrics"]
+    keep = ("train_loss_first", "train_loss_last", "eval_loss_before", "eval_loss_after", "steps")
+    return {
+        "version": version,
+        "parent": card.get("parent"),
+        **{key: metrics.get(key) for key in keep},
+        "seconds": metrics.get("seconds_this_session"),
+        **({"dpo": metrics["dpo"]} if "dpo" in metrics else {}),
+    }
+
+
+def stage_train(ctx: RunContext) -> Outcome:
+    parent = _parent(ctx)
+    version, result = _trained(ctx, "sft", parent)
+    ctx.sft_version = version
+    reused = result is None
+    summary = f"{version} from {parent or 'the base'}" + (
+        " (already trained: reused)" if reused else ""
+    )
+    return Outcome("done", summary, _training_numbers(version, ctx.paths), result)
+
+
+def _gate(ctx: RunContext, version: str) -> Outcome:
+    from personaforge.evaluate import evaluate_and_apply, load_report
+
+    report = load_report(ctx.paths, version)
+    if report is None or report.verdict.get("checks") is None:
+        report = evaluate_and_apply(ctx.paths, ctx.settings, version)
+    decision = report.verdict["decision"]
+    if decision == "promote":
+        ctx.promoted.append(version)
+    base, cand = report.compared["base"], report.compared["candidate"]
+    numbers = {
+        "version": version,
+        "decision": decision,
+        "style_ratio": round(cand.style_ppl / base.style_ppl, 4),
+        "general_ratio": round(cand.general_ppl / base.general_ppl, 4),
+        "probes": f"{cand.probes_passed}/{cand.probes_total} (base {base.probes_passed})",
+        "failed_checks": [c["name"] for c in report.verdict.get("checks", []) if not c["passed"]],
+    }
+    return Outcome("done", f"{version}: {decision}", numbers, report)
+
+
+def stage_evaluate(ctx: RunContext) -> Outcome:
+    assert ctx.sft_version
+    return _gate(ctx, ctx.sft_version)
+
+
+def stage_dpo(ctx: RunContext) -> Outcome:
+    if not ctx.settings.run.dpo:
+        return Outcome("skipped", "run.dpo is off")
+    if ctx.sft_version not in ctx.promoted and ctx.current() != ctx.sft_version:
+        return Outcome("skipped", f"{ctx.sft_version} was not promoted; DPO refines a promoted SFT")
+    version, result = _trained(ctx, "dpo", ctx.sft_version)
+    if not version:
+        return Outcome("skipped", result.skipped, {"reason": result.skipped})
+    ctx.dpo_version = version
+    gated = _gate(ctx, version)
+    numbers = {**_training_numbers(version, ctx.paths), **gated.numbers}
+    return Outcome("done", gated.summary, numbers, (result, gated.payload))
+
+
+def stage_export(ctx: RunContext) -> Outcome:
+    from personaforge.export import export_version
+
+    current = ctx.current()
+    if not ctx.promoted or current is None:
+        return Outcome("skipped", "no version was promoted in this run")
+    quant = ctx.settings.run.export_quant
+    results = [
+        export_version(ctx.paths, current, fmt, quant) for fmt in ctx.settings.run.export_formats
+    ]
+    numbers = {
+        "version": current,
+        "exports": {r.format: {"path": str(r.path), "bytes": r.size} for r in results},
+    }
+    return Outcome("done", f"{current}: " + ", ".join(r.format for r in results), numbers, results)
+
+
+def stage_reload(ctx: RunContext) -> Outcome:
+    from personaforge.serve.client import ServerUnreachable, admin_post
+
+    current = ctx.current()
+    if not ctx.promoted or current is None:
+        return Outcome("skipped", "no version was promoted in this run")
+    url = ctx.settings.run.server_url
+    try:
+        answer = admin_post(ctx.paths, url, "/admin/reload-model", {"version": current})
+    except ServerUnreachable:
+        return Outcome("skipped", f"no server running at {url}")
+    return Outcome(
+        "done", f"{url} now serves {answer.get('persona')}", {"url": url, "version": current}
+    )
+
+
+def stage_profile(ctx: RunContext) -> Outcome:
+    if not ctx.settings.run.profile:
+        return Outcome("skipped", "run.profile is off")
+    from personaforge.profile import build_profile, write_profile
+
+    current = ctx.current()
+    profile = build_profile(ctx.paths, ctx.settings, version=current)
+    written = write_profile(ctx.paths, profile)
+    facts = len(getattr(profile, "facts", []) or [])
+    return Outcome(
+        "done",
+        f"USER_PROFILE.md: {facts} facts" + (f" ({current})" if current else ""),
+        {"facts": facts, "files": [str(p) for p in written]},
+        profile,
+    )
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[RunContext], Outcome]
+    does: str  # for --dry-run and the stage header
+
+
+STAGES = (
+    Stage("ingest", stage_ingest, "read run.sources into the memory store (only what changed)"),
+    Stage("dataset", stage_dataset, "build training examples"),
+    Stage("train", stage_train, "LoRA SFT"),
+    Stage("evaluate", stage_evaluate, "the gate: promote or reject"),
+    Stage("dpo", stage_dpo, "DPO on the corrections, then the gate again"),
+    Stage("export", stage_export, "export the promoted version (run.export_formats)"),
+    Stage("reload", stage_reload, "tell a running server to serve it"),
+    Stage("profile", stage_profile, "rewrite USER_PROFILE.md"),
+)
+STAGE_NAMES = [stage.name for stage in STAGES]
+
+
+# -- planning (--dry-run, headers) --------------------------------------------------------------------------
+
+
+def plan_line(ctx: RunContext, stage: Stage) -> str:
+    """What the stage will do with this home, in one line."""
+    settings = ctx.settings
+    if stage.name == "ingest":
+        sources = ", ".join(settings.run.sources) or "(none configured)"
+        return f"read {sources}"
+    if stage.name == "dataset":
+        strategy = _strategy(ctx)
+        if strategy == "foundation":
+            why = (
+                "no version on this base yet"
+                if ctx.current_on_base() is None
+                else "run.strategy = retrain"
+            )
+            return f"foundation: every memory ({why})"
+        return (
+            f"monthly: the last {settings.dataset.days_recent} days + up to "
+            f"{settings.dataset.old_samples} older memories replayed"
+        )
+    if stage.name == "train":
+        return f"SFT on {settings.model.base}, from {_parent(ctx) or 'the base'}"
+    if stage.name == "dpo" and not settings.run.dpo:
+        return "off (run.dpo = false)"
+    if stage.name == "export":
+        return f"{', '.join(settings.run.export_formats)} ({settings.run.export_quant})"
+    if stage.name == "reload":
+        return f"POST {settings.run.server_url}/admin/reload-model, if a server runs there"
+    return stage.does
+
+
+def _selected(request: RunRequest, first: str | None) -> list[Stage]:
+    for name in (request.from_stage, request.until):
+        if name is not None and name not in STAGE_NAMES:
+            raise UserError(f"unknown stage '{name}'; stages: {', '.join(STAGE_NAMES)}")
+    start = STAGE_NAMES.index(first or request.from_stage or "ingest")
+    stop = STAGE_NAMES.index(request.until) + 1 if request.until else len(STAGES)
+    if stop <= start:
+        raise UserError(
+            f"--until {request.until} comes before --from {first or request.from_stage}"
+        )
+    return list(STAGES[start:stop])
+
+
+def _restore(ctx: RunContext, record: RunRecord | None) -> None:
+    """Carry forward what finished stages made (a resumed run, or --from on top of the last run)."""
+    from personaforge.dataset.build import latest_id
+
+    numbers = {s.name: s.numbers for s in record.stages} if record else {}
+    ctx.dataset_id = numbers.get("dataset", {}).get("dataset") or latest_id(ctx.paths)
+    ctx.sft_version = numbers.get("train", {}).get("version")
+    ctx.dpo_version = numbers.get("dpo", {}).get("version")
+    for name in ("evaluate", "dpo"):
+        if numbers.get(name, {}).get("decision") == "promote":
+            ctx.promoted.append(numbers[name]["version"])
+    if ctx.sft_version is None:
+        from personaforge.registry import Registry
+
+        with Registry.open(ctx.paths) as registry:
+            latest = next((v for v in reversed(registry.versions()) if v.method == "sft"), None)
+        ctx.sft_version = latest.name if latest else None
+
+
+# -- the run ------------------------------------------------------------------------------------------------
+
+
+def dry_run(paths: Paths, settings: Settings, request: RunRequest) -> list[tuple[str, str]]:
+    """(stage, what it would do) without doing anything."""
+    ctx = RunContext(paths, settings, request)
+    return [(stage.name, plan_line(ctx, stage)) for stage in _selected(request, None)]
+
+
+def run_pipeline(
+    paths: Paths, settings: Settings, request: RunRequest, reporter: Reporter | None = None
+) -> RunRecord:
+    reporter = reporter or SilentReporter()
+    if not settings.run.sources and request.from_stage in (None, "ingest") and not request.resume:
+        raise UserError(
+            "run.sources is empty: name what to learn from, e.g. "
+            "`personaforge config set run.sources ~/Obsidian/Vault,~/.claude/projects`"
+        )
+    paths.ensure()
+    with run_lock(paths), RunLog.open(paths) as log:
+        resumed = log.last_resumable() if request.resume else None
+        if request.resume and resumed is None:
+            raise UserError("nothing to resume: the last run did not fail or get interrupted")
+        ctx = RunContext(paths, settings, request)
+        if resumed is not None:
+            record = log.resume(resumed)
+            finished = {s.name for s in record.stages if s.status in ("done", "skipped")}
+            first = next((n for n in STAGE_NAMES if n not in finished), None)
+            _restore(ctx, record)
+            if first is None:
+                log.finish(record, "finished")
+                return record
+        else:
+            first = None
+            record = log.start(
+                request.trigger, {"from": request.from_stage, "until": request.until}
+            )
+            if request.from_stage not in (None, "ingest"):
+                _restore(ctx, log.last_finished())
+        stages = _selected(request, first)
+        return _run_stages(ctx, log, record, stages, reporter)
+
+
+def _run_stages(
+    ctx: RunContext, log: RunLog, record: RunRecord, stages: list[Stage], reporter: Reporter
+) -> RunRecord:
+    for index, stage in enumerate(stages, start=1):
+        reporter.stage_started(index, len(stages), stage.name, plan_line(ctx, stage))
+        started = time.monotonic()
+        try:
+            outcome = stage.run(ctx)
+        except Interrupted as exc:
+            _record_stage(log, record, stage, "failed", str(exc), {}, started, reporter, None)
+            log.finish(record, "interrupted", str(exc))
+            return record
+        except (UserError, KeyboardInterrupt) as exc:
+            message = str(exc) or "interrupted"
+            _record_stage(log, record, stage, "failed", message, {}, started, reporter, None)
+            log.finish(record, "failed" if isinstance(exc, UserError) else "interrupted", message)
+            raise
+        except Exception as exc:  # a bug: record it, keep the traceback for the user
+            _record_stage(log, record, stage, "failed", repr(exc), {}, started, reporter, None)
+            log.finish(record, "failed", repr(exc))
+            raise
+        if "store_state" in outcome.numbers:
+            record.options["store_state"] = outcome.numbers["store_state"]
+            log.save_options(record)
+        if ctx.promoted:
+            record.version = ctx.promoted[-1]
+        _record_stage(
+            log,
+            record,
+            stage,
+            outcome.status,
+            outcome.summary,
+            outcome.numbers,
+            started,
+            reporter,
+            outcome.payload,
+        )
+        if outcome.status == "stopped":
+            log.finish(record, "nothing new")
+            return record
+    log.finish(record, "finished")
+    return record
+
+
+def _record_stage(log, record, stage, status, summary, numbers, started, reporter, payload) -> None:
+    entry = StageRecord(stage.name, status, round(time.monotonic() - started, 1), numbers, summary)
+    log.save_stage(record, entry)
+    reporter.stage_finished(stage.name, entry, payload)
