@@ -17,6 +17,7 @@ from personaforge.ui import console, stdout
         "personaforge train --fresh --rank 32 --alpha 64 --lr 1e-4",
         "personaforge train --method dpo",
         "personaforge train --resume",
+        "personaforge train --dashboard   # watch loss, speed and ETA in the browser",
         "accelerate launch -m personaforge train   # several GPUs (DDP/FSDP)",
     )
 )
@@ -45,6 +46,12 @@ def train(
     resume: Annotated[
         bool, typer.Option("--resume", help="Require a checkpoint to continue from.")
     ] = False,
+    dashboard: Annotated[
+        bool, typer.Option("--dashboard", help="Serve the dashboard alongside; prints its URL.")
+    ] = False,
+    dashboard_port: Annotated[
+        int, typer.Option(help="Port for --dashboard; 0 picks a free one.")
+    ] = 7374,
 ) -> None:
     """Train a LoRA adapter (SFT or DPO) on a dataset; resumable, with live progress.
 
@@ -66,7 +73,17 @@ def train(
     }
     settings = with_train_overrides(state.loaded.settings, overrides)
     request = TrainRequest(method, dataset, base, from_version, fresh, resume)
-    result = run_training(state.paths, settings, request)
+    from personaforge.dashboard import start_alongside
+
+    watcher = start_alongside(state.paths, dashboard_port, console.print) if dashboard else None
+    try:
+        result = run_training(state.paths, settings, request)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+    if result.skipped:
+        console.print(f"[yellow]{result.skipped}[/]")
+        raise typer.Exit(1)
     if result.interrupted:
         console.print(
             f"[yellow]stopped at step {result.steps}[/]: checkpoint kept in {result.run_dir}; "
@@ -93,12 +110,12 @@ def with_train_overrides(settings, overrides: dict):
     return settings.model_copy(update={"train": train})
 
 
+def _fmt(value, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def print_training(card: dict, folder) -> None:
     metrics = card["metrics"]
-
-    def fmt(value):
-        return "-" if value is None else f"{value:.3f}"
-
     stdout.print(
         f"[bold]{card['version']}[/] ({card['method']}, parent {card['parent'] or 'base'}) in {folder}"
     )
@@ -108,15 +125,29 @@ def print_training(card: dict, folder) -> None:
         + (", 4-bit" if card["quantization"] == "4bit" else "")
     )
     stdout.print(
-        f"  train loss {fmt(metrics['train_loss_first'])} -> {fmt(metrics['train_loss_last'])}; "
-        f"held-out loss {fmt(metrics['eval_loss_before'])} -> {fmt(metrics['eval_loss_after'])}"
+        f"  train loss {_fmt(metrics['train_loss_first'])} -> {_fmt(metrics['train_loss_last'])}; "
+        f"held-out loss {_fmt(metrics['eval_loss_before'])} -> {_fmt(metrics['eval_loss_after'])}"
     )
-    if metrics.get("reward_accuracy_last") is not None:
+    if metrics.get("rehearsal_rows"):
         stdout.print(
-            f"  DPO reward accuracy (chosen preferred over rejected): {metrics['reward_accuracy_last']:.0%}"
+            f"  {card['dataset']['train_examples']} of the person's examples + "
+            f"{metrics['rehearsal_rows']} rehearsal rows (the base's own answers)"
+        )
+    dpo = metrics.get("dpo")
+    if dpo:
+        stdout.print(
+            "  DPO, training pairs: reward accuracy "
+            f"{_fmt(dpo['reward_accuracy_first'], '.0%')} -> {_fmt(dpo['reward_accuracy_last_epoch'], '.0%')} "
+            f"(last epoch), margin {_fmt(dpo['reward_margin_first'], '+.3f')} -> "
+            f"{_fmt(dpo['reward_margin_last_epoch'], '+.3f')}"
+        )
+        stdout.print(
+            "  DPO, held-out pairs: accuracy "
+            f"{_fmt(dpo['heldout_accuracy_before'], '.0%')} -> {_fmt(dpo['heldout_accuracy_after'], '.0%')}, "
+            f"margin {_fmt(dpo['heldout_margin_before'], '+.3f')} -> {_fmt(dpo['heldout_margin_after'], '+.3f')}"
         )
     stdout.print(
         f"  {metrics['steps']} steps, {metrics['tokens_seen'] or 0:,} tokens, "
         f"{metrics['tokens_per_second'] or 0:,.0f} tokens/s, peak memory "
-        f"{metrics['peak_memory_bytes'] / 2**30:.2f} GiB"
+        f"{metrics['peak_memory_bytes'] / 2**30:.2f} GiB, {metrics['seconds_this_session']:.0f} s"
     )
