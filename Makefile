@@ -11,12 +11,12 @@ CONSTRAINTS := constraints.txt
 # so it never mixes the sample person into your own ~/.personaforge.
 DEMO_HOME   ?= $(if $(PERSONAFORGE_HOME),$(PERSONAFORGE_HOME),$(CURDIR)/.demo-home)
 
-.PHONY: demo test test-full lint format docs clean help
+.PHONY: demo test test-full lint format docs clean help browser
 
 help:
-	@echo "make demo   - set up .venv and run the whole job on the tiny base and sample data"
+	@echo "make demo   - set up .venv and run the whole job on the real built-in base (smollm2-135m)"
 	@echo "make test   - set up .venv and run lint + the test suite"
-	@echo "make test-full - also build llama-cpp-python and run the GGUF export tests"
+	@echo "make test-full - also build llama-cpp-python and install chromium: GGUF and browser tests"
 	@echo "make docs   - regenerate docs/configuration.md from the settings schema"
 	@echo "make clean  - remove .venv and the demo state"
 
@@ -32,7 +32,12 @@ $(VENV)/.installed-demo: pyproject.toml $(CONSTRAINTS) | $(PY)
 # llama-cpp-python (GGUF verification) builds llama.cpp from source: about 6 minutes
 # on 2 cores, once. GGML_NATIVE=OFF keeps the build portable across CPUs.
 $(VENV)/.installed-gguf: pyproject.toml $(CONSTRAINTS) | $(PY)
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install -q -c $(CONSTRAINTS) -e ".[gguf]"
+	@echo "Building llama-cpp-python to verify GGUF exports: about 6 minutes on 2 cores, once."
+	@CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install -q -c $(CONSTRAINTS) -e ".[gguf]" & pid=$$!; \
+	start=$$(date +%s); \
+	while kill -0 $$pid 2>/dev/null; do \
+		sleep 30; kill -0 $$pid 2>/dev/null && echo "  ... still building llama.cpp ($$(( $$(date +%s) - start )) s)"; \
+	done; wait $$pid
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(CONSTRAINTS) | $(PY)
@@ -50,9 +55,19 @@ lint: $(VENV)/.installed-test
 test: lint
 	$(VENV)/bin/pytest
 
-# Everything, GGUF round-trips through llama-cpp-python included.
-test-full: lint $(VENV)/.installed-gguf
-	$(VENV)/bin/pytest
+# Headless Chromium for the dashboard's browser tests: Debian's package, driven by Playwright
+# (never `playwright install`). Nothing to do when chromium is there; without root it says
+# so and those tests skip.
+browser:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "no chromium and not root: the browser tests will skip (apt-get install chromium)"; fi
+
+# Everything: GGUF round-trips through llama-cpp-python, the browser tests, the real
+# base built from its package, and the demo on the real base in a scratch home.
+test-full: lint $(VENV)/.installed-gguf browser
+	PERSONAFORGE_TEST_FULL=1 $(VENV)/bin/pytest
+	home=$$(mktemp -d) && PERSONAFORGE_HOME=$$home $(VENV)/bin/personaforge demo && rm -rf $$home
 
 format: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format src tests bench

@@ -27,6 +27,11 @@ COMMAND_MODULES = (
     "models",
     "export",
     "serve",
+    "run",
+    "forget",
+    "schedule",
+    "dashboard",
+    "profile",
     "demo",
 )
 # Command groups (module, its Typer, the group's name), listed after the commands.
@@ -36,6 +41,9 @@ GROUPS = (
     ("memories", "memories_app", "memories"),
     ("dataset", "dataset_app", "dataset"),
     ("models", "models_app", "models"),
+    ("profile", "profile_app", "profile"),
+    ("run", "runs_app", "runs"),
+    ("schedule", "schedule_app", "schedule"),
 )
 
 for _module in COMMAND_MODULES:

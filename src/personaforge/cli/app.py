@@ -38,6 +38,10 @@ def examples(*lines: str) -> str:
     return "[bold]Examples[/]\n\n" + "\n\n".join(f"  $ {line}" for line in lines)
 
 
+# Commands that must work while the settings are broken: they are how a user repairs them.
+SETTINGS_OPTIONAL = {"config"}
+
+
 @dataclass
 class State:
     """What every command can reach: the home paths and the --set overrides."""
@@ -104,6 +108,8 @@ def root(
     environment variables < --set. See `personaforge config show`.
     """
     ctx.obj = State(paths=Paths.from_env(home), overrides=list(set_ or []))
+    if ctx.invoked_subcommand not in SETTINGS_OPTIONAL:
+        ctx.obj.loaded  # noqa: B018  (validates every layer now: a bad key stops any command)
 
 
 def display_path(path: str) -> str:

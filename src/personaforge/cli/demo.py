@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from personaforge.cli.app import app, examples, get_state
 from personaforge.cli.base import print_base_card
-from personaforge.cli.dataset import print_dataset
-from personaforge.cli.export import print_export
-from personaforge.cli.memories import print_ingest_summary, print_memory_stats
-from personaforge.cli.models import print_evaluation
-from personaforge.cli.train import print_training
+from personaforge.cli.run import STATUS_MARKS, StageReporter, finish_line
 from personaforge.ui import stdout
+
+# How wide a column of answers may get before it wraps: a person reads these side by side.
+ANSWER_WIDTH = 300
 
 
 @app.command(
     epilog=examples(
         "make demo",
         "personaforge demo",
+        "personaforge demo --base tiny:micro   # the seconds-long machinery check",
         "personaforge demo --data-only ./sample-person",
     )
 )
 def demo(
     ctx: typer.Context,
+    base: Annotated[
+        str,
+        typer.Option(
+            help="Built-in base: smollm2-135m (a real small chat model), tiny or tiny:micro."
+        ),
+    ] = "smollm2-135m",
     data_only: Annotated[
         Path | None,
         typer.Option(
@@ -37,59 +46,109 @@ def demo(
         bool, typer.Option("--fresh-data", help="Rewrite the sample data even if it exists.")
     ] = False,
 ) -> None:
-    """Run the whole job on the built-in tiny base and a generated sample person.
+    """Run the whole job on a built-in base and a generated sample person.
 
-    Builds (or reuses) the tiny base, checks it loads and answers, writes the
-    sample data, and runs every stage built so far.
+    Builds (or reuses) the base, writes the sample person's data, configures the
+    home for it, runs `personaforge run` (ingest to profile) showing each stage as
+    it ends, serves the result, and prints the base's and the persona's answers
+    side by side.
     """
     from personaforge.sample import write_sample_data
 
     if data_only is not None:
         manifest = write_sample_data(data_only, overwrite=fresh_data)
-        _print_manifest(data_only, manifest)
+        print_manifest(data_only, manifest)
         return
-    from personaforge.demo import run_demo
+    from personaforge.demo import demo_settings_for, run_demo
 
-    state = get_state(ctx)
-    result = run_demo(state.paths, state.loaded.settings, fresh_data=fresh_data)
-    stdout.rule("built-in tiny base")
-    print_base_card(result.base_folder, result.base_card)
-    stdout.print("  greedy answers through AutoModelForCausalLM + its chat template:")
-    for question, answer in result.answers:
-        stdout.print(f"    {question}  ->  {answer}", markup=False)
-    stdout.rule("sample data")
-    _print_manifest(result.data_dir, result.manifest)
-    stdout.rule(f"ingest -> {state.paths.memory_store}")
-    print_ingest_summary(result.ingest_summary, result.memory_stats["memories"], limit=4)
-    print_memory_stats(result.memory_stats)
-    stdout.rule("dataset")
-    print_dataset(result.dataset.manifest, result.dataset.folder, findings_limit=20)
-    stdout.rule("train, evaluate, register")
-    for card, report in zip(result.trained, result.evaluations, strict=True):
-        print_training(card, state.paths.adapters / card["version"])
-        print_evaluation(report)
-        for item in report.generations[:2]:
-            stdout.print(f"    {item['prompt']}", markup=False)
-            stdout.print(f"      base:      {item['base'][:70]}", markup=False)
-            stdout.print(f"      candidate: {item['candidate'][:70]}", markup=False)
-    stdout.print(f"current: {result.current or 'the base (no adapter passed the gate)'}")
-    stdout.rule("export")
-    for exported in result.exports:
-        print_export(exported)
-    stdout.rule("serve (OpenAI-compatible API on 127.0.0.1, asked through the openai client)")
-    for model, question, answer in result.conversation:
-        stdout.print(f"  {model} <- {question}", markup=False)
-        stdout.print(f"    {answer}", markup=False, soft_wrap=True)
-    stdout.rule("pipeline")
-    table = Table(show_header=True, box=None)
-    for column in ("stage", "status", "what it does with this data"):
+    demo_settings_for(base)  # an unknown base fails here, before any work
+    paths = get_state(ctx).paths
+    stdout.rule(f"[bold]personaforge demo[/] on {base}, home {paths.home}", align="left")
+    result = run_demo(paths, base, fresh_data, StageReporter(), _print_step)
+    print_outcome(result, paths.home)
+    if result.record is not None and result.record.status in ("failed", "interrupted"):
+        raise typer.Exit(1)
+
+
+def _print_step(name: str, result) -> None:
+    seconds = result.timings.get(name, 0)
+    if name == "base":
+        stdout.rule(f"[bold]base[/]: {result.base}", align="left")
+        print_base_card(result.base_folder, result.base_card)
+        stdout.print("  its greedy answers, through AutoModelForCausalLM and its chat template:")
+        for question, answer in result.answers:
+            stdout.print(f"    {question}  ->  {answer}", markup=False)
+    elif name == "sample data":
+        stdout.rule("[bold]sample data[/]", align="left")
+        print_manifest(result.data_dir, result.manifest)
+    elif name == "run":
+        stdout.rule()
+        finish_line(result.record)
+    elif name == "serve":
+        stdout.rule("[bold]serve[/]: the OpenAI-compatible API on 127.0.0.1", align="left")
+        for model, question, answer in result.conversation:
+            stdout.print(f"  {model} <- {question}", markup=False)
+            stdout.print(f"    {answer}", markup=False, soft_wrap=True)
+        if not result.conversation:
+            stdout.print("  skipped: no version was promoted, so there is no persona to serve")
+    stdout.print(f"[dim]{name}: {seconds:.1f} s[/]")
+
+
+def print_outcome(result, home: Path) -> None:
+    if result.side_by_side:
+        stdout.rule(f"[bold]the same prompts, base and persona ({result.current})[/]", align="left")
+        table = Table(show_lines=True, expand=True)
+        for column in ("prompt", f"base ({result.base})", f"persona {result.current}"):
+            table.add_column(column, ratio=1 if column == "prompt" else 2)
+        for row in result.side_by_side:
+            table.add_row(row["prompt"], row["base"][:ANSWER_WIDTH], row["persona"][:ANSWER_WIDTH])
+        stdout.print(table)
+    stdout.rule("[bold]stages[/]", align="left")
+    table = Table(box=None)
+    for column in ("stage", "status", "what it did"):
         table.add_column(column)
     for stage, status, what in result.stages:
-        table.add_row(stage, "[green]done[/]" if status == "done" else "[dim]next[/]", what)
+        table.add_row(stage, f"{STATUS_MARKS.get(status, '')} {status}", escape(what))
     stdout.print(table)
+    total = sum(result.timings.values())
+    stdout.print(
+        "  time: "
+        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in result.timings.items())
+        + f"; total {total / 60:.1f} min"
+    )
+    print_next_steps(result, home)
 
 
-def _print_manifest(folder: Path, manifest: dict) -> None:
+def print_next_steps(result, home: Path) -> None:
+    env = f"PERSONAFORGE_HOME={shlex.quote(str(home))}"
+    venv = ".venv/bin/" if Path(".venv/bin/personaforge").exists() else ""
+    exe = f"{venv}personaforge"
+    lines = [
+        f"{env} {exe} doctor            # this home is ready to train",
+        f"{env} {exe} status",
+        f"{env} {exe} models list        # every version, its lineage and verdict",
+        f"{env} {exe} runs show {result.record.id if result.record else 1}",
+        f"{env} {exe} memories search 'Tidewatch'",
+        f"{env} {exe} serve              # OpenAI API on 127.0.0.1:7373, model 'persona'",
+        f"{env} {exe} chat               # in a second terminal",
+        f"{env} {exe} dashboard          # training curves, versions, data in the browser",
+    ]
+    ollama = [
+        p for p in sorted((home / "exports").glob("*-ollama-*")) if (p / "Modelfile").exists()
+    ]
+    if ollama:
+        lines.append(f"cd {shlex.quote(str(ollama[-1]))} && ollama create maren -f Modelfile")
+    profile = home / "USER_PROFILE.md"
+    if profile.exists():
+        lines.append(f"less {shlex.quote(str(profile))}")
+    stdout.rule("[bold]what next[/]", align="left")
+    for line in lines:
+        stdout.print(f"  {line}", markup=False, soft_wrap=True)
+    if os.environ.get("PERSONAFORGE_HOME") is None:
+        stdout.print(f"  (the demo's state is all in {home})", markup=False)
+
+
+def print_manifest(folder: Path, manifest: dict) -> None:
     stdout.print(f"[bold]{manifest['person']}[/] — sample data in {folder}")
     table = Table(box=None)
     for column in ("source", "folder", "files", "words"):

@@ -27,7 +27,12 @@ def _registry(ctx: typer.Context):
 
 @app.command(
     "eval",
-    epilog=examples("personaforge eval", "personaforge eval v3", "personaforge eval v3 --no-apply"),
+    epilog=examples(
+        "personaforge eval",
+        "personaforge eval v3",
+        "personaforge eval v3 --no-apply",
+        "personaforge eval v3 --force   # promote even if the gate rejects it (recorded)",
+    ),
 )
 def eval_command(
     ctx: typer.Context,
@@ -40,33 +45,31 @@ def eval_command(
             "--apply/--no-apply", help="Promote or reject by the verdict (gate.auto_apply)."
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Promote even when the gate rejects it; the registry records it."
+        ),
+    ] = False,
 ) -> None:
     """Check a version against the base and the current one: style, forgetting, memorisation, leakage.
 
     Writes report.md, report.html, loss.png and evaluation.json into the version's folder.
     """
-    from personaforge.evaluate import evaluate_version
+    from personaforge.evaluate import evaluate_and_apply
 
     state = get_state(ctx)
-    settings = state.loaded.settings
     with _registry(ctx) as registry:
         name = version or (registry.latest().name if registry.latest() else None)
-        if name is None:
-            raise UserError("no adapter versions yet; run `personaforge train` first")
-        registry.get(name)
-        report = evaluate_version(state.paths, settings, name, registry.current())
-        registry.record_evaluation(name, report.verdict)
-        decision = report.verdict["decision"]
-        if settings.gate.auto_apply if apply is None else apply:
-            if decision == "promote":
-                registry.promote(name, reason="passed the gate")
-            else:
-                registry.reject(name, reason="; ".join(report.verdict["failures"]))
+    if name is None:
+        raise UserError("no adapter versions yet; run `personaforge train` first")
+    report = evaluate_and_apply(state.paths, state.loaded.settings, name, apply, force)
     print_evaluation(report)
 
 
 def print_evaluation(report) -> None:
     from personaforge.evaluate import metric_rows
+    from personaforge.evaluate.report import check_rows
 
     header, rows = metric_rows(report)
     table = Table(box=None)
@@ -77,10 +80,10 @@ def print_evaluation(report) -> None:
     stdout.print(table)
     colour = "green" if report.verdict["decision"] == "promote" else "red"
     stdout.print(f"[bold {colour}]{report.version}: {report.verdict['decision']}[/]")
-    for failure in report.verdict["failures"]:
-        stdout.print(f"  [red]✗[/] {escape(failure)}")
-    for reason in report.verdict["reasons"]:
-        stdout.print(f"  [green]✓[/] {escape(reason)}")
+    for passed, line in check_rows(report):
+        stdout.print(f"  {'[green]✓[/]' if passed else '[red]✗[/]'} {escape(line)}")
+    if report.verdict.get("forced"):
+        stdout.print(f"  [yellow]promoted anyway[/]: {escape(report.verdict['forced'])}")
     stdout.print(f"  report: {report.folder / 'report.html'}")
 
 
@@ -130,12 +133,22 @@ def models_show(
         f"[bold]{v.name}[/] {v.status} ({v.method}, parent {v.parent or 'base'}) at {v.path}"
     )
     stdout.print(f"  base {v.base} ({v.base_fingerprint[:16]}…), dataset {v.dataset_id}")
+    from personaforge.provenance import learned_from
+
+    learned = learned_from(get_state(ctx).paths, version)
+    stdout.print(
+        f"  learned from {learned['memories']:,} memories (its lineage included): "
+        + (", ".join(f"{source} {count:,}" for source, count in learned["sources"].items()) or "-")
+    )
     for key, value in v.metrics.items():
         stdout.print(f"  {key:<22} {value}")
     if v.verdict:
-        stdout.print(f"  verdict: {v.verdict['decision']}")
-        for line in v.verdict.get("failures", []) + v.verdict.get("reasons", []):
-            stdout.print(f"    {escape(line)}")
+        from personaforge.evaluate.gate import checks_of
+
+        forced = " (promoted anyway: forced)" if v.verdict.get("forced") else ""
+        stdout.print(f"  verdict: {v.verdict['decision']}{forced}")
+        for check in checks_of(v.verdict):
+            stdout.print(f"    {'✓' if check.passed else '✗'} {escape(check.line())}")
     for event in events:
         stdout.print(
             f"  {event['at']}  {event['action']}  {json.dumps(event['detail'])}", markup=False
@@ -153,12 +166,20 @@ def _models_action(ctx: typer.Context, action: str, *args) -> None:
     console.print(f"current: {current or 'the base (no adapter)'}")
 
 
-@models_app.command("promote", epilog=examples("personaforge models promote v3"))
+@models_app.command(
+    "promote",
+    epilog=examples("personaforge models promote v3", "personaforge models promote v4 --force"),
+)
 def models_promote(
-    ctx: typer.Context, version: Annotated[str, typer.Argument(help="Version to promote.")]
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Version to promote.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Promote a version the gate rejected; recorded as forced."),
+    ] = False,
 ) -> None:
     """Make a version current (the next training builds on it; serving uses it)."""
-    _models_action(ctx, "promote", version)
+    _models_action(ctx, "promote", version, "by hand", force)
 
 
 @models_app.command("reject", epilog=examples("personaforge models reject v3"))
@@ -206,7 +227,7 @@ def models_diff(
     second: Annotated[str, typer.Argument(metavar="VB")],
 ) -> None:
     """What changed between two versions: data, settings, metrics."""
-    from personaforge.train.run import read_card
+    from personaforge.registry import read_card
 
     with _registry(ctx) as registry:
         a, b = registry.get(first), registry.get(second)
