@@ -105,18 +105,30 @@ def test_usage_errors_exit_2(capsys):
 
 def test_config_set_show_unset_and_path(capsys, paths):
     code, _, err = run_cli(capsys, "config", "set", "train.lora_rank", "32")
-    assert code == 0 and "train.lora_rank = 32" in err
+    assert code == 0 and err.startswith("set train.lora_rank = 32 in ")
     code, out, _ = run_cli(capsys, "config", "show")
-    assert f"lora_rank = 32  # in {paths.config_file}" in out
+    assert code == 0 and f"lora_rank = 32  # in {paths.config_file}" in out
     code, out, _ = run_cli(capsys, "config", "path")
-    assert out.strip() == str(paths.config_file)
-    code, _, _ = run_cli(capsys, "config", "unset", "train.lora_rank")
+    assert code == 0 and out.strip() == str(paths.config_file)
+    code, _, err = run_cli(capsys, "config", "unset", "train.lora_rank")
+    assert code == 0 and err.startswith("removed train.lora_rank")
     assert "lora_rank" not in paths.config_file.read_text()
+    # The default applies again, and nobody claims the file set it.
+    code, out, _ = run_cli(capsys, "config", "show", "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["settings"]["train"]["lora_rank"] == 16
+    assert "train.lora_rank" not in shown["origins"]
+    # Unsetting what is not set says so; an unknown name is refused, not silently ignored.
+    code, _, err = run_cli(capsys, "config", "unset", "train.lora_rank")
+    assert code == 0 and err.startswith("was not set: train.lora_rank")
+    code, _, err = run_cli(capsys, "config", "unset", "train.lora_rnk")
+    assert code == 2 and "unknown setting 'train.lora_rnk'" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_home_option_overrides_the_environment(capsys, tmp_path):
-    _code, out, _ = run_cli(capsys, "--home", str(tmp_path / "elsewhere"), "config", "path")
-    assert out.strip() == str(tmp_path / "elsewhere" / "config.toml")
+    code, out, _ = run_cli(capsys, "--home", str(tmp_path / "elsewhere"), "config", "path")
+    assert code == 0 and out.strip() == str(tmp_path / "elsewhere" / "config.toml")
 
 
 def test_demo_data_only_writes_the_sample_person(capsys, tmp_path):

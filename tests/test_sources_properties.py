@@ -1,4 +1,5 @@
-"""Property tests: no parser raises anything but SkipFile on arbitrary text or JSON."""
+"""Property tests: no parser raises anything but SkipFile on arbitrary text or JSON, and what
+they return holds: no empty memory, notes cut to size, a reason for every bad record."""
 
 from __future__ import annotations
 
@@ -78,9 +79,14 @@ def parse_quietly(source: str, data: bytes) -> Parsed | None:
         return None
     assert isinstance(parsed, Parsed)
     for memory in parsed.memories:
-        assert (
-            isinstance(memory.text, str) and isinstance(memory.created_at, str) and memory.locator
-        )
+        assert isinstance(memory.created_at, str) and memory.locator
+        assert isinstance(memory.text, str)
+        # No empty memory is stored; a note of nothing but an empty link still makes one, a
+        # known bug (xfail, strict: test_sources.py::test_a_note_of_only_an_empty_link_is_no_memory).
+        assert memory.text.strip() or source == "vault", memory
+        if source == "vault":  # notes are cut into parts of at most ingest.max_memory_chars
+            assert len(memory.text) <= SETTINGS.max_memory_chars
+    assert all(isinstance(reason, str) and reason for reason in parsed.bad)
     return parsed
 
 
@@ -127,6 +133,7 @@ markdown_pieces = st.sampled_from(
         "-->",
         "\n\n",
         "word ",
+        "a long line of prose " * 15,  # 315 characters: a few make a part too long to keep whole
         "#",
         "\r\n",
         "\ufeff",
@@ -140,5 +147,8 @@ def test_markdown_machinery_never_raises_and_tags_are_clean(pieces):
     text = "".join(pieces)
     for tag in vault_source.inline_tags(text):
         assert tag and " " not in tag and "#" not in tag and not tag.replace("/", "").isdigit()
-    vault_source.readable_links(text)
+    readable, links = vault_source.readable_links(text)
+    assert all(link and link in text for link in links) and len(links) == len(set(links))
+    if "[[" not in text:  # nothing to rewrite: the text comes back as it was
+        assert (readable, links) == (text, [])
     parse_quietly("vault", text.encode("utf-8", "surrogatepass"))

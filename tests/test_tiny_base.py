@@ -22,12 +22,16 @@ def test_corpus_is_deterministic_and_split_is_disjoint():
 
 def test_corpus_facts_match_the_tables():
     capitals = {country: capital for country, capital, _ in COUNTRIES}
+    stated = []
     for document in generate_corpus(11, 3000):
         for message in document.messages:
             text = message["content"]
             if text.startswith("The capital of ") and message["role"] == "assistant":
                 country, capital = text[len("The capital of ") : -1].split(" is ", 1)
-                assert capitals[country] == capital
+                stated.append((country, capital))
+    # The corpus states capitals often, for many countries, and every one is right.
+    assert len(stated) >= 100 and len({country for country, _ in stated}) >= len(capitals) // 2
+    assert [(c, capitals.get(c)) for c, _ in stated] == stated
 
 
 def test_micro_build_is_deterministic(tmp_path):
