@@ -360,11 +360,9 @@ def test_a_rejected_version_is_promoted_only_with_force_and_marked(home):
 
 
 def test_a_worse_candidate_is_rejected_and_a_better_one_promoted(home):
-    """Real adapters through the whole gate: v1 is current; a candidate trained on shuffled
-    replies (words in random order) must be rejected on style, one trained further on the
+    """Real adapters through the whole gate: v1 is current; a candidate trained on replies
+    whose words are spelt backwards must be rejected on style, one trained further on the
     person's real data promoted, and the marks in each table must agree with the decision."""
-    import random
-
     from personaforge.dataset.build import load_manifest
     from personaforge.evaluate import evaluate_and_apply
 
@@ -381,15 +379,15 @@ def test_a_worse_candidate_is_rejected_and_a_better_one_promoted(home):
     report = evaluate_and_apply(home, lenient, better.version)
     checks = {c["name"]: c["passed"] for c in report.verdict["checks"]}
     assert report.verdict["decision"] == "promote" and all(checks.values()), checks
-    # Worse: the same dataset id, its replies' words shuffled, so the voice is gone.
+    # Worse: the same dataset id, each reply's words spelt backwards, so the person's words are
+    # gone. (Shuffling word order is not enough on the tiny base: it models little beyond word
+    # frequencies, and a shuffled-reply candidate measured 81.2 vs 87.4 for current, i.e. better.)
     manifest = load_manifest(home)
     folder = home.datasets / manifest["id"]
     rows = [json.loads(line) for line in (folder / "train.jsonl").read_text().splitlines()]
-    rng = random.Random(0)
     for row in rows:
         words = row["messages"][-1]["content"].split()
-        rng.shuffle(words)
-        row["messages"][-1]["content"] = " ".join(words)
+        row["messages"][-1]["content"] = " ".join(word[::-1] for word in words)
     original = (folder / "train.jsonl").read_text()
     (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     try:
@@ -402,7 +400,7 @@ def test_a_worse_candidate_is_rejected_and_a_better_one_promoted(home):
         (folder / "train.jsonl").write_text(original)
     report = evaluate_and_apply(home, lenient, worse.version)
     checks = {c["name"]: c["passed"] for c in report.verdict["checks"]}
-    assert report.verdict["decision"] == "reject"
+    assert report.verdict["decision"] == "reject", report.verdict["checks"]
     assert checks["vs current"] is False, report.verdict["checks"]
     with Registry.open(home) as registry:
         assert registry.current() == better.version

@@ -137,11 +137,6 @@ def test_empty_note_holds_no_memory():
     assert parse("vault", "OnlyMeta.md", "---\ntags: [x]\n---\n\n").memories == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: readable_links turns [[]], [[ ]], [[|]] and [[#]] into '', and the vault "
-    "parser stores the empty text as a memory (ingest writes it to the store)",
-)
 @pytest.mark.parametrize("note", ["[[]]", "[[ ]]\n", "[[|]]", "[[#]]"])
 def test_a_note_of_only_an_empty_link_is_no_memory(note):
     assert parse("vault", "Empty link.md", note).memories == []

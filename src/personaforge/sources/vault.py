@@ -506,10 +506,12 @@ def _parts(
     readable = readable.strip()
     masked = mask_code_blocks(readable)
     heading_tags = inline_tags(heading_line)
-    return [
+    parts = [
         (readable[start:end].strip(), heading_tags + inline_tags(masked[start:end]))
         for start, end in cut_spans(readable, limit)
-    ], links
+    ]
+    # A section of only empty links ([[]], [[|]], [[#]]) reads as nothing: no memory.
+    return [(text, tags) for text, tags in parts if text], links
 
 
 def _mode(frontmatter: dict[str, Any], tags: list[str], inside: str) -> str:
