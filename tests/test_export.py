@@ -106,3 +106,35 @@ def test_lora_gguf_and_ollama_modelfile(exported_home, tmp_path):
     assert "TEMPLATE" in modelfile and ollama.command.endswith(
         "ollama create maren -f ollama/Modelfile"
     )
+
+
+SMOLLM2_TEMPLATE = (  # SmolLM2-135M-Instruct's template as our smollm2 build saves it
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
+    "Face<|im_end|>\n' }}{% endif %}{% if message['role'] == 'assistant' %}"
+    "{{ '<|im_start|>assistant\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}"
+    "{% endgeneration %}{{ '\n' }}{% else %}{{'<|im_start|>' + message['role'] + '\n' + "
+    "message['content'] + '<|im_end|>' + '\n'}}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def test_ollama_template_check_mirrors_a_default_system_prompt(micro_base):
+    """SmolLM2 adds a system turn when a chat has none and its bos is '<|im_start|>' itself:
+    the Modelfile must carry that system prompt, and anything that is not ChatML is refused."""
+    from transformers import AutoTokenizer
+
+    from personaforge.export import chatml_default_system
+
+    tokenizer = AutoTokenizer.from_pretrained(micro_base)
+    assert chatml_default_system(tokenizer) is None  # the tiny base: plain ChatML
+    tokenizer.chat_template = SMOLLM2_TEMPLATE
+    tokenizer.bos_token = "<|im_start|>"
+    assert chatml_default_system(tokenizer) == (
+        "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    )
+    tokenizer.chat_template = SMOLLM2_TEMPLATE.replace(
+        "'\n' + message['content']", "': ' + message['content']"
+    )
+    with pytest.raises(UserError, match="not plain ChatML"):
+        chatml_default_system(tokenizer)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -533,6 +534,36 @@ def _chatml_render(messages: list[dict[str, str]]) -> str:
     )
 
 
+def chatml_default_system(tokenizer) -> str | None:
+    """The system prompt the tokenizer's ChatML template adds when a chat has none, or None.
+
+    Ollama's TEMPLATE must render the very text the model was trained on. Some ChatML
+    templates add a default system turn (SmolLM2: "You are a helpful AI assistant named
+    SmolLM, ..."); the Modelfile then carries it as SYSTEM. Some set bos to "<|im_start|>"
+    itself, so a leading bos is only dropped when the text does not match without it.
+    Anything else is not ChatML and is refused rather than exported with a wrong prompt.
+    """
+
+    def same(rendered: str, messages: list[dict[str, str]]) -> bool:
+        text = _chatml_render(messages)
+        return rendered in (text, (tokenizer.bos_token or "") + text)
+
+    def render(messages: list[dict[str, str]]) -> str:
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    with_system = PROMPTS[2]
+    if not same(render(with_system), with_system):
+        raise UserError("Ollama template check failed: the chat template is not plain ChatML")
+    plain = PROMPTS[1]
+    rendered = render(plain)
+    if same(rendered, plain):
+        return None
+    added = re.search(r"<\|im_start\|>system\n(.*?)<\|im_end\|>\n", rendered, re.DOTALL)
+    if added and same(rendered, [{"role": "system", "content": added.group(1)}, *plain]):
+        return added.group(1)
+    raise UserError("Ollama template check failed: the chat template is not plain ChatML")
+
+
 def export_ollama(
     paths: Paths,
     folder: Path,
@@ -552,19 +583,20 @@ def export_ollama(
             "no Ollama TEMPLATE for this chat template family (known: ChatML, Llama 3); "
             "export --format gguf and write the Modelfile's TEMPLATE by hand"
         )
+    # Checked before the slow GGUF conversion, so a template we cannot mirror fails fast.
+    system = chatml_default_system(tokenizer) if family[0] == "<|im_start|>" else None
     checks = export_gguf(paths, folder, card, base_location, staging, quant)
     if family[0] == "<|im_start|>":
-        sample = PROMPTS[2]
-        hf = tokenizer.apply_chat_template(sample, add_generation_prompt=True, tokenize=False)
-        hf = hf.removeprefix(tokenizer.bos_token or "")
-        if hf != _chatml_render(sample):
-            raise UserError("Ollama template check failed: the chat template is not plain ChatML")
-        checks.append("TEMPLATE renders the same text as the tokenizer's chat template (ChatML)")
+        checks.append(
+            "TEMPLATE renders the same text as the tokenizer's chat template (ChatML)"
+            + (", with its default system prompt as SYSTEM" if system else "")
+        )
     gguf_name = next(p.name for p in staging.glob("*.gguf"))
     stops = "".join(f'PARAMETER stop "{stop}"\n' for stop in family[2])
+    default_system = f'SYSTEM """{system}"""\n\n' if system else ""
     modelfile = (
         f"# personaforge {folder.name} ({card['method']}, base {card['base']['name']})\n"
-        f'FROM ./{gguf_name}\n\nTEMPLATE """{family[1]}"""\n\n{stops}'
+        f'FROM ./{gguf_name}\n\nTEMPLATE """{family[1]}"""\n\n{default_system}{stops}'
         f"PARAMETER temperature 0.7\nPARAMETER num_ctx 2048\n"
     )
     (staging / "Modelfile").write_text(modelfile)
