@@ -1,6 +1,6 @@
 """Benchmark: ingest synthetic Obsidian vaults of growing size and print JSON.
 
-    .venv/bin/python bench/ingest.py                    # 1k, 10k and 50k notes
+    .venv/bin/python bench/ingest.py                    # 1k, 10k and 100k notes
     .venv/bin/python bench/ingest.py --sizes 1000 5000
 
 For each size: a vault of notes of 1-3 KB (frontmatter, headings, #tags,
@@ -10,17 +10,23 @@ wikilinks, code fences, daily notes under Journal/YYYY/MM/), then
 - rerun: the same ingest again with nothing changed;
 - edit: one note in a hundred edited, ingest again.
 Ratios: full / baseline (cost of parsing and storing over reading), rerun /
-full (incremental saving), and seconds per 1k notes across sizes (linearity).
+full (incremental saving), seconds per 1k notes across sizes (linearity), and
+the full-ingest time ratio between consecutive sizes against their size ratio.
+Each size runs in its own process, so its peak RSS is its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
 import random
+import resource
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -171,17 +177,40 @@ def measure(notes: int, workdir: Path) -> dict:
     }
 
 
+def measure_in_child(notes: int, workdir: Path) -> dict:
+    """One size in a fresh process, so ru_maxrss is that size's peak and nothing else's."""
+    output = subprocess.run(
+        [sys.executable, __file__, "--one", str(notes), "--workdir", str(workdir)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(output.splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 10_000, 50_000])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 10_000, 100_000])
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child's size
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        run = measure(args.one, args.workdir)
+        run["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        print(json.dumps(run))
+        return
     with tempfile.TemporaryDirectory() as workdir:
-        runs = [measure(notes, Path(workdir)) for notes in args.sizes]
+        runs = [measure_in_child(notes, Path(workdir)) for notes in args.sizes]
     smallest = runs[0]
     for run in runs:
         run["per_note_cost_vs_smallest"] = round(
             run["seconds_per_1k_notes"] / smallest["seconds_per_1k_notes"], 2
         )
+    for previous, run in itertools.pairwise(runs):
+        run["time_ratio_vs_previous"] = round(
+            run["full_ingest_seconds"] / previous["full_ingest_seconds"], 2
+        )
+        run["size_ratio_vs_previous"] = round(run["notes"] / previous["notes"], 2)
     machine = {
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,

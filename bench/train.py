@@ -6,12 +6,14 @@
     python bench/train.py --shape llama-3.1-8b --variants ours-4bit,unsloth-4bit   # CUDA
 
 Every variant trains the same base on the same rows (the sample person's
-foundation dataset) with the same LoRA shape and optimizer settings, no packing:
+foundation dataset) with the same LoRA shape and optimizer settings, the same
+examples in each step (no packing); tokens are the examples' own, never padding:
 - baseline: transformers Trainer + peft.get_peft_model on chat-template text,
   loss on every token, the collator from transformers (bf16 on CUDA, fp32 on CPU);
 - baseline-4bit: the same on an NF4 base (bitsandbytes + prepare_model_for_kbit_training);
 - ours / ours-4bit: `personaforge train` with backend hf (TRL SFTTrainer,
   assistant-only loss, our callbacks), 16-bit LoRA or 4-bit QLoRA;
+  on CPU ours joins each batch into one row (padding-free), ours-padded does not;
   ours-4bit-ckpt forces gradient checkpointing on;
 - unsloth / unsloth-4bit: `personaforge train` with backend unsloth.
 Ratios are against the first variant listed. Each variant runs in its own
@@ -52,6 +54,7 @@ VARIANTS = {
     "baseline": ("baseline", "none", None, "off"),
     "baseline-4bit": ("baseline", "4bit", None, "off"),
     "ours": ("ours", "none", "hf", "auto"),
+    "ours-padded": ("ours", "none", "hf", "auto"),
     "ours-4bit": ("ours", "4bit", "hf", "auto"),
     "ours-4bit-ckpt": ("ours", "4bit", "hf", "on"),
     "unsloth": ("ours", "none", "unsloth", "auto"),
@@ -134,8 +137,18 @@ def write_random_base(folder: Path, shape: str, home: Path) -> None:
         torch.cuda.empty_cache()
 
 
+# Settings a variant changes beyond the table above: ours-padded is ours with padding.
+EXTRA_TRAIN = {"ours-padded": {"padding_free": "off"}}
+
+
 def run_ours(
-    home: Path, base: str, steps: int, quantization: str, backend: str, checkpointing: str
+    home: Path,
+    base: str,
+    steps: int,
+    quantization: str,
+    backend: str,
+    checkpointing: str,
+    extra: dict | None = None,
 ) -> dict:
     from personaforge.config import Settings
     from personaforge.paths import Paths
@@ -149,6 +162,7 @@ def run_ours(
             "quantization": quantization,
             "backend": backend,
             "gradient_checkpointing": checkpointing,
+            **(extra or {}),
         },
     )
     started = time.perf_counter()
@@ -242,7 +256,7 @@ def run_baseline(
         bf16=cuda,
         seed=42,
         disable_tqdm=True,
-        include_num_input_tokens_seen=True,
+        include_num_input_tokens_seen="non_padding",  # real tokens, as ours counts
     )
     trainer = Trainer(
         model=model,
@@ -264,8 +278,12 @@ def child(variant: str, home: Path, base: str, steps: int) -> None:
     from personaforge.train.callbacks import peak_memory_bytes
 
     runner, quantization, backend, checkpointing = VARIANTS[variant]
-    run = run_ours if runner == "ours" else run_baseline
-    result = run(home, base, steps, quantization, backend, checkpointing)
+    if runner == "ours":
+        result = run_ours(
+            home, base, steps, quantization, backend, checkpointing, EXTRA_TRAIN.get(variant)
+        )
+    else:
+        result = run_baseline(home, base, steps, quantization, backend, checkpointing)
     result["tokens_per_second"] = round(result["tokens_seen"] / result["train_seconds"], 1)
     result["examples_per_second"] = round(
         steps * HYPER["batch_size"] * HYPER["grad_accum"] / result["train_seconds"], 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 import time
@@ -115,6 +116,9 @@ def test_assistant_only_masking_no_prompt_token_carries_loss(home, micro_base):
     items = [trainer.train_dataset[i] for i in range(len(trainer.train_dataset))]
     assert len(items) >= 6  # TRL drops rows whose reply is cut off entirely by max_length
     batch = trainer.data_collator(items)
+    assert batch["input_ids"].shape[0] == 1  # padding-free on CPU: the batch is one row
+    labels = example_labels(batch)
+    assert len(labels) == len(items)
     for index, item in enumerate(items):
         full = tokenizer.decode(item["input_ids"])
         row = next(
@@ -122,7 +126,7 @@ def test_assistant_only_masking_no_prompt_token_carries_loss(home, micro_base):
             for r in rows[:12]
             if tokenizer.apply_chat_template(r["messages"], tokenize=False).startswith(full)
         )
-        trained = tokenizer.decode([t for t in batch["labels"][index].tolist() if t != -100])
+        trained = tokenizer.decode([t for t in labels[index] if t != -100])
         replies = "".join(
             m["content"] + "<|im_end|>" for m in row["messages"][1:] if m["role"] == "assistant"
         )
@@ -130,6 +134,57 @@ def test_assistant_only_masking_no_prompt_token_carries_loss(home, micro_base):
             trained
         )  # truncation may cut the tail, never add prompt
         assert "You are" not in trained and "<|im_start|>" not in trained
+
+
+def example_labels(batch) -> list[list[int]]:
+    """Each example's labels out of a padding-free batch (one row, positions restart at 0)."""
+    positions, labels = batch["position_ids"][0].tolist(), batch["labels"][0].tolist()
+    starts = [i for i, p in enumerate(positions) if p == 0] + [len(positions)]
+    return [labels[a:b] for a, b in itertools.pairwise(starts)]
+
+
+def test_padding_free_batches_give_the_padded_loss_and_gradients(home, micro_base):
+    """The joined row must train exactly like the padded batch: if an example attended to the
+    one before it, or the first token of one were scored against the last of another, the
+    loss and the LoRA gradients would differ."""
+    import torch
+
+    from personaforge.base import resolve_base
+    from personaforge.train.backends import load_for_training
+    from personaforge.train.run import build_sft_trainer, load_rows, preflight
+
+    def loss_and_grads(batch):
+        model.zero_grad()
+        out = model(**{k: v for k, v in batch.items() if k != "labels"})
+        logits, labels = out.logits[..., :-1, :], batch["labels"][..., 1:]
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="sum"
+        )
+        loss.backward()
+        grads = [p.grad.clone() for p in model.parameters() if p.requires_grad]
+        return loss.item(), grads
+
+    _, rows, _ = load_rows(home, None, "sft")
+    results = {}
+    for mode in ("off", "on"):
+        config = settings(padding_free=mode)
+        ref = resolve_base(BASE, home)
+        plan = preflight(ref, config)
+        loaded = load_for_training(ref, config, plan, None)
+        trainer = build_sft_trainer(loaded, config, plan, home.runs / mode, rows[:12], [], [])
+        model = trainer.model.eval()  # LoRA dropout off: the two runs must see the same net
+        assert len(trainer.train_dataset) >= 6  # TRL drops rows cut off entirely by max_length
+        torch.manual_seed(0)
+        for param in model.parameters():  # LoRA B starts at zero; make every adapter matter
+            if param.requires_grad:
+                param.data.normal_(0, 0.05)
+        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(6)])
+        assert ("attention_mask" in batch) == (mode == "off")
+        results[mode] = loss_and_grads(batch)
+    (padded, padded_grads), (joined, joined_grads) = results["off"], results["on"]
+    assert joined == pytest.approx(padded, rel=1e-4)
+    for a, b in zip(padded_grads, joined_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-3)
 
 
 def test_interrupted_run_resumes_with_the_same_data_order(home):

@@ -126,6 +126,15 @@ class TrainSettings(_Section):
             "implementation, which keeps packed examples from attending to each other."
         ),
     )
+    padding_free: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description=(
+            "Join each batch's examples into one row with position ids instead of padding them "
+            "to the longest: same examples per step, no compute spent on padding. auto: on for "
+            "the hf backend on CPU and with flash attention (sdpa on CUDA would lose its fused "
+            "kernel to the block mask). Ignored when packing is on."
+        ),
+    )
     dpo_beta: float = Field(
         0.1, gt=0, description="DPO beta: how far the policy may move from the reference."
     )

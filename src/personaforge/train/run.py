@@ -293,22 +293,55 @@ def use_packing(settings: Settings, model) -> bool:
     return implementation.startswith("flash_attention")
 
 
+def use_padding_free(settings: Settings, plan, model, packing: bool) -> bool:
+    """Whether batches are joined into one row with position ids (see TrainSettings.padding_free).
+
+    transformers reads the position ids back into a block-diagonal mask for sdpa and eager
+    attention, so no example sees another; flash attention uses them directly. On CUDA that
+    mask would cost sdpa its fused kernel, so auto keeps padding there.
+    """
+    if packing or settings.train.batch_size * settings.train.grad_accum < 2:
+        return False
+    if settings.train.padding_free != "auto":
+        return settings.train.padding_free == "on"
+    implementation = getattr(getattr(model, "config", None), "_attn_implementation", "") or ""
+    return plan.backend == "hf" and (
+        plan.device == "cpu" or implementation.startswith("flash_attention")
+    )
+
+
 def build_sft_trainer(loaded, settings, plan, run_dir, train_rows, eval_rows, callbacks):
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
     rows, markers = sft_rows(train_rows, loaded.tokenizer)
     evals = sft_rows(eval_rows, loaded.tokenizer)[0] if eval_rows else None
     method = recipe("sft", settings)
     steps = steps_for(len(rows), settings, method.epochs)
+    packing = use_packing(settings, loaded.model)
     config = SFTConfig(
         **_common_args(settings, plan, run_dir, steps, bool(evals), method),
         assistant_only_loss=markers,
-        packing=use_packing(settings, loaded.model),
+        packing=packing,
     )
+    # TRL's own padding_free flag refuses max_length without packing, so the truncating
+    # dataset preparation stays TRL's and only the collator joins the batch.
+    padding_free = use_padding_free(settings, plan, loaded.model, packing)
+    collator = (
+        DataCollatorForLanguageModeling(
+            pad_token_id=loaded.tokenizer.pad_token_id, padding_free=True
+        )
+        if padding_free
+        else None
+    )
+    # tokens_seen counts the person's tokens, never padding: a joined row holds none, and a
+    # padded batch is counted through its attention mask (pad is often eos, so not by id).
+    config.include_num_input_tokens_seen = "all" if padding_free or packing else "non_padding"
     return SFTTrainer(
         model=loaded.model,
         args=config,
+        data_collator=collator,
         train_dataset=Dataset.from_list(rows),
         eval_dataset=Dataset.from_list(evals) if evals else None,
         processing_class=loaded.tokenizer,
