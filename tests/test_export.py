@@ -138,3 +138,21 @@ def test_ollama_template_check_mirrors_a_default_system_prompt(micro_base):
     )
     with pytest.raises(UserError, match="not plain ChatML"):
         chatml_default_system(tokenizer)
+
+
+def test_top1_agreement_leaves_out_near_ties_but_not_confident_flips():
+    """16-bit rounding may flip a near-tie (smollm2 f16: 1 in 48 at KL 5e-06); a flip where
+    the transformers model was confident is a real disagreement and must count."""
+    import torch
+
+    from personaforge.export import NEAR_TIE_NATS, score_positions
+
+    ours = torch.log_softmax(
+        torch.tensor([[2.0, 2.0 + NEAR_TIE_NATS / 2, 0.0], [3.0, 0.0, 0.0]]), -1
+    )
+    tie_flipped = torch.log_softmax(
+        torch.tensor([[2.0 + NEAR_TIE_NATS, 2.0, 0.0], [3.0, 0.0, 0.0]]), -1
+    )
+    assert score_positions(ours, tie_flipped)[:2] == (1, 1)  # the tie is left out
+    confident_flip = torch.log_softmax(torch.tensor([[2.0, 2.02, 0.0], [0.0, 3.0, 0.0]]), -1)
+    assert score_positions(ours, confident_flip)[:2] == (0, 1)

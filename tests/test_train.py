@@ -263,6 +263,19 @@ def test_dpo_builds_on_the_sft_adapter(home, micro_base):
     assert sum(shift > 0 for shift in shifts) > len(shifts) / 2, shifts
 
 
+def test_dpo_runs_its_epochs_and_max_steps_only_caps_them(home):
+    import math
+
+    from personaforge.train.run import load_rows
+
+    run(home, max_steps=4)
+    dpo = run(
+        home, request=TrainRequest(method="dpo", show_progress=False), max_steps=100, dpo_epochs=1
+    )
+    _, pairs, _ = load_rows(home, None, "dpo")
+    assert dpo.steps == math.ceil(len(pairs) / settings().train.batch_size)
+
+
 def preference_margins(base, adapter, pairs) -> list[float]:
     """Summed log p(chosen | prompt) - log p(rejected | prompt) per pair, base plus adapter."""
     import torch

@@ -51,8 +51,7 @@ SERVE_QUESTION = "How was your week?"
 DEMO_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     # Measured on 2 idle cores (docs/evaluation.md): lr 5e-4 took style to 0.51x the base
     # with general perplexity 0.94x, so 7e-4 buys style margin from unused forgetting
-    # headroom; DPO's held-out accuracy reached 100% well inside 4 epochs, and 2 save about
-    # 2 minutes of the 25-minute budget; held-out loss only before and after (no mid-run pass).
+    # headroom; held-out loss only before and after (no mid-run pass).
     "smollm2-135m": {
         "train": {
             "learning_rate": 7e-4,
@@ -67,7 +66,6 @@ DEMO_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
             "save_steps": 12,
             "logging_steps": 2,
             "rehearsal_share": 0.2,
-            "dpo_epochs": 2,
         },
         "gate": {
             "memorisation_prompts": 16,

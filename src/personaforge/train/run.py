@@ -367,6 +367,9 @@ def build_dpo_trainer(loaded, settings, plan, run_dir, train_rows, eval_rows, ca
     method = recipe("dpo", settings)
     steps = steps_for(len(train_rows), settings, method.epochs)
     args = _common_args(settings, plan, run_dir, steps, bool(eval_rows), method)
+    # train.max_steps caps DPO, it does not set it: passed as is it would override
+    # dpo_epochs (the demo ran 24 DPO steps for 12 pairs at 4 epochs of 3 steps).
+    args["max_steps"] = steps
     config = DPOConfig(**args, beta=settings.train.dpo_beta)
     return DPOTrainer(
         model=loaded.model,
