@@ -79,7 +79,7 @@ def test_gguf_check_fails_when_the_file_is_not_the_model(exported_home, tmp_path
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from personaforge.export import verify_gguf
+    from personaforge.gguf_check import verify_gguf
 
     export_version(exported_home, "v1", "gguf", quant="f32", out=tmp_path / "gguf")
     export_version(exported_home, "v1", "merged", out=tmp_path / "merged")
@@ -145,7 +145,7 @@ def test_top1_agreement_leaves_out_near_ties_but_not_confident_flips():
     the transformers model was confident is a real disagreement and must count."""
     import torch
 
-    from personaforge.export import NEAR_TIE_NATS, score_positions
+    from personaforge.gguf_check import NEAR_TIE_NATS, score_positions
 
     ours = torch.log_softmax(
         torch.tensor([[2.0, 2.0 + NEAR_TIE_NATS / 2, 0.0], [3.0, 0.0, 0.0]]), -1

@@ -104,7 +104,8 @@ def test_the_adapter_loads_with_plain_peft_and_changes_the_output(home, micro_ba
 def test_assistant_only_masking_no_prompt_token_carries_loss(home, micro_base):
     from personaforge.base import resolve_base
     from personaforge.train.backends import load_for_training
-    from personaforge.train.run import build_sft_trainer, load_rows, preflight
+    from personaforge.train.run import load_rows, preflight
+    from personaforge.train.trainers import build_sft_trainer
 
     config = settings()
     ref = resolve_base(BASE, home)
@@ -151,7 +152,8 @@ def test_padding_free_batches_give_the_padded_loss_and_gradients(home, micro_bas
 
     from personaforge.base import resolve_base
     from personaforge.train.backends import load_for_training
-    from personaforge.train.run import build_sft_trainer, load_rows, preflight
+    from personaforge.train.run import load_rows, preflight
+    from personaforge.train.trainers import build_sft_trainer
 
     def loss_and_grads(batch):
         model.zero_grad()
@@ -367,13 +369,12 @@ def test_ctrl_c_saves_a_checkpoint_and_stops(home, monkeypatch):
     from transformers import TrainerCallback
 
     from personaforge.train import run as run_module
+    from personaforge.train.trainers import build_sft_trainer as original
 
     class SendSigint(TrainerCallback):
         def on_step_begin(self, args, state, control, **kwargs):
             if state.global_step == 2:
                 os.kill(os.getpid(), signal.SIGINT)
-
-    original = run_module.build_sft_trainer
 
     def with_sigint(loaded, settings_, plan, run_dir, train_rows, eval_rows, callbacks):
         return original(

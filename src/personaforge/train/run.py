@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -47,12 +46,12 @@ from personaforge.paths import Paths
 from personaforge.registry import Registry, read_card
 from personaforge.train.lock import device_key, hold_accelerator
 from personaforge.train.plan import TrainingPlan, detect_accelerator, plan_training
+from personaforge.train.trainers import TRAINERS
 from personaforge.ui import console
 
 CARD = "personaforge.json"
 RUN_STATE = "run.json"
 METRICS = "metrics.jsonl"
-GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
 
 
 @dataclass
@@ -196,193 +195,6 @@ def prepare_run_dir(paths: Paths, key: str, method: str, resume: bool) -> tuple[
         (run_dir / METRICS).unlink()  # a run that died before its first checkpoint starts clean
     atomic_write_text(state_path, json.dumps({**state, "status": "running"}))
     return run_dir, checkpoint
-
-
-# -- trainers ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What differs between methods: DPO's pairs are few and its updates gentle."""
-
-    learning_rate: float
-    epochs: int
-    logging_steps: int  # DPO logs every step: with a dozen steps, every-5 shows one line
-
-
-def recipe(method: str, settings: Settings) -> Recipe:
-    train = settings.train
-    if method == "dpo":
-        return Recipe(train.dpo_learning_rate, train.dpo_epochs, 1)
-    return Recipe(train.learning_rate, train.epochs, train.logging_steps)
-
-
-def warmup_steps(steps_total: int, ratio: float) -> int:
-    """Rounded down: HF's warm-up runs its first step at learning rate 0, so a 10-step run
-    with ratio 0.03 would spend a tenth of its budget learning nothing if rounded up."""
-    return math.floor(steps_total * ratio)
-
-
-def _common_args(
-    settings: Settings,
-    plan: TrainingPlan,
-    run_dir: Path,
-    steps_total: int,
-    has_eval: bool,
-    method: Recipe,
-):
-    train = settings.train
-    return {
-        "output_dir": str(run_dir),
-        "per_device_train_batch_size": train.batch_size,
-        "per_device_eval_batch_size": train.batch_size,
-        "gradient_accumulation_steps": train.grad_accum,
-        "learning_rate": method.learning_rate,
-        "num_train_epochs": method.epochs,
-        "max_steps": train.max_steps,
-        "lr_scheduler_type": train.lr_scheduler,
-        "warmup_steps": warmup_steps(steps_total, train.warmup_ratio),
-        "logging_steps": method.logging_steps,
-        "logging_first_step": True,
-        "eval_strategy": "steps" if has_eval else "no",
-        "eval_steps": train.eval_steps,
-        "save_strategy": "steps",
-        "save_steps": train.save_steps,
-        "save_total_limit": 3,
-        "seed": train.seed,
-        "data_seed": train.seed,
-        "use_cpu": plan.device == "cpu",
-        "bf16": plan.precision == "bf16",
-        "fp16": plan.precision == "fp16",
-        "gradient_checkpointing": plan.gradient_checkpointing,
-        "report_to": "none",
-        "disable_tqdm": True,
-        "include_num_input_tokens_seen": True,
-        "dataloader_num_workers": 0,
-        "max_length": train.max_seq_length,
-    }
-
-
-def steps_for(rows: int, settings: Settings, epochs: int | None = None) -> int:
-    import os
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    per_epoch = math.ceil(rows / (settings.train.batch_size * settings.train.grad_accum * world))
-    total = per_epoch * (epochs or settings.train.epochs)
-    return min(total, settings.train.max_steps) if settings.train.max_steps > 0 else total
-
-
-def sft_rows(rows: list[dict], tokenizer) -> tuple[list[dict], bool]:
-    """TRL rows and whether loss masking goes through {% generation %} markers.
-
-    With markers, whole conversations train on every assistant turn only. Without
-    them (a template TRL does not know), prompt/completion rows make TRL train on
-    the completion (the final reply) only. Either way no prompt token carries loss.
-    """
-    if GENERATION_TAG.search(tokenizer.chat_template or ""):
-        return [{"messages": row["messages"]} for row in rows], True
-    return [
-        {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]} for row in rows
-    ], False
-
-
-def use_packing(settings: Settings, model) -> bool:
-    if settings.train.packing != "auto":
-        return settings.train.packing == "on"
-    implementation = getattr(getattr(model, "config", None), "_attn_implementation", "") or ""
-    return implementation.startswith("flash_attention")
-
-
-def use_padding_free(settings: Settings, plan, model, packing: bool) -> bool:
-    """Whether batches are joined into one row with position ids (see TrainSettings.padding_free).
-
-    transformers reads the position ids back into a block-diagonal mask for sdpa and eager
-    attention, so no example sees another; flash attention uses them directly. On CUDA that
-    mask would cost sdpa its fused kernel, so auto keeps padding there.
-    """
-    if packing or settings.train.batch_size * settings.train.grad_accum < 2:
-        return False
-    if settings.train.padding_free != "auto":
-        return settings.train.padding_free == "on"
-    implementation = getattr(getattr(model, "config", None), "_attn_implementation", "") or ""
-    return plan.backend == "hf" and (
-        plan.device == "cpu" or implementation.startswith("flash_attention")
-    )
-
-
-def build_sft_trainer(loaded, settings, plan, run_dir, train_rows, eval_rows, callbacks):
-    from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
-    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
-
-    rows, markers = sft_rows(train_rows, loaded.tokenizer)
-    evals = sft_rows(eval_rows, loaded.tokenizer)[0] if eval_rows else None
-    method = recipe("sft", settings)
-    steps = steps_for(len(rows), settings, method.epochs)
-    packing = use_packing(settings, loaded.model)
-    config = SFTConfig(
-        **_common_args(settings, plan, run_dir, steps, bool(evals), method),
-        assistant_only_loss=markers,
-        packing=packing,
-    )
-    # TRL's own padding_free flag refuses max_length without packing, so the truncating
-    # dataset preparation stays TRL's and only the collator joins the batch.
-    padding_free = use_padding_free(settings, plan, loaded.model, packing)
-    collator = (
-        DataCollatorForLanguageModeling(
-            pad_token_id=loaded.tokenizer.pad_token_id, padding_free=True
-        )
-        if padding_free
-        else None
-    )
-    # tokens_seen counts the person's tokens, never padding: a joined row holds none, and a
-    # padded batch is counted through its attention mask (pad is often eos, so not by id).
-    config.include_num_input_tokens_seen = "all" if padding_free or packing else "non_padding"
-    return SFTTrainer(
-        model=loaded.model,
-        args=config,
-        data_collator=collator,
-        train_dataset=Dataset.from_list(rows),
-        eval_dataset=Dataset.from_list(evals) if evals else None,
-        processing_class=loaded.tokenizer,
-        peft_config=loaded.peft_config,
-        callbacks=callbacks,
-    )
-
-
-def build_dpo_trainer(loaded, settings, plan, run_dir, train_rows, eval_rows, callbacks):
-    from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
-
-    def convert(rows):
-        return [
-            {
-                "prompt": r["prompt"],
-                "chosen": [{"role": "assistant", "content": r["chosen"]}],
-                "rejected": [{"role": "assistant", "content": r["rejected"]}],
-            }
-            for r in rows
-        ]
-
-    method = recipe("dpo", settings)
-    steps = steps_for(len(train_rows), settings, method.epochs)
-    args = _common_args(settings, plan, run_dir, steps, bool(eval_rows), method)
-    # train.max_steps caps DPO, it does not set it: passed as is it would override
-    # dpo_epochs (the demo ran 24 DPO steps for 12 pairs at 4 epochs of 3 steps).
-    args["max_steps"] = steps
-    config = DPOConfig(**args, beta=settings.train.dpo_beta)
-    return DPOTrainer(
-        model=loaded.model,
-        args=config,
-        train_dataset=Dataset.from_list(convert(train_rows)),
-        eval_dataset=Dataset.from_list(convert(eval_rows)) if eval_rows else None,
-        processing_class=loaded.tokenizer,
-        peft_config=loaded.peft_config,
-        callbacks=callbacks,
-    )
-
-
-TRAINERS = {"sft": build_sft_trainer, "dpo": build_dpo_trainer}
 
 
 # -- the whole run --------------------------------------------------------------------------------------
