@@ -417,6 +417,21 @@ def test_feedback_pairs_and_ratings_and_a_bad_line():
     assert len(parsed.bad) == 2
 
 
+def test_feedback_locators_do_not_depend_on_where_the_folder_is():
+    row = json.dumps({"prompt": "Postgres?", "chosen": "No. SQLite.", "rejected": "It depends!"})
+    locators = [
+        SOURCES["feedback"]
+        .parse(
+            SourceFile(Path(root) / "feedback/c.jsonl", "feedback/c.jsonl", row.encode(), 0.0),
+            IngestSettings(),
+        )
+        .memories[0]
+        .locator
+        for root in ("/home/a/data", "/tmp/clone/data")
+    ]
+    assert locators[0] == locators[1] and locators[0].startswith("feedback/c.jsonl#")
+
+
 # -- detection -------------------------------------------------------------------------
 
 

@@ -57,7 +57,9 @@ def parse(file: SourceFile, settings: IngestSettings) -> Parsed:
             meta.update(response=row["response"], rating=row["rating"])
         parsed.memories.append(
             MemoryDraft(
-                locator=f"{file.path}#{row.get('id') or digest}",
+                # Relative, like every other source's: an absolute path made the ids (and so
+                # the held-out preference pairs) differ for the same data in another folder.
+                locator=f"{file.relative}#{row.get('id') or digest}",
                 text=answer,
                 created_at=to_iso(row.get("timestamp")) or fallback_date,
                 title=short(row["prompt"], 80),
