@@ -162,6 +162,7 @@ def run_ours(
             "quantization": quantization,
             "backend": backend,
             "gradient_checkpointing": checkpointing,
+            "rehearsal_share": 0.0,  # the baseline's rows exactly: no rehearsal rows mixed in
             **(extra or {}),
         },
     )
