@@ -4,6 +4,8 @@
     .venv/bin/python bench/train.py --steps 80 --home .demo-home
     python bench/train.py --shape llama-3.2-1b --variants baseline,ours,baseline-4bit,ours-4bit
     python bench/train.py --shape llama-3.1-8b --variants ours-4bit,unsloth-4bit   # CUDA
+    python bench/train.py --shape llama-3.1-8b --max-length 2048 --batch-size 4 \
+        --variants baseline-4bit-ckpt,ours-4bit,unsloth-4bit                       # CUDA, long rows
 
 Every variant trains the same base on the same rows (the sample person's
 foundation dataset) with the same LoRA shape and optimizer settings, the same
@@ -11,11 +13,18 @@ examples in each step (no packing); tokens are the examples' own, never padding:
 - baseline: transformers Trainer + peft.get_peft_model on chat-template text,
   loss on every token, the collator from transformers (bf16 on CUDA, fp32 on CPU);
 - baseline-4bit: the same on an NF4 base (bitsandbytes + prepare_model_for_kbit_training);
+  baseline-4bit-ckpt is that with gradient checkpointing on (peft's default for QLoRA);
 - ours / ours-4bit: `personaforge train` with backend hf (TRL SFTTrainer,
   assistant-only loss, our callbacks), 16-bit LoRA or 4-bit QLoRA;
   on CPU ours joins each batch into one row (padding-free), ours-padded does not;
+  on CPU ours scores only the labelled positions (loss_head compact), ours-chunked
+  uses TRL's chunked LM head with its entropy and accuracy metrics;
   ours-4bit-ckpt forces gradient checkpointing on;
-- unsloth / unsloth-4bit: `personaforge train` with backend unsloth.
+- unsloth / unsloth-4bit: `personaforge train` with backend unsloth (unsloth-4bit-ckpt:
+  with its gradient checkpointing forced on).
+With --max-length above 512, consecutive training rows are joined into one multi-turn
+conversation of about that many tokens (the sample rows average about 440), so the
+batches really are that long; every variant reads the same joined rows.
 Ratios are against the first variant listed. Each variant runs in its own
 process so peak memory (CUDA max allocated, or peak RSS on CPU) is its own.
 
@@ -53,12 +62,15 @@ HYPER = {
 VARIANTS = {
     "baseline": ("baseline", "none", None, "off"),
     "baseline-4bit": ("baseline", "4bit", None, "off"),
+    "baseline-4bit-ckpt": ("baseline", "4bit", None, "on"),
     "ours": ("ours", "none", "hf", "auto"),
     "ours-padded": ("ours", "none", "hf", "auto"),
+    "ours-chunked": ("ours", "none", "hf", "auto"),
     "ours-4bit": ("ours", "4bit", "hf", "auto"),
     "ours-4bit-ckpt": ("ours", "4bit", "hf", "on"),
     "unsloth": ("ours", "none", "unsloth", "auto"),
     "unsloth-4bit": ("ours", "4bit", "unsloth", "auto"),
+    "unsloth-4bit-ckpt": ("ours", "4bit", "unsloth", "on"),
 }
 
 # Llama shapes from the published configs (vocabulary 128,256, grouped-query attention).
@@ -109,6 +121,43 @@ def prepare_home(home: Path, models_from: Path | None) -> None:
         build_dataset(store, Settings(), paths, DatasetRequest(MixPlan("foundation")))
 
 
+def join_rows(home: Path, max_length: int) -> dict:
+    """Rewrite the dataset's train.jsonl as multi-turn rows of about `max_length` tokens."""
+    from transformers import AutoTokenizer
+
+    from personaforge.base import resolve_base
+    from personaforge.dataset.build import load_manifest
+    from personaforge.paths import Paths
+
+    paths = Paths(home)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base("tiny", paths).location)
+    train_file = paths.datasets / load_manifest(paths)["id"] / "train.jsonl"
+    rows = [json.loads(line) for line in train_file.read_text().splitlines()]
+
+    def length(messages: list[dict]) -> int:
+        text = tokenizer.apply_chat_template(messages, tokenize=False)
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    joined: list[dict] = []
+    current: list[dict] = []
+    for row in rows:
+        turns = [m for m in row["messages"] if m["role"] != "system"]
+        candidate = (current or [m for m in row["messages"] if m["role"] == "system"]) + turns
+        if current and length(candidate) > max_length:
+            joined.append({"messages": current})
+            candidate = [m for m in row["messages"] if m["role"] == "system"] + turns
+        current = candidate
+    if current:
+        joined.append({"messages": current})
+    train_file.write_text("".join(json.dumps(row) + "\n" for row in joined))
+    lengths = sorted(length(row["messages"]) for row in joined)
+    return {
+        "rows": len(joined),
+        "from_rows": len(rows),
+        "median_tokens": lengths[len(lengths) // 2],
+    }
+
+
 def write_random_base(folder: Path, shape: str, home: Path) -> None:
     """A random-weight Llama of `shape` in bf16, with the tiny base's tokenizer and template."""
     import torch
@@ -138,7 +187,10 @@ def write_random_base(folder: Path, shape: str, home: Path) -> None:
 
 
 # Settings a variant changes beyond the table above: ours-padded is ours with padding.
-EXTRA_TRAIN = {"ours-padded": {"padding_free": "off"}}
+EXTRA_TRAIN = {
+    "ours-padded": {"padding_free": "off"},
+    "ours-chunked": {"loss_head": "chunked"},
+}
 
 
 def run_ours(
@@ -223,7 +275,9 @@ def run_baseline(
         kwargs["device_map"] = {"": 0}
     model = AutoModelForCausalLM.from_pretrained(ref.location, **kwargs)
     if quantization == "4bit":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=checkpointing == "on"
+        )
     model = get_peft_model(
         model,
         LoraConfig(
@@ -258,6 +312,8 @@ def run_baseline(
         seed=42,
         disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",  # real tokens, as ours counts
+        gradient_checkpointing=checkpointing == "on",
+        gradient_checkpointing_kwargs={"use_reentrant": False},
     )
     trainer = Trainer(
         model=model,
@@ -295,6 +351,8 @@ def child(variant: str, home: Path, base: str, steps: int) -> None:
 
 def run_variant(variant: str, home: Path, base: str, steps: int) -> dict:
     command = [sys.executable, __file__, "--child", variant, "--work", str(home)]
+    command += ["--max-length", str(HYPER["max_seq_length"])]
+    command += ["--batch-size", str(HYPER["batch_size"])]
     done = subprocess.run(
         [*command, "--base", base, "--steps", str(steps)],
         capture_output=True,
@@ -340,9 +398,17 @@ def main() -> None:
         default=Path(".demo-home"),
         help="A home whose models/ already holds the base (else it is built).",
     )
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        default=HYPER["max_seq_length"],
+        help="Tokens per row at most; above 512 the sample rows are joined to reach it.",
+    )
+    parser.add_argument("--batch-size", type=int, default=HYPER["batch_size"])
     parser.add_argument("--child", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    HYPER["max_seq_length"], HYPER["batch_size"] = args.max_length, args.batch_size
     if args.child:
         child(args.child, args.work, args.base, args.steps)
         return
@@ -354,6 +420,7 @@ def main() -> None:
     try:
         home = work / "home"
         prepare_home(home, args.home if args.home.exists() else None)
+        rows = join_rows(home, args.max_length) if args.max_length > 512 else None
         base = args.base
         if args.shape:
             base = str(work / args.shape)
@@ -387,6 +454,7 @@ def main() -> None:
                 "base": args.shape or args.base,
                 "steps": args.steps,
                 "hyperparameters": HYPER,
+                "joined_rows": rows,
                 "runs": runs,
                 "ratios": ratios(runs, variants[0]),
             },
