@@ -189,6 +189,48 @@ def test_padding_free_batches_give_the_padded_loss_and_gradients(home, micro_bas
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-3)
 
 
+def test_compact_loss_head_gives_trls_loss_and_gradients(home, micro_base):
+    """Scoring only the labelled positions must be the same loss as TRL's chunked LM head: if a
+    kept position were off by one, or a prompt token were scored, the two would differ."""
+    import torch
+
+    from personaforge.base import resolve_base
+    from personaforge.train.backends import load_for_training
+    from personaforge.train.run import load_rows, preflight
+    from personaforge.train.trainers import build_sft_trainer, compact_nll
+
+    _, rows, _ = load_rows(home, None, "sft")
+    results = {}
+    for mode in ("chunked", "compact"):
+        config = settings(loss_head=mode)
+        ref = resolve_base(BASE, home)
+        plan = preflight(ref, config)
+        loaded = load_for_training(ref, config, plan, None)
+        trainer = build_sft_trainer(loaded, config, plan, home.runs / mode, rows[:12], [], [])
+        assert (type(trainer).__name__ == "CompactLossSFTTrainer") == (mode == "compact")
+        model = trainer.model.eval()
+        torch.manual_seed(0)
+        for param in model.parameters():
+            if param.requires_grad:
+                param.data.normal_(0, 0.05)
+        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(6)])
+        scored = (batch["labels"] != -100).sum().item()
+        assert 0 < scored < batch["labels"].numel()  # prompts are masked, replies are not
+        model.zero_grad()
+        loss = trainer.compute_loss(model, batch)
+        loss.backward()
+        results[mode] = loss.item(), [p.grad.clone() for p in model.parameters() if p.requires_grad]
+    (chunked, chunked_grads), (compact, compact_grads) = results["chunked"], results["compact"]
+    assert compact == pytest.approx(chunked, rel=1e-4)
+    for a, b in zip(chunked_grads, compact_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-3)
+    # A batch with nothing to learn is a differentiable zero, not 0/0.
+    batch = {**batch, "labels": torch.full_like(batch["labels"], -100)}
+    empty = compact_nll(model, batch)
+    empty.backward()
+    assert empty.item() == 0.0
+
+
 def test_interrupted_run_resumes_with_the_same_data_order(home):
     straight = run(home, request=TrainRequest(show_progress=False, fresh=True), max_steps=8, seed=3)
     straight_losses = {h["step"]: h["loss"] for h in straight.history if "loss" in h}

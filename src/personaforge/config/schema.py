@@ -135,6 +135,16 @@ class TrainSettings(_Section):
             "kernel to the block mask). Ignored when packing is on."
         ),
     )
+    loss_head: Literal["auto", "compact", "chunked"] = Field(
+        "auto",
+        description=(
+            "How the SFT loss projects through the LM head. compact: logits only at the "
+            "positions that are scored (the person's tokens), in one pass, no per-step entropy "
+            "or accuracy. chunked: TRL's fused LM head, which never holds the full logits and "
+            "logs entropy and token accuracy, at the cost of a second projection in the "
+            "backward pass. auto: compact on CPU, chunked on CUDA (large vocabularies)."
+        ),
+    )
     dpo_beta: float = Field(
         0.1, gt=0, description="DPO beta: how far the policy may move from the reference."
     )
