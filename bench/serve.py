@@ -119,6 +119,25 @@ def baseline_tree(ref: str, into: Path) -> Path:
     return into / "src"
 
 
+def home_for(src: Path, template: Path, into: Path) -> Path:
+    """A home with the template's models and adapters, its registry written by `src`'s code.
+
+    Each variant reads a registry of its own schema: an older engine cannot read columns
+    that were added after it (a version's `forgotten` flag, say).
+    """
+    into.mkdir(parents=True)
+    (into / "models").symlink_to((template / "models").resolve(), target_is_directory=True)
+    shutil.copytree(template / "adapters", into / "adapters")
+    promote = (
+        "import sys; from pathlib import Path; from personaforge.paths import Paths;"
+        " from personaforge.registry import Registry\n"
+        "with Registry.open(Paths(Path(sys.argv[1]))) as registry: registry.promote('v1')"
+    )
+    env = {**os.environ, "PYTHONPATH": str(src), "PERSONAFORGE_HOME": str(into)}
+    subprocess.run([sys.executable, "-c", promote, str(into)], env=env, check=True)
+    return into
+
+
 class Server:
     """A server process for one variant; clients talk to it over loopback."""
 
@@ -343,15 +362,19 @@ def main() -> None:
         with Registry.open(paths) as registry:
             registry.promote("v1")
         variants = {"ours": (ROOT / "src", args.max_batch), "serial": (ROOT / "src", 1)}
+        homes = {"ours": paths.home, "serial": paths.home}
         if args.baseline_ref != "none":
             variants["baseline"] = (baseline_tree(args.baseline_ref, work / "baseline"), None)
+            homes["baseline"] = home_for(
+                variants["baseline"][0], paths.home, work / "baseline-home"
+            )
         report["modules"] = {}
 
         cells = []
         for count in [int(c) for c in args.adapter_counts.split(",")]:
             named = {f"a{i}": v for i, v in enumerate(versions[:count])}
             for variant, (src, max_batch) in variants.items():
-                server = Server(paths.home, src, named, max_batch)
+                server = Server(homes[variant], src, named, max_batch)
                 report["modules"][variant] = server.module
                 try:
                     models = list(named)
@@ -373,7 +396,7 @@ def main() -> None:
         rounds: dict[str, list[dict]] = {variant: [] for variant in variants}
         for _ in range(args.rounds):
             for variant, (src, max_batch) in variants.items():
-                server = Server(paths.home, src, {}, max_batch)
+                server = Server(homes[variant], src, {}, max_batch)
                 try:
                     chat(server.url, "persona", args.max_tokens)
                     record = {
