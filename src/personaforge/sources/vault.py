@@ -106,7 +106,7 @@ def split_frontmatter(text: str) -> tuple[dict[str, Any], str, str | None]:
         return {}, text, None
     body = text[match.end() :]
     try:
-        data = yaml.load(match.group(1), Loader=_YAML_LOADER)  # noqa: S506 (a safe loader)
+        data = yaml.load(match.group(1), Loader=_YAML_LOADER)  # a safe loader: C or Python
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark else ""
