@@ -144,16 +144,38 @@ def example_labels(batch) -> list[list[int]]:
     return [labels[a:b] for a, b in itertools.pairwise(starts)]
 
 
+def trainer_with_random_lora(home, config, rows, name):
+    """(trainer, model in eval mode, a collated batch of 6): LoRA weights drawn at random under
+    one seed, so two trainers built this way hold the same net (LoRA B starts at zero, which
+    would make every adapter's gradient path vanish; eval mode turns LoRA dropout off)."""
+    import torch
+
+    from personaforge.base import resolve_base
+    from personaforge.train.backends import load_for_training
+    from personaforge.train.run import preflight
+    from personaforge.train.trainers import build_sft_trainer
+
+    ref = resolve_base(BASE, home)
+    plan = preflight(ref, config)
+    loaded = load_for_training(ref, config, plan, None)
+    trainer = build_sft_trainer(loaded, config, plan, home.runs / name, rows[:12], [], [])
+    assert len(trainer.train_dataset) >= 6  # TRL drops rows cut off entirely by max_length
+    model = trainer.model.eval()
+    torch.manual_seed(0)
+    for param in model.parameters():
+        if param.requires_grad:
+            param.data.normal_(0, 0.05)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(6)])
+    return trainer, model, batch
+
+
 def test_padding_free_batches_give_the_padded_loss_and_gradients(home, micro_base):
     """The joined row must train exactly like the padded batch: if an example attended to the
     one before it, or the first token of one were scored against the last of another, the
     loss and the LoRA gradients would differ."""
     import torch
 
-    from personaforge.base import resolve_base
-    from personaforge.train.backends import load_for_training
-    from personaforge.train.run import load_rows, preflight
-    from personaforge.train.trainers import build_sft_trainer
+    from personaforge.train.run import load_rows
 
     def loss_and_grads(batch):
         model.zero_grad()
@@ -169,18 +191,7 @@ def test_padding_free_batches_give_the_padded_loss_and_gradients(home, micro_bas
     _, rows, _ = load_rows(home, None, "sft")
     results = {}
     for mode in ("off", "on"):
-        config = settings(padding_free=mode)
-        ref = resolve_base(BASE, home)
-        plan = preflight(ref, config)
-        loaded = load_for_training(ref, config, plan, None)
-        trainer = build_sft_trainer(loaded, config, plan, home.runs / mode, rows[:12], [], [])
-        model = trainer.model.eval()  # LoRA dropout off: the two runs must see the same net
-        assert len(trainer.train_dataset) >= 6  # TRL drops rows cut off entirely by max_length
-        torch.manual_seed(0)
-        for param in model.parameters():  # LoRA B starts at zero; make every adapter matter
-            if param.requires_grad:
-                param.data.normal_(0, 0.05)
-        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(6)])
+        _, model, batch = trainer_with_random_lora(home, settings(padding_free=mode), rows, mode)
         assert ("attention_mask" in batch) == (mode == "off")
         results[mode] = loss_and_grads(batch)
     (padded, padded_grads), (joined, joined_grads) = results["off"], results["on"]
@@ -194,26 +205,14 @@ def test_compact_loss_head_gives_trls_loss_and_gradients(home, micro_base):
     kept position were off by one, or a prompt token were scored, the two would differ."""
     import torch
 
-    from personaforge.base import resolve_base
-    from personaforge.train.backends import load_for_training
-    from personaforge.train.run import load_rows, preflight
-    from personaforge.train.trainers import build_sft_trainer, compact_nll
+    from personaforge.train.run import load_rows
+    from personaforge.train.trainers import compact_nll
 
     _, rows, _ = load_rows(home, None, "sft")
     results = {}
     for mode in ("chunked", "compact"):
-        config = settings(loss_head=mode)
-        ref = resolve_base(BASE, home)
-        plan = preflight(ref, config)
-        loaded = load_for_training(ref, config, plan, None)
-        trainer = build_sft_trainer(loaded, config, plan, home.runs / mode, rows[:12], [], [])
+        trainer, model, batch = trainer_with_random_lora(home, settings(loss_head=mode), rows, mode)
         assert (type(trainer).__name__ == "CompactLossSFTTrainer") == (mode == "compact")
-        model = trainer.model.eval()
-        torch.manual_seed(0)
-        for param in model.parameters():
-            if param.requires_grad:
-                param.data.normal_(0, 0.05)
-        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(6)])
         scored = (batch["labels"] != -100).sum().item()
         assert 0 < scored < batch["labels"].numel()  # prompts are masked, replies are not
         model.zero_grad()

@@ -280,7 +280,10 @@ def _step(
     return lambda text: transform(text) if any(t in text for t in triggers) else text
 
 
-_STEPS = [_step(triggers, pattern, replace) for _, triggers, pattern, replace in MARKUP]
+# (triggers, step) per markup step. Each prose chunk is checked for the triggers (a chunk
+# without them is left as it is); the whole text is checked first, so a note holding none
+# of a step's triggers skips the fence scan too.
+_STEPS = [(triggers, _step(triggers, pattern, replace)) for _, triggers, pattern, replace in MARKUP]
 
 
 def unwrap_callouts(text: str) -> str:
@@ -324,9 +327,9 @@ def _unwrap_one_level(text: str) -> str:
 
 def strip_markup(text: str) -> str:
     """Prose without comments, HTML tags and block ids; code left exactly as written."""
-    for (_, triggers, _, _), step in zip(MARKUP, _STEPS, strict=True):
-        if any(trigger in text for trigger in triggers):  # no trigger: no need to find the code
-            text = on_prose(text, step)
+    for triggers, transform in _STEPS:
+        if any(trigger in text for trigger in triggers):
+            text = on_prose(text, transform)
     return text
 
 
