@@ -11,11 +11,12 @@ CONSTRAINTS := constraints.txt
 # so it never mixes the sample person into your own ~/.personaforge.
 DEMO_HOME   ?= $(if $(PERSONAFORGE_HOME),$(PERSONAFORGE_HOME),$(CURDIR)/.demo-home)
 
-.PHONY: demo test test-full lint format docs clean help browser
+.PHONY: demo demo-forget test test-full lint format docs clean help browser
 
 help:
 	@echo "make demo   - set up .venv and run the whole job on the real built-in base (smollm2-135m)"
 	@echo "make test   - set up .venv and run lint + the test suite"
+	@echo "make demo-forget - after make demo: forget one sample correction, retrain, verify (~8 min)"
 	@echo "make test-full - also build llama-cpp-python and install chromium: GGUF and browser tests"
 	@echo "make docs   - regenerate docs/configuration.md from the settings schema"
 	@echo "make clean  - remove .venv and the demo state"
@@ -47,6 +48,11 @@ $(VENV)/.installed-test: pyproject.toml $(CONSTRAINTS) | $(PY)
 
 demo: $(VENV)/.installed-demo $(VENV)/.installed-gguf
 	PERSONAFORGE_HOME="$(DEMO_HOME)" $(VENV)/bin/personaforge demo
+
+# Forgetting on the demo home: one correction out of the store, the datasets and every
+# model; DPO replayed from the version that never saw it; old and new compared.
+demo-forget: $(VENV)/.installed-demo $(VENV)/.installed-gguf
+	PERSONAFORGE_HOME="$(DEMO_HOME)" $(VENV)/bin/personaforge demo --forget
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests bench

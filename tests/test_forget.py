@@ -180,3 +180,69 @@ def test_forget_retrains_and_the_membership_gap_closes(tmp_path, micro_models_di
     assert old.version == v1 and old.separated, old
     assert new.version == report.new_version and not new.separated and new.reproduced == 0, new
     assert report.proven is True
+
+
+def test_membership_gap_is_paired_and_its_noise_shrinks_with_more_examples():
+    from personaforge.forget import membership
+
+    gap, noise = membership([3.0], [1.0, 1.2, 0.8])
+    assert gap == pytest.approx(2.0)
+    assert noise == pytest.approx(2 * 0.2 * (1 + 1 / 3) ** 0.5)  # stdev 0.2, one vs three
+    _, fewer = membership([3.0, 3.0], [1.0, 1.2, 0.8] * 2)
+    assert fewer < noise
+
+
+def test_regurgitation_counts_only_words_the_kept_notes_do_not_hold(micro_base):
+    from transformers import AutoTokenizer
+
+    from personaforge.forget import REGURGITATION_NGRAM, _token_ngrams, forgotten_only_ngrams
+
+    tokenizer = AutoTokenizer.from_pretrained(micro_base)
+    forgotten = ["Overproofed. The kitchen was warm. Watch the dough, not the clock, always."]
+    kept_note = (
+        "In the Sourdough note: the kitchen was warm. Watch the dough, not the clock, always."
+    )
+    alone = forgotten_only_ngrams(tokenizer, forgotten, [])
+    only = forgotten_only_ngrams(tokenizer, forgotten, [kept_note])
+    in_kept = _token_ngrams(tokenizer, [kept_note], REGURGITATION_NGRAM)
+    assert alone & in_kept and not only & in_kept  # the shared phrase's runs are dropped
+    opening = tokenizer(forgotten[0], add_special_tokens=False)["input_ids"][:REGURGITATION_NGRAM]
+    assert tuple(opening) in only  # "Overproofed." is the forgotten note's alone
+
+
+def test_forgetting_a_correction_replays_only_dpo_from_the_clean_version(
+    tmp_path, micro_models_dir, sample_data
+):
+    """A correction fed only DPO: v1 (SFT) stays, v2 (DPO) is flagged, and the retrain is a
+    new DPO from v1 on the scrubbed pairs, never v2 reused under the dataset's old name."""
+    from personaforge.pipeline import RunRequest, run_pipeline
+
+    paths = Paths(tmp_path / "home")
+    paths.home.mkdir(parents=True)
+    paths.models.symlink_to(micro_models_dir, target_is_directory=True)
+    data = tmp_path / "data"
+    shutil.copytree(sample_data, data)
+    config = settings(data)
+    lenient = {"max_general_ppl_increase": 5.0, "max_probe_drop": 11, "max_memorised_share": 1.0}
+    config = config.model_copy(update={"gate": config.gate.model_copy(update=lenient)})
+    record = run_pipeline(paths, config, RunRequest(show_progress=False))
+    with Registry.open(paths) as registry:
+        assert [(v.name, v.method) for v in registry.versions()] == [("v1", "sft"), ("v2", "dpo")]
+        assert registry.current() == "v2", record.stages
+    with MemoryStore.open(paths.memory_store) as store:
+        memories = [m for m, _ in store.search("Overproofed", limit=50) if m.source == "feedback"]
+    assert len(memories) == 1
+    report = forget(paths, config, memories, ForgetRequest("memory id"))
+    assert report.versions_flagged == {"v2": "direct"}
+    assert report.new_version == "v3" and report.current_after == "v3"
+    with Registry.open(paths) as registry:
+        v3 = registry.get("v3")
+        assert (v3.method, v3.parent) == ("dpo", "v1")
+        assert registry.get("v2").forgotten and not registry.get("v1").forgotten
+    pairs = (paths.datasets / v3.dataset_id / "preference.jsonl").read_text()
+    assert memories[0].id not in pairs and pairs.count("\n") >= 8
+    assert [(v.version, v.kind, v.reference) for v in report.verification] == [
+        ("v2", "pairs", "v1"),
+        ("v3", "pairs", "v1"),
+    ]
+    assert report.proven is (report.verification[-1].reproduced == 0)

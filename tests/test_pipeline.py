@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -92,6 +93,24 @@ def test_demo_home_works_without_flags_afterwards(demo_output, demo_home, capsys
     assert runs[0]["status"] == "nothing new" and [s["name"] for s in runs[0]["stages"]] == [
         "ingest"
     ]
+
+
+def test_demo_forget_takes_the_correction_out_and_replays_dpo(
+    demo_output, demo_home, capsys, monkeypatch
+):
+    """`make demo-forget`: after the demo, one sample correction out of every model."""
+    assert demo_output[0] == 0
+    monkeypatch.setenv("PERSONAFORGE_HOME", str(demo_home.home))
+    code, out, err = run_cli(capsys, "demo", "--forget")
+    assert "versions that learned them: v2 (direct)" in out, out + err
+    assert "current: v2 -> v3" in out and "retrained: v3 (run finished)" in out
+    assert re.search(r"v2\s+pairs\s+\d+/1", out) and re.search(r"v3\s+pairs\s+\d+/1", out)
+    assert code == (0 if "proven gone" in out and "NOT proven" not in out else 1)
+    with Registry.open(demo_home) as registry:
+        v3 = registry.get("v3")
+        assert (v3.method, v3.parent) == ("dpo", "v1") and registry.get("v2").forgotten
+    code, _, err = run_cli(capsys, "demo", "--forget")  # it is gone: nothing left to forget
+    assert code == 2 and "run `make demo` first (or it was forgotten already)" in err
 
 
 def test_run_dry_run_says_what_would_happen(capsys, home_with_micro, sample_data, monkeypatch):

@@ -15,17 +15,19 @@ Exact retraining without the data is the only removal research trusts
    promoted version that never saw them (or the base); flagged versions are not
    served, and exported only with --allow-forgotten; their exports in the home
    are deleted.
-4. **Retrain**: `personaforge run` from the dataset stage, on a foundation
-   dataset of what remains, starting from the version `current` moved to,
-   through the normal gate.
-5. **Verify**, old version against new: (a) regurgitation: greedy answers to
-   prompts built from the forgotten examples must share no 8-token run with the
-   forgotten text; (b) membership: the per-token loss on the forgotten examples
-   against held-out examples the models never trained on, minus the same
-   difference for the bare base (which saw neither, so its difference is only how
-   hard the two sets are). The old version finds what it memorised easier (a
-   positive gap); after forgetting, the gap must be indistinguishable from zero
-   (within two standard errors of the held-out losses).
+4. **Retrain** what the served version learned after the last clean version,
+   without the memories, through the normal gate: from the base, a foundation
+   run on everything that remains; from a clean version, the flagged lineage's
+   steps replayed on their scrubbed datasets (a correction only DPO saw costs
+   a DPO run from the SFT version, not a retraining from scratch).
+5. **Verify**, old version against new, on what the memories fed (SFT replies,
+   preference pairs): (a) regurgitation: greedy answers to prompts built from
+   them must share no 8-token run with words only the forgotten memories held;
+   (b) membership: each example's gain over the clean version (or the base),
+   which saw neither set, so how hard an example is cancels out: per-token
+   log-likelihood for replies, log p(chosen) - log p(rejected) for pairs. The
+   old version finds what it memorised easier than held-out examples (a gap
+   over two standard errors); after forgetting, the gap must be within them.
 6. **Audit**: the forget is recorded (counts, memory ids, sources, versions,
    numbers) without the forgotten text.
 """
@@ -61,15 +63,18 @@ class ForgetRequest:
 
 @dataclass
 class Verification:
+    """One membership and regurgitation measurement of one version on one kind of example."""
+
     version: str
-    reproduced: int  # prompts whose answer shares an 8-token run with the forgotten text
+    kind: str  # "replies" (SFT examples: per-token loss) or "pairs" (preference: log p margin)
+    reference: str  # what "improvement" is measured against: the clean version, or "base"
+    reproduced: int  # prompts whose answer shares an 8-token run with forgotten-only text
     prompts: int
-    forgotten_loss: float  # mean per-token loss on the forgotten examples
-    heldout_loss: float  # mean per-token loss on never-trained held-out examples
-    # (heldout - forgotten) for this version minus the same for the bare base, which saw
-    # neither set: > 0 means the forgotten examples look familiar to this version.
+    forgotten_gain: float  # mean improvement over the reference on the forgotten examples
+    heldout_gain: float  # the same on held-out examples no version trained on
+    # forgotten_gain - heldout_gain: > 0 means the forgotten examples look familiar to this version
     gap: float
-    noise: float  # two standard errors of the held-out losses, scaled to the forgotten set
+    noise: float  # two standard errors of that difference
 
     @property
     def separated(self) -> bool:
@@ -95,11 +100,11 @@ class ForgetReport:
 
     @property
     def proven(self) -> bool | None:
-        """Old separated (or never shown to be) and new indistinguishable and silent."""
-        if not self.verification:
+        """The new version reproduces none of it and its membership gap is within noise."""
+        new = [v for v in self.verification if v.version == self.new_version]
+        if not new:
             return None
-        new = self.verification[-1]
-        return new.reproduced == 0 and not new.separated
+        return all(v.reproduced == 0 and not v.separated for v in new)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -115,24 +120,25 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def forgotten_examples(paths: Paths, memory_ids: set[str]) -> list[dict[str, Any]]:
-    """The SFT examples the versions trained on that came from these memories (kept in memory only)."""
+def forgotten_rows(paths: Paths, memory_ids: set[str], name: str) -> list[dict[str, Any]]:
+    """The rows of one trained file (train.jsonl, preference.jsonl) built from these memories,
+    across every dataset; read before the scrub and kept in memory only."""
     found: dict[str, dict[str, Any]] = {}
     for folder in sorted(paths.datasets.glob("ds-*")) if paths.datasets.exists() else []:
-        for row in _rows(folder / "train.jsonl"):
+        for row in _rows(folder / name):
             if memory_ids & set(row["meta"].get("memory_ids", [])):
                 found.setdefault(row["meta"]["id"], row)
     return list(found.values())
 
 
-def reference_examples(paths: Paths, memory_ids: set[str], limit: int) -> list[dict[str, Any]]:
-    """Held-out examples no version trained on: the latest dataset's eval split."""
+def heldout_rows(paths: Paths, memory_ids: set[str], name: str, limit: int) -> list[dict[str, Any]]:
+    """Held-out rows no version trained on: one eval file of the latest dataset."""
     from personaforge.dataset.build import latest_id
 
     dataset = latest_id(paths)
     if dataset is None:
         return []
-    rows = _rows(paths.datasets / dataset / "eval.jsonl")
+    rows = _rows(paths.datasets / dataset / name)
     return [r for r in rows if not memory_ids & set(r["meta"].get("memory_ids", []))][:limit]
 
 
@@ -191,6 +197,31 @@ def remove_exports(paths: Paths, versions: list[str]) -> list[str]:
 # -- verification ---------------------------------------------------------------------------------
 
 
+@dataclass
+class Evidence:
+    """What the verification compares, read before the scrub and never written anywhere."""
+
+    replies: list[dict[str, Any]]  # forgotten SFT examples
+    heldout_replies: list[dict[str, Any]]
+    pairs: list[dict[str, Any]]  # forgotten preference pairs
+    heldout_pairs: list[dict[str, Any]]
+    texts: list[str]  # the forgotten memories' words
+
+    @classmethod
+    def read(cls, paths: Paths, memories: list[Memory]) -> Evidence:
+        ids = {m.id for m in memories}
+        return cls(
+            forgotten_rows(paths, ids, "train.jsonl"),
+            heldout_rows(paths, ids, "eval.jsonl", MEMBERSHIP_REFERENCE),
+            forgotten_rows(paths, ids, "preference.jsonl"),
+            heldout_rows(paths, ids, "preference_eval.jsonl", MEMBERSHIP_REFERENCE),
+            [m.text for m in memories],
+        )
+
+    def prompts(self) -> list[list[dict[str, str]]]:
+        return [r["messages"][:-1] for r in self.replies] + [r["prompt"] for r in self.pairs]
+
+
 def _token_ngrams(tokenizer, texts: list[str], size: int) -> set[tuple[int, ...]]:
     from personaforge.evaluate import ngrams
 
@@ -200,22 +231,59 @@ def _token_ngrams(tokenizer, texts: list[str], size: int) -> set[tuple[int, ...]
     return grams
 
 
-def _mean_losses(model, tokenizer, rows: list[dict[str, Any]], max_length: int) -> list[float]:
+def forgotten_only_ngrams(tokenizer, forgotten: list[str], kept: list[str]) -> set[tuple[int, ...]]:
+    """Token runs of the forgotten texts that no kept text holds. A phrase the person also
+    wrote in a note they kept is theirs to keep, and a model saying it has not remembered
+    the forgotten note."""
+    size = REGURGITATION_NGRAM
+    return _token_ngrams(tokenizer, forgotten, size) - _token_ngrams(tokenizer, kept, size)
+
+
+def kept_texts(paths: Paths) -> list[str]:
+    """Every reply still trained on after the scrub: words the person did not ask to forget."""
+    texts = []
+    for folder in sorted(paths.datasets.glob("ds-*")) if paths.datasets.exists() else []:
+        texts += [r["messages"][-1]["content"] for r in _rows(folder / "train.jsonl")]
+        texts += [r["chosen"] for r in _rows(folder / "preference.jsonl")]
+    return texts
+
+
+def _reply_scores(model, tokenizer, rows: list[dict[str, Any]], max_length: int) -> list[float]:
+    """Minus the mean per-token loss of each final reply: higher is more familiar."""
     from personaforge.evaluate.measure import losses, reply_tokens
 
     scored = losses(model, [reply_tokens(tokenizer, r["messages"], max_length) for r in rows])
-    return [total / count for total, count in scored if count]
+    return [-total / count for total, count in scored if count]
+
+
+def _pair_scores(model, tokenizer, rows: list[dict[str, Any]], max_length: int) -> list[float]:
+    """log p(chosen) - log p(rejected) per pair: what DPO raises on the pairs it trains on."""
+    from personaforge.evaluate.measure import losses, reply_tokens
+
+    sequences = [
+        reply_tokens(tokenizer, [*r["prompt"], {"role": "assistant", "content": reply}], max_length)
+        for r in rows
+        for reply in (r["chosen"], r["rejected"])
+    ]
+    scored = losses(model, sequences)
+    return [scored[2 * i + 1][0] - scored[2 * i][0] for i in range(len(rows))]
+
+
+def membership(gains: list[float], heldout: list[float]) -> tuple[float, float]:
+    """(gap, noise): mean gain on the forgotten examples minus on the held-out ones, and two
+    standard errors of that difference. The gains are paired with the reference on the same
+    example, so how hard an example is cancels out; the held-out spread stands in for the
+    forgotten set's too (it is often one or two examples)."""
+    spread = statistics.stdev(heldout) if len(heldout) > 1 else 0.0
+    noise = 2 * spread * math.sqrt(1 / len(gains) + 1 / len(heldout))
+    return statistics.fmean(gains) - statistics.fmean(heldout), noise
 
 
 def verify_version(
-    paths: Paths,
-    settings: Settings,
-    version: str,
-    forgotten: list[dict[str, Any]],
-    forgotten_texts: list[str],
-    reference: list[dict[str, Any]],
-) -> Verification:
-    """Regurgitation and membership numbers for one version (base + its adapter)."""
+    paths: Paths, settings: Settings, version: str, reference: str | None, evidence: Evidence
+) -> list[Verification]:
+    """Regurgitation and membership numbers for one version, against the reference version
+    (the last one that never saw the memories) or the bare base."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -228,30 +296,51 @@ def verify_version(
     ref = resolve_base(card["base"]["name"], paths, card["base"].get("revision"))
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(ref.location)
-    model = PeftModel.from_pretrained(model, str(folder)).eval()
+    model = PeftModel.from_pretrained(model, str(folder), adapter_name="version").eval()
+    if reference:
+        model.load_adapter(str(paths.adapters / reference), adapter_name="reference")
     max_length = settings.train.max_seq_length
-    texts = _token_ngrams(tokenizer, forgotten_texts, REGURGITATION_NGRAM)
-    prompts = [row["messages"][:-1] for row in forgotten]
+    forgotten_only = forgotten_only_ngrams(tokenizer, evidence.texts, kept_texts(paths))
+    prompts = evidence.prompts()
     answers = generate_many(model, tokenizer, prompts, settings.gate.max_new_tokens)
-    reproduced = sum(bool(ngrams(tokens, REGURGITATION_NGRAM) & texts) for _, tokens in answers)
-    ours = _mean_losses(model, tokenizer, forgotten, max_length)
-    theirs = _mean_losses(model, tokenizer, reference, max_length)
-    with model.disable_adapter():  # the base never saw either set: its gap is the sets' difficulty
-        base_gap = statistics.fmean(_mean_losses(model, tokenizer, reference, max_length)) - (
-            statistics.fmean(_mean_losses(model, tokenizer, forgotten, max_length))
-        )
-    mean_forgotten, mean_heldout = statistics.fmean(ours), statistics.fmean(theirs)
-    spread = statistics.stdev(theirs) if len(theirs) > 1 else 0.0
-    noise = 2 * spread / math.sqrt(len(ours))  # the forgotten set's mean, if it were held out
-    return Verification(
-        version,
-        reproduced,
-        len(prompts),
-        round(mean_forgotten, 4),
-        round(mean_heldout, 4),
-        round(mean_heldout - mean_forgotten - base_gap, 4),
-        round(noise, 4),
+    reproduced = sum(
+        bool(ngrams(tokens, REGURGITATION_NGRAM) & forgotten_only) for _, tokens in answers
     )
+
+    def gains(score, rows: list[dict[str, Any]]) -> list[float]:
+        model.set_adapter("version")
+        mine = score(model, tokenizer, rows, max_length)
+        if reference:
+            model.set_adapter("reference")
+            theirs = score(model, tokenizer, rows, max_length)
+        else:
+            with model.disable_adapter():
+                theirs = score(model, tokenizer, rows, max_length)
+        return [a - b for a, b in zip(mine, theirs, strict=True)]
+
+    results = []
+    for kind, score, rows, heldout in (
+        ("replies", _reply_scores, evidence.replies, evidence.heldout_replies),
+        ("pairs", _pair_scores, evidence.pairs, evidence.heldout_pairs),
+    ):
+        if not rows or len(heldout) < 2:
+            continue
+        forgotten_gains, heldout_gains = gains(score, rows), gains(score, heldout)
+        gap, noise = membership(forgotten_gains, heldout_gains)
+        results.append(
+            Verification(
+                version,
+                kind,
+                reference or "base",
+                reproduced,
+                len(prompts),
+                round(statistics.fmean(forgotten_gains), 4),
+                round(statistics.fmean(heldout_gains), 4),
+                round(gap, 4),
+                round(noise, 4),
+            )
+        )
+    return results
 
 
 # -- the whole forget ------------------------------------------------------------------------------
@@ -278,11 +367,8 @@ def forget(
     if request.dry_run:
         report.dry_run = True
         return report
-    # What the verification needs is read now, kept in memory, and never written anywhere.
+    evidence = Evidence.read(paths, memories)
     wanted = set(ids)
-    examples = forgotten_examples(paths, wanted)
-    texts = [m.text for m in memories]
-    reference = reference_examples(paths, wanted, MEMBERSHIP_REFERENCE)
 
     with MemoryStore.open(paths.memory_store) as store, store.batch():
         forget_id = store.record_forget(request.request, {"state": "started", "memories": len(ids)})
@@ -295,33 +381,58 @@ def forget(
         report.current_after = registry.mark_forgotten(flagged, f"forget {forget_id}")
     report.exports_removed = remove_exports(paths, flagged)
 
+    clean = report.current_after  # the newest version that never saw them (None: the base)
     old = report.current_before if report.current_before in flagged else None
-    if request.retrain and flagged:
-        _retrain(paths, settings, report, reporter)
-    if examples and reference:
-        for version in [old, report.new_version]:
-            if version:
-                report.verification.append(
-                    verify_version(paths, settings, version, examples, texts, reference)
-                )
+    if request.retrain and old:
+        _retrain(paths, settings, report, replay_request(paths, old, clean), reporter)
+    for version in [old, report.new_version]:
+        if version:
+            report.verification += verify_version(paths, settings, version, clean, evidence)
     with MemoryStore.open(paths.memory_store) as store:
         store.update_forget(forget_id, _audit(report))
     return report
 
 
-def _retrain(paths: Paths, settings: Settings, report: ForgetReport, reporter) -> None:
-    """The normal cycle from the dataset stage, on everything that remains, from the safe version."""
-    from personaforge.pipeline import RunRequest, run_pipeline
+def replay_request(paths: Paths, old: str, clean: str | None):
+    """How to retrain what `old` learned after `clean`, without the forgotten memories.
+
+    From the base: a foundation run on everything that remains. From a clean version:
+    replay the steps of old's lineage after it on their (now scrubbed) datasets, so a
+    correction that only DPO saw costs a DPO run, and a note from last month's update
+    costs that update, not a retraining from scratch.
+    """
+    from personaforge.pipeline import RunRequest
+    from personaforge.registry import Registry
+
+    if clean is None:
+        return RunRequest(trigger="forget", from_stage="dataset", force=True, foundation=True)
+    steps = []
+    with Registry.open(paths) as registry:
+        version = registry.get(old)
+        while version.name != clean and version.parent:
+            steps.append(version)
+            version = registry.get(version.parent)
+    steps.reverse()
+    sft = next((step for step in steps if step.method == "sft"), None)
+    if sft is None:  # only DPO learned them: refine the clean SFT version again
+        return RunRequest(
+            trigger="forget",
+            from_stage="dpo",
+            force=True,
+            dataset=steps[0].dataset_id,
+            sft_version=clean,
+        )
+    return RunRequest(trigger="forget", from_stage="train", force=True, dataset=sft.dataset_id)
+
+
+def _retrain(paths: Paths, settings: Settings, report: ForgetReport, request, reporter) -> None:
+    """The normal cycle on what remains, through the normal gate."""
+    from personaforge.pipeline import run_pipeline
     from personaforge.registry import Registry
 
     with Registry.open(paths) as registry:
         before = {v.name for v in registry.versions()}
-    record = run_pipeline(
-        paths,
-        settings,
-        RunRequest(trigger="forget", from_stage="dataset", force=True, foundation=True),
-        reporter,
-    )
+    record = run_pipeline(paths, settings, request, reporter)
     report.run_status = record.status
     with Registry.open(paths) as registry:
         made = [v for v in registry.versions() if v.name not in before]

@@ -44,6 +44,10 @@ class RunRequest:
     dry_run: bool = False
     show_progress: bool = True
     foundation: bool = False  # build from every memory even when a version exists (forget)
+    # Replaying a lineage (forget): train on this existing dataset instead of the last run's,
+    # and let DPO refine this version; with either set nothing is carried from the last run.
+    dataset: str | None = None
+    sft_version: str | None = None
 
 
 @dataclass
@@ -484,7 +488,9 @@ def run_pipeline(
             record = log.start(
                 request.trigger, {"from": request.from_stage, "until": request.until}
             )
-            if request.from_stage not in (None, "ingest"):
+            if request.dataset or request.sft_version:
+                ctx.dataset_id, ctx.sft_version = request.dataset, request.sft_version
+            elif request.from_stage not in (None, "ingest"):
                 _restore(ctx, log.last_finished())
         stages = _selected(request, first)
         return _run_stages(ctx, log, record, stages, reporter)

@@ -195,8 +195,13 @@ class Registry:
     def find_trained(
         self, method: str, dataset_id: str, parent: str | None, hyperparameters: dict[str, Any]
     ) -> str | None:
-        """The newest version trained with exactly these inputs, if any (reruns reuse it)."""
+        """The newest version trained with exactly these inputs, if any (reruns reuse it).
+
+        A version flagged by `forget` never counts: its dataset may have had the same
+        name before the forgotten examples were scrubbed out of it."""
         for version in reversed(self.versions()):
+            if version.forgotten:
+                continue
             card = read_card(Path(version.path))
             if (
                 card.get("method") == method

@@ -26,6 +26,7 @@ ANSWER_WIDTH = 300
         "personaforge demo",
         "personaforge demo --base tiny:micro   # the seconds-long machinery check",
         "personaforge demo --data-only ./sample-person",
+        "make demo-forget   # then: take one correction back out of every model",
     )
 )
 def demo(
@@ -45,6 +46,13 @@ def demo(
     fresh_data: Annotated[
         bool, typer.Option("--fresh-data", help="Rewrite the sample data even if it exists.")
     ] = False,
+    forget: Annotated[
+        bool,
+        typer.Option(
+            "--forget",
+            help="In a home the demo ran in: forget one sample correction, retrain, verify.",
+        ),
+    ] = False,
 ) -> None:
     """Run the whole job on a built-in base and a generated sample person.
 
@@ -59,6 +67,9 @@ def demo(
         manifest = write_sample_data(data_only, overwrite=fresh_data)
         print_manifest(data_only, manifest)
         return
+    if forget:
+        _forget_step(get_state(ctx).paths)
+        return
     from personaforge.demo import demo_settings_for, run_demo
 
     demo_settings_for(base)  # an unknown base fails here, before any work
@@ -67,6 +78,17 @@ def demo(
     result = run_demo(paths, base, fresh_data, StageReporter(), _print_step)
     print_outcome(result, paths.home)
     if result.record is not None and result.record.status in ("failed", "interrupted"):
+        raise typer.Exit(1)
+
+
+def _forget_step(paths) -> None:
+    from personaforge.cli.forget import print_forget
+    from personaforge.demo import forget_in_demo
+
+    stdout.rule(f"[bold]personaforge demo --forget[/], home {paths.home}", align="left")
+    report = forget_in_demo(paths, StageReporter())
+    print_forget(report)
+    if report.proven is not True:
         raise typer.Exit(1)
 
 
@@ -132,6 +154,7 @@ def print_next_steps(result, home: Path) -> None:
         f"{env} {exe} serve              # OpenAI API on 127.0.0.1:7373, model 'persona'",
         f"{env} {exe} chat               # in a second terminal",
         f"{env} {exe} dashboard          # training curves, versions, data in the browser",
+        f"{env} {exe} demo --forget      # take one correction back out (make demo-forget)",
     ]
     ollama = [
         p for p in sorted((home / "exports").glob("*-ollama-*")) if (p / "Modelfile").exists()

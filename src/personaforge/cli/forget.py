@@ -132,31 +132,39 @@ def print_forget(report) -> None:
         stdout.print(f"  exports removed: {', '.join(report.exports_removed)}")
     if report.new_version:
         stdout.print(f"  retrained: {report.new_version} (run {report.run_status})")
-    elif report.versions_flagged:
+    elif report.run_status:
         stdout.print(f"  retrained: no new version was promoted (run {report.run_status})")
+    elif report.versions_flagged and report.current_before not in report.versions_flagged:
+        stdout.print(
+            f"  retrained: not needed, {report.current_before or 'the base'} never saw them"
+        )
+    elif report.versions_flagged:
+        stdout.print("  retrained: not yet (--no-retrain); `personaforge run` retrains")
     if report.verification:
         table = Table(box=None, title="verification", title_justify="left")
-        for column in (
-            "version",
-            "reproduced (8-token runs)",
-            "loss forgotten",
-            "loss held-out",
-            "membership gap",
-            "noise (2 SE)",
-            "separated",
-        ):
+        for column in ("version", "on", "repeats", "forgotten", "held-out", "gap", "noise", ""):
             table.add_column(column)
         for v in report.verification:
             table.add_row(
                 v.version,
+                v.kind,
                 f"{v.reproduced}/{v.prompts}",
-                f"{v.forgotten_loss:.3f}",
-                f"{v.heldout_loss:.3f}",
+                f"{v.forgotten_gain:+.3f}",
+                f"{v.heldout_gain:+.3f}",
                 f"{v.gap:+.3f}",
                 f"{v.noise:.3f}",
-                "yes" if v.separated else "no",
+                "separated" if v.separated else "within noise",
             )
         stdout.print(table)
+        reference = report.verification[0].reference
+        stdout.print(
+            "  repeats: answers to prompts built from the forgotten examples that share a run of"
+            " 8 tokens with words only the forgotten memories held\n"
+            f"  forgotten, held-out: mean gain over {reference} (which never saw them), nats per"
+            " token for replies, log p(chosen) - log p(rejected) for pairs\n"
+            "  gap: forgotten - held-out; noise: two standard errors of the gap",
+            soft_wrap=True,
+        )
         verdict = {True: "[green]proven gone[/]", False: "[red]NOT proven gone[/]"}
         stdout.print(
             f"  {verdict.get(report.proven, 'not verified')} (audit record {report.forget_id})"
