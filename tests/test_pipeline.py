@@ -103,6 +103,7 @@ def test_demo_forget_takes_the_correction_out_and_replays_dpo(
     monkeypatch.setenv("PERSONAFORGE_HOME", str(demo_home.home))
     code, out, err = run_cli(capsys, "demo", "--forget")
     assert "versions that learned them: v2 (direct)" in out, out + err
+    assert "✓ gone from the home, checked: store rows 0, index entries 0, dataset rows 0" in out
     assert "current: v2 -> v3" in out and "retrained: v3 (run finished)" in out
     assert re.search(r"v2\s+pairs\s+\d+/1", out) and re.search(r"v3\s+pairs\s+\d+/1", out)
     assert code == (0 if "proven gone" in out and "NOT proven" not in out else 1)

@@ -97,10 +97,16 @@ class ForgetReport:
     verification: list[Verification] = field(default_factory=list)
     forget_id: int | None = None
     dry_run: bool = False
+    # What still holds the memories after the forget, checked, each must be 0: store rows,
+    # full-text index entries, dataset rows (by memory id or the exact words).
+    still_held: dict[str, int] = field(default_factory=dict)
 
     @property
     def proven(self) -> bool | None:
-        """The new version reproduces none of it and its membership gap is within noise."""
+        """Nothing in the home holds it, the new version reproduces none of it, and its
+        membership gap is within noise."""
+        if any(self.still_held.values()):
+            return False
         new = [v for v in self.verification if v.version == self.new_version]
         if not new:
             return None
@@ -175,6 +181,38 @@ def scrub_datasets(paths: Paths, memory_ids: set[str], forget_id: int) -> tuple[
         removed += dropped
         changed.append(folder.name)
     return removed, changed
+
+
+def _strings(value: Any):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict | list):
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _strings(item)
+
+
+def dataset_rows_holding(paths: Paths, memories: list[Memory]) -> int:
+    """Rows of any dataset file built from these memories or carrying their exact words."""
+    ids = {m.id for m in memories}
+    texts = [m.text for m in memories if len(m.text) >= 20]  # shorter is too common to mean it
+    held = 0
+    for folder in sorted(paths.datasets.glob("ds-*")) if paths.datasets.exists() else []:
+        for name in DATASET_FILES:
+            for row in _rows(folder / name):
+                held += bool(ids & set(row["meta"].get("memory_ids", []))) or any(
+                    text in value for value in _strings(row) for text in texts
+                )
+    return held
+
+
+def still_held(paths: Paths, memories: list[Memory]) -> dict[str, int]:
+    with MemoryStore.open(paths.memory_store) as store:
+        rows, index = store.holding(memories)
+    return {
+        "store rows": rows,
+        "index entries": index,
+        "dataset rows": dataset_rows_holding(paths, memories),
+    }
 
 
 def clear_caches(paths: Paths) -> None:
@@ -376,6 +414,7 @@ def forget(
     report.forget_id = forget_id
     report.examples_removed, report.datasets_changed = scrub_datasets(paths, wanted, forget_id)
     clear_caches(paths)
+    report.still_held = still_held(paths, memories)
     flagged = list(found.versions)
     with Registry.open(paths) as registry:
         report.current_after = registry.mark_forgotten(flagged, f"forget {forget_id}")

@@ -125,6 +125,10 @@ def print_forget(report) -> None:
     stdout.print(f"  versions that learned them: {flagged}")
     if report.dry_run:
         return
+    if report.still_held:
+        held = ", ".join(f"{what} {count}" for what, count in report.still_held.items())
+        mark = "[red]✗ still held[/]" if any(report.still_held.values()) else "[green]✓ gone[/]"
+        stdout.print(f"  {mark} from the home, checked: {held}")
     stdout.print(
         f"  current: {report.current_before or 'base'} -> {report.current_after or 'base'}"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,28 @@ class ReadPath:
         """The forget audit log, newest first (what was matched, never its text)."""
         rows = self.db.execute("SELECT * FROM forgets ORDER BY id DESC")
         return [{**dict(row), "report": json.loads(row["report"])} for row in rows]
+
+    def holding(self, memories: list[Memory]) -> tuple[int, int]:
+        """(rows, index entries) that still hold these memories: a row with their id or their
+        exact words, and a full-text hit on their opening words whose row is gone (a stale
+        index entry) or holds the same words. Both are 0 after a forget."""
+        rows = index = 0
+        for memory in memories:
+            rows += self.db.execute(
+                "SELECT count(*) FROM memories WHERE id = ? OR text = ?", (memory.id, memory.text)
+            ).fetchone()[0]
+            words = re.findall(r"\w+", memory.text)[:8]
+            if not words:
+                continue
+            phrase = '"' + " ".join(words) + '"'
+            for (rowid,) in self.db.execute(
+                "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?", (phrase,)
+            ).fetchall():
+                found = self.db.execute(
+                    "SELECT text FROM memories WHERE rowid = ?", (rowid,)
+                ).fetchone()
+                index += found is None or found[0] == memory.text
+        return rows, index
 
     def tombstone_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM tombstones").fetchone()[0])
