@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -43,15 +44,25 @@ def settings(sources, **train_overrides) -> Settings:
     )
 
 
-@pytest.fixture(scope="module")
-def two_versions(tmp_path_factory, micro_models_dir, sample_data):
-    """v1 (SFT) and v2 (continued from v1 on a later dataset): the note fed v1, v2 inherited it."""
-    root = tmp_path_factory.mktemp("forget")
+# Gate limits loose enough for a micro base trained hard: these tests are about forgetting.
+LENIENT_GATE = {"max_general_ppl_increase": 5.0, "max_probe_drop": 11, "max_memorised_share": 1.0}
+
+
+def new_home(root, micro_models_dir, sample_data) -> tuple[Paths, Path]:
+    """A home under `root` sharing the micro base, and a copy of the sample data beside it."""
     paths = Paths(root / "home")
     paths.home.mkdir(parents=True)
     paths.models.symlink_to(micro_models_dir, target_is_directory=True)
     data = root / "data"
     shutil.copytree(sample_data, data)
+    return paths, data
+
+
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory, micro_models_dir, sample_data):
+    """v1 (SFT) and v2 (continued from v1 on a later dataset): the note fed v1, v2 inherited it."""
+    root = tmp_path_factory.mktemp("forget")
+    paths, data = new_home(root, micro_models_dir, sample_data)
     config = settings(data)
     with MemoryStore.open(paths.memory_store) as store:
         ingest([data], store, IngestSettings(), show_progress=False)
@@ -151,20 +162,15 @@ def test_forget_removes_it_everywhere_and_keeps_it_out(home, monkeypatch):
 def test_forget_retrains_and_the_membership_gap_closes(tmp_path, micro_models_dir, sample_data):
     """A model trained hard on a few notes clearly knows a forgotten one (membership gap over
     the noise); the retrained model does not, and reproduces none of it."""
-    paths = Paths(tmp_path / "home")
-    paths.home.mkdir(parents=True)
-    paths.models.symlink_to(micro_models_dir, target_is_directory=True)
-    data = tmp_path / "data"
-    shutil.copytree(sample_data, data)
+    paths, data = new_home(tmp_path, micro_models_dir, sample_data)
     # Measured: 150 steps at lr 1e-2, rank 32, on 30 reflection memories (36 rows) gives a gap
     # of 0.88 nats against a noise of 0.78 (2 forgotten rows), and -0.03 against 0.49 after the
     # retrain; 60 steps at 5e-3 rank 8 gave 0.13 (not separated).
     config = settings(data, max_steps=150, learning_rate=1e-2, lora_rank=32, lora_alpha=64)
-    lenient = {"max_general_ppl_increase": 5.0, "max_probe_drop": 11, "max_memorised_share": 1.0}
     config = config.model_copy(
         update={
             "run": config.run.model_copy(update={"dpo": False}),
-            "gate": config.gate.model_copy(update=lenient),
+            "gate": config.gate.model_copy(update=LENIENT_GATE),
         }
     )
     with MemoryStore.open(paths.memory_store) as store:
@@ -224,14 +230,9 @@ def test_forgetting_a_correction_replays_only_dpo_from_the_clean_version(
     new DPO from v1 on the scrubbed pairs, never v2 reused under the dataset's old name."""
     from personaforge.pipeline import RunRequest, run_pipeline
 
-    paths = Paths(tmp_path / "home")
-    paths.home.mkdir(parents=True)
-    paths.models.symlink_to(micro_models_dir, target_is_directory=True)
-    data = tmp_path / "data"
-    shutil.copytree(sample_data, data)
+    paths, data = new_home(tmp_path, micro_models_dir, sample_data)
     config = settings(data)
-    lenient = {"max_general_ppl_increase": 5.0, "max_probe_drop": 11, "max_memorised_share": 1.0}
-    config = config.model_copy(update={"gate": config.gate.model_copy(update=lenient)})
+    config = config.model_copy(update={"gate": config.gate.model_copy(update=LENIENT_GATE)})
     record = run_pipeline(paths, config, RunRequest(show_progress=False))
     with Registry.open(paths) as registry:
         assert [(v.name, v.method) for v in registry.versions()] == [("v1", "sft"), ("v2", "dpo")]

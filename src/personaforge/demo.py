@@ -239,8 +239,10 @@ def forget_in_demo(paths: Paths, reporter: Any = None):
     from personaforge.store import MemoryStore
 
     settings = load_settings(paths).settings
-    with MemoryStore.open(paths.memory_store) as store:
-        found = store.search(FORGET_SEARCH, limit=100) if paths.memory_store.exists() else []
+    found = []
+    if paths.memory_store.exists():  # opening would create an empty store
+        with MemoryStore.open(paths.memory_store) as store:
+            found = store.search(FORGET_SEARCH, limit=100)
     memories = [memory for memory, _ in found if memory.source == FORGET_SOURCE][:1]
     if not memories:
         raise UserError(

@@ -39,14 +39,13 @@ import math
 import shutil
 import statistics
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from personaforge.atomic import atomic_directory
 from personaforge.config import Settings
 from personaforge.errors import UserError
 from personaforge.paths import Paths
-from personaforge.provenance import provenance
+from personaforge.provenance import built_from, dataset_folders, provenance, read_rows
 from personaforge.store import Memory, MemoryStore
 
 REGURGITATION_NGRAM = 8  # tokens in a row shared with the forgotten text that count as reproduced
@@ -122,17 +121,13 @@ class ForgetReport:
 # -- what goes -------------------------------------------------------------------------------------
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
 def forgotten_rows(paths: Paths, memory_ids: set[str], name: str) -> list[dict[str, Any]]:
     """The rows of one trained file (train.jsonl, preference.jsonl) built from these memories,
     across every dataset; read before the scrub and kept in memory only."""
     found: dict[str, dict[str, Any]] = {}
-    for folder in sorted(paths.datasets.glob("ds-*")) if paths.datasets.exists() else []:
-        for row in _rows(folder / name):
-            if memory_ids & set(row["meta"].get("memory_ids", [])):
+    for folder in dataset_folders(paths):
+        for row in read_rows(folder / name):
+            if built_from(row, memory_ids):
                 found.setdefault(row["meta"]["id"], row)
     return list(found.values())
 
@@ -144,8 +139,8 @@ def heldout_rows(paths: Paths, memory_ids: set[str], name: str, limit: int) -> l
     dataset = latest_id(paths)
     if dataset is None:
         return []
-    rows = _rows(paths.datasets / dataset / name)
-    return [r for r in rows if not memory_ids & set(r["meta"].get("memory_ids", []))][:limit]
+    rows = read_rows(paths.datasets / dataset / name)
+    return [r for r in rows if not built_from(r, memory_ids)][:limit]
 
 
 def scrub_datasets(paths: Paths, memory_ids: set[str], forget_id: int) -> tuple[int, list[str]]:
@@ -153,11 +148,11 @@ def scrub_datasets(paths: Paths, memory_ids: set[str], forget_id: int) -> tuple[
     import hashlib
 
     removed, changed = 0, []
-    for folder in sorted(paths.datasets.glob("ds-*")) if paths.datasets.exists() else []:
+    for folder in dataset_folders(paths):
         contents, dropped = {}, 0
         for name in DATASET_FILES:
-            rows = _rows(folder / name)
-            kept = [r for r in rows if not memory_ids & set(r["meta"].get("memory_ids", []))]
+            rows = read_rows(folder / name)
+            kept = [r for r in rows if not built_from(r, memory_ids)]
             dropped += len(rows) - len(kept)
             contents[name] = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
         if not dropped:
@@ -196,10 +191,10 @@ def dataset_rows_holding(paths: Paths, memories: list[Memory]) -> int:
     ids = {m.id for m in memories}
     texts = [m.text for m in memories if len(m.text) >= 20]  # shorter is too common to mean it
     held = 0
-    for folder in sorted(paths.datasets.glob("ds-*")) if paths.datasets.exists() else []:
+    for folder in dataset_folders(paths):
         for name in DATASET_FILES:
-            for row in _rows(folder / name):
-                held += bool(ids & set(row["meta"].get("memory_ids", []))) or any(
+            for row in read_rows(folder / name):
+                held += built_from(row, ids) or any(
                     text in value for value in _strings(row) for text in texts
                 )
     return held
@@ -280,9 +275,9 @@ def forgotten_only_ngrams(tokenizer, forgotten: list[str], kept: list[str]) -> s
 def kept_texts(paths: Paths) -> list[str]:
     """Every reply still trained on after the scrub: words the person did not ask to forget."""
     texts = []
-    for folder in sorted(paths.datasets.glob("ds-*")) if paths.datasets.exists() else []:
-        texts += [r["messages"][-1]["content"] for r in _rows(folder / "train.jsonl")]
-        texts += [r["chosen"] for r in _rows(folder / "preference.jsonl")]
+    for folder in dataset_folders(paths):
+        texts += [r["messages"][-1]["content"] for r in read_rows(folder / "train.jsonl")]
+        texts += [r["chosen"] for r in read_rows(folder / "preference.jsonl")]
     return texts
 
 
@@ -292,19 +287,6 @@ def _reply_scores(model, tokenizer, rows: list[dict[str, Any]], max_length: int)
 
     scored = losses(model, [reply_tokens(tokenizer, r["messages"], max_length) for r in rows])
     return [-total / count for total, count in scored if count]
-
-
-def _pair_scores(model, tokenizer, rows: list[dict[str, Any]], max_length: int) -> list[float]:
-    """log p(chosen) - log p(rejected) per pair: what DPO raises on the pairs it trains on."""
-    from personaforge.evaluate.measure import losses, reply_tokens
-
-    sequences = [
-        reply_tokens(tokenizer, [*r["prompt"], {"role": "assistant", "content": reply}], max_length)
-        for r in rows
-        for reply in (r["chosen"], r["rejected"])
-    ]
-    scored = losses(model, sequences)
-    return [scored[2 * i + 1][0] - scored[2 * i][0] for i in range(len(rows))]
 
 
 def membership(gains: list[float], heldout: list[float]) -> tuple[float, float]:
@@ -327,6 +309,7 @@ def verify_version(
 
     from personaforge.base import resolve_base
     from personaforge.evaluate import generate_many, ngrams
+    from personaforge.evaluate.measure import pair_margins
     from personaforge.registry import read_card
 
     folder = paths.adapters / version
@@ -359,7 +342,7 @@ def verify_version(
     results = []
     for kind, score, rows, heldout in (
         ("replies", _reply_scores, evidence.replies, evidence.heldout_replies),
-        ("pairs", _pair_scores, evidence.pairs, evidence.heldout_pairs),
+        ("pairs", pair_margins, evidence.pairs, evidence.heldout_pairs),
     ):
         if not rows or len(heldout) < 2:
             continue

@@ -100,20 +100,29 @@ class Provenance:
         }
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of one dataset JSONL file ([] when the dataset has no such file)."""
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def dataset_folders(paths: Paths) -> list[Path]:
+    """Every built dataset's folder, in id order."""
+    return sorted(paths.datasets.glob("ds-*")) if paths.datasets.exists() else []
+
+
+def built_from(row: dict[str, Any], memory_ids: set[str]) -> bool:
+    """Whether a dataset row was built from one of these memories."""
+    return bool(memory_ids & set(row["meta"].get("memory_ids", [])))
 
 
 def dataset_uses(paths: Paths, memory_ids: set[str]) -> list[DatasetUse]:
     """Every dataset holding an example built from one of `memory_ids`, with those examples."""
     uses = []
-    for folder in sorted(paths.datasets.glob("ds-*")) if paths.datasets.exists() else []:
+    for folder in dataset_folders(paths):
         use = DatasetUse(folder.name)
         for name in TRAINED_FILES + MEASURED_FILES:
             hits = [
-                row["meta"]["id"]
-                for row in _rows(folder / name)
-                if memory_ids & set(row["meta"].get("memory_ids", []))
+                row["meta"]["id"] for row in read_rows(folder / name) if built_from(row, memory_ids)
             ]
             if hits and name in TRAINED_FILES:
                 use.trained[name] = hits
@@ -161,7 +170,7 @@ def learned_from(paths: Paths, version: str) -> dict[str, Any]:
     memories: set[str] = set()
     sources: Counter[str] = Counter()
     for dataset, file in dict.fromkeys(chain):
-        for row in _rows(paths.datasets / dataset / file):
+        for row in read_rows(paths.datasets / dataset / file):
             new = set(row["meta"].get("memory_ids", [])) - memories
             memories |= new
             sources[row["meta"].get("source", "?")] += len(new)

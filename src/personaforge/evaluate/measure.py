@@ -253,20 +253,24 @@ def leaks(value: str, reply: str, kind: str = "") -> bool:
     return len(digits) >= 8 and digits in re.sub(r"\D", "", reply)
 
 
+def pair_margins(model, tokenizer, rows: list[dict[str, Any]], max_length: int) -> list[float]:
+    """log p(chosen) - log p(rejected) per preference pair, over the reply tokens."""
+    sequences = [
+        reply_tokens(
+            tokenizer, [*row["prompt"], {"role": "assistant", "content": reply}], max_length
+        )
+        for row in rows
+        for reply in (row["chosen"], row["rejected"])
+    ]
+    scored = losses(model, sequences)
+    return [scored[2 * i + 1][0] - scored[2 * i][0] for i in range(len(rows))]
+
+
 def preference_scores(model, tokenizer, rows: list[dict[str, Any]], max_length: int):
     """(mean log-likelihood margin chosen - rejected, win rate) over held-out pairs."""
     if not rows:
         return None, None
-    sequences = []
-    for row in rows:
-        for reply in (row["chosen"], row["rejected"]):
-            sequences.append(
-                reply_tokens(
-                    tokenizer, [*row["prompt"], {"role": "assistant", "content": reply}], max_length
-                )
-            )
-    scored = losses(model, sequences)
-    margins = [scored[2 * i + 1][0] - scored[2 * i][0] for i in range(len(rows))]
+    margins = pair_margins(model, tokenizer, rows, max_length)
     return round(sum(margins) / len(margins), 4), round(sum(m > 0 for m in margins) / len(rows), 4)
 
 
