@@ -11,12 +11,13 @@ CONSTRAINTS := constraints.txt
 # so it never mixes the sample person into your own ~/.personaforge.
 DEMO_HOME   ?= $(if $(PERSONAFORGE_HOME),$(PERSONAFORGE_HOME),$(CURDIR)/.demo-home)
 
-.PHONY: demo demo-forget test test-full lint format docs clean help browser
+.PHONY: demo demo-forget demo-month test test-full lint format docs clean help browser
 
 help:
 	@echo "make demo   - set up .venv and run the whole job on the real built-in base (smollm2-135m)"
 	@echo "make test   - set up .venv and run lint + the test suite"
 	@echo "make demo-forget - after make demo: forget one sample correction, retrain, verify (~8 min)"
+	@echo "make demo-month - after make demo: the next month of her life and the monthly cycle on it"
 	@echo "make test-full - also build llama-cpp-python and install chromium: GGUF and browser tests"
 	@echo "make docs   - regenerate docs/configuration.md from the settings schema"
 	@echo "make clean  - remove .venv and the demo state"
@@ -53,6 +54,11 @@ demo: $(VENV)/.installed-demo $(VENV)/.installed-gguf
 # model; DPO replayed from the version that never saw it; old and new compared.
 demo-forget: $(VENV)/.installed-demo $(VENV)/.installed-gguf
 	PERSONAFORGE_HOME="$(DEMO_HOME)" $(VENV)/bin/personaforge demo --forget
+
+# The next month of the sample person's life, then the monthly cycle on the demo home: the
+# gate must see the new version beat the old one on that month's held-out replies.
+demo-month: $(VENV)/.installed-demo $(VENV)/.installed-gguf
+	PERSONAFORGE_HOME="$(DEMO_HOME)" $(VENV)/bin/personaforge demo --add-month
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests bench

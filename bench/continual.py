@@ -1,82 +1,81 @@
-"""Continual strategy, measured: warm (continue on the monthly mix) vs retrain (from the base).
+"""Continual strategies, measured: month after month on the sample person, one home per strategy.
 
-    .venv/bin/python bench/continual.py --models /tmp/pf-continual/models    # tiny: 30 min loaded
-    .venv/bin/python bench/continual.py --base tiny:micro --steps 4 --cycles 1  # the machinery
-    .venv/bin/python bench/continual.py --base smollm2-135m                  # hours on 2 cores
+    .venv/bin/python bench/continual.py --base smollm2-135m --strategies warm,blend,refresh
+    .venv/bin/python bench/continual.py --base tiny:micro --steps 1 --cycles 2   # the machinery
+    .venv/bin/python bench/continual.py --models /tmp/pf-continual/models        # tiny
 
-(--models: a models/ folder that already holds the base; otherwise it is built first,
-about 2.5 minutes for tiny. bench/RESULTS.md has the tiny run and what it shows.)
+(--models: a models/ folder that already holds the base; otherwise it is built first.
+smollm2-135m takes hours on 2 cores: run it in the background. bench/RESULTS.md has
+the runs and what they show; docs/cycle.md says which strategy is the default and why.)
 
-Four monthly cycles of `personaforge run` on the sample person, one home per
-`run.strategy`:
-- cycle 0: the base months (June to October 2026). There is no version yet, so
-  both strategies would do the same thing (a foundation dataset, trained from the
-  base); it runs once and the home is copied, so both start from one v1;
-- cycles 1-4: `write_sample_month` adds November 2026 ... February 2027 (each in
-  that month's style drift, sample/drift.py) to the one data folder both homes
-  read, then each home runs the pipeline (SFT only: no DPO, export or profile):
-  warm = a monthly mix (the new month plus `--old-samples` replayed older
-  memories) continued from the current version; retrain = a foundation dataset of
-  everything, trained from the base.
+Cycle 0 builds a foundation dataset from the base months (June to October 2026) and
+trains v1 from the base; it runs once and the home is copied, so every strategy starts
+from the same v1. Each later cycle adds one month with `write_sample_month` (November
+2026 onwards, each in that month's style drift, sample/drift.py) to the one data folder
+every home reads, then runs `personaforge run` in each home (SFT only: no DPO, export or
+profile) with `run.strategy` set to that home's strategy (pipeline.STRATEGIES). The
+monthly mix takes the memories the current version never learned (the store watermark
+of its dataset, not the clock) plus `--old-samples` older ones replayed evenly over the
+earlier months.
 
-The pipeline dates its monthly window from the clock (it leaves MixPlan.as_of at
-"now"), so each cycle here runs as if on the day that puts the window's start on
-the month's first day (`reference_day`), and stops if the warm mix misses any
-memory of the month (`check_new_month`).
+Measured after all cycles, with one base in memory, on rows no home trained on:
+- style, new month: perplexity of the month's replies held out in every strategy's
+  dataset of that cycle (the split is per note/conversation/day, mix.split_group, so
+  they are the same rows), for the candidate, the base and the version served before
+  the cycle (did it learn the month?);
+- style, month 0: the same on the base months' rows held out at cycle 0 (does she
+  keep her earlier style?);
+- general text and probes: the gate's own numbers, from the pipeline's run record
+  (for smollm2 the shipped general prose; for tiny its own held-out corpus).
+The gate's verdict and each cycle's wall and CPU time come from the pipeline run.
 
-Measured after all cycles, with one base in memory, for every version trained (and
-for the version served after a cycle whose candidate was rejected):
-- style: perplexity of the person's replies held out in BOTH strategies' datasets of
-  that cycle, dated in the new month, and in no dataset's train split in either home
-  (the split is per note/conversation/day, mix.split_group, so they are the same rows);
-- month-0 style: the same on the base months' rows held out at cycle 0 (does she
-  keep her earlier style);
-- general: perplexity on the general prose shipped with personaforge
-  (evaluate.shipped_general_texts). On tiny it is no forgetting measure (the base
-  never saw natural prose); the gate's own general ratio and probes are recorded too.
-The gate's verdict and each cycle's wall time come from the pipeline's run record.
-
-Prints JSON on stdout and writes it to --out; progress and a markdown trajectory
-table go to stderr.
+Prints JSON on stdout and writes it to --out (one record per cycle and strategy under
+"records", the issue #32 shape, with "default": true on the default strategy's);
+progress and a markdown table go to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import copy
-import functools
 import hashlib
 import json
 import os
 import platform
+import resource
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from personaforge.config import Settings
 from personaforge.demo import DEMO_SETTINGS
 from personaforge.paths import Paths
+from personaforge.pipeline import STRATEGIES
+from personaforge.sample.story import BASE_MONTHS, LATER_MONTHS
 
-MONTHS = ("2026-11", "2026-12", "2027-01", "2027-02")
-STRATEGIES = ("warm", "retrain")
+MONTHS = tuple(LATER_MONTHS)
 BASES = ("tiny", "tiny:micro", "smollm2-135m")
 # Nothing listens on the discard port: the pipeline's reload stage must not reach a
 # `personaforge serve` someone else runs on the default port.
 NO_SERVER = "http://127.0.0.1:9"
-DEFAULT_OUT = Path(__file__).parent / "out" / "continual.json"
+OUT = Path(__file__).parent / "out"
+# The targets every cycle must meet (issue #32), as the numbers below are compared.
+TARGETS = {
+    "general_ratio_max": 1.05,
+    "probes_below_base_max": 1,
+    "style_new_ratio_max": 0.6,
+    "style_month0_vs_best_max": 1.1,
+    "last_cycle_cost_vs_first_max": 1.2,
+}
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-# -- homes and settings -------------------------------------------------------------------------------
+# -- homes and settings ---------------------------------------------------------------------------
 
 
 def bench_settings(args: argparse.Namespace, strategy: str, data: Path) -> Settings:
@@ -89,11 +88,7 @@ def bench_settings(args: argparse.Namespace, strategy: str, data: Path) -> Setti
         model={"base": args.base},
         train=train,
         gate=demo["gate"],
-        dataset={
-            "person_name": "Maren",
-            "days_recent": args.days_recent,
-            "old_samples": args.old_samples,
-        },
+        dataset={"person_name": "Maren", "old_samples": args.old_samples},
         run={
             "sources": [str(data)],
             "strategy": strategy,
@@ -113,29 +108,6 @@ def make_home(root: Path, models: Path) -> Paths:
     return paths
 
 
-def month_start(month: str) -> date:
-    return date.fromisoformat(f"{month}-01")
-
-
-@contextlib.contextmanager
-def reference_day(day: date | None) -> Iterator[None]:
-    """Make the pipeline's monthly mix count its `days_recent` back from `day`, not from now.
-
-    stage_dataset builds `MixPlan(...)` without `as_of`, so the window is the clock's last
-    30 days; on a simulated month that would hold every later month too. This sets the
-    same `as_of` a `RunRequest.as_of` passed through to the MixPlan would.
-    """
-    import personaforge.dataset as dataset
-
-    original = dataset.MixPlan
-    if day is not None:
-        dataset.MixPlan = functools.partial(original, as_of=day.isoformat())
-    try:
-        yield
-    finally:
-        dataset.MixPlan = original
-
-
 class ProgressReporter:
     """Each pipeline stage's outcome, one line on stderr."""
 
@@ -149,21 +121,27 @@ class ProgressReporter:
         log(f"  {self.label} {name}: {record.status} {record.seconds:.1f}s {record.summary}")
 
 
-def run_cycle(paths: Paths, settings: Settings, label: str, day: date | None) -> dict[str, Any]:
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_cycle(paths: Paths, settings: Settings, label: str) -> dict[str, Any]:
     """One `personaforge run`; what it made, from its record, the dataset manifest and the registry."""
     from personaforge.dataset.build import load_manifest
     from personaforge.pipeline import RunRequest, run_pipeline
     from personaforge.registry import Registry
 
-    started = time.monotonic()
-    with reference_day(day):
-        record = run_pipeline(
-            paths,
-            settings,
-            RunRequest(trigger="bench", force=True, show_progress=False),
-            ProgressReporter(label),
-        )
-    seconds = time.monotonic() - started
+    with Registry.open(paths) as registry:
+        served_before = registry.current()
+    started, cpu_started = time.monotonic(), cpu_seconds()
+    record = run_pipeline(
+        paths,
+        settings,
+        RunRequest(trigger="bench", force=True, show_progress=False),
+        ProgressReporter(label),
+    )
+    seconds, cpu = time.monotonic() - started, cpu_seconds() - cpu_started
     stages = {stage.name: stage for stage in record.stages}
     if record.status != "finished" or "evaluate" not in stages:
         raise SystemExit(f"{label}: the run ended {record.status}: {record.error}")
@@ -174,6 +152,7 @@ def run_cycle(paths: Paths, settings: Settings, label: str, day: date | None) ->
         served = registry.current()
     return {
         "cycle_seconds": round(seconds, 1),
+        "cycle_cpu_seconds": round(cpu, 1),
         "stage_seconds": {stage.name: stage.seconds for stage in record.stages},
         "dataset": {
             "id": dataset["dataset"],
@@ -181,11 +160,11 @@ def run_cycle(paths: Paths, settings: Settings, label: str, day: date | None) ->
             "train_examples": dataset["train"],
             "eval_examples": dataset["eval"],
             **manifest["selection"],
-            "as_of": manifest["parameters"]["mix"].get("as_of"),
         },
         "train": {
             "version": stages["train"].numbers["version"],
             "parent": stages["train"].numbers["parent"],
+            "summary": stages["train"].summary,
             "steps": stages["train"].numbers["steps"],
             "seconds": stages["train"].numbers["seconds"],
         },
@@ -196,11 +175,79 @@ def run_cycle(paths: Paths, settings: Settings, label: str, day: date | None) ->
             "general_ratio": gate["general_ratio"],
             "probes": gate["probes"],
         },
+        "served_before": served_before,
         "served": served,
     }
 
 
-# -- the rows measured ----------------------------------------------------------------------------------
+def run_logged(
+    paths: Paths, args: argparse.Namespace, strategy: str, data: Path, cycle: int, month: str
+) -> dict[str, Any]:
+    label = f"cycle {cycle} ({month}) {strategy}"
+    log(f"{label}: running")
+    entry = {
+        "cycle": cycle,
+        "month": month,
+        "strategy": strategy,
+        **run_cycle(paths, bench_settings(args, strategy, data), label),
+        "measured": {},
+    }
+    log(
+        f"{label}: {entry['gate']['decision']} in {entry['cycle_seconds']:.0f}s "
+        f"({entry['dataset']['strategy']}, {entry['dataset']['train_examples']} rows, "
+        f"{entry['train']['steps']} steps)"
+    )
+    return entry
+
+
+def check_new_memories(paths: Paths, entry: dict[str, Any], learned_until: str) -> None:
+    """Stop unless a monthly mix took as new exactly the memories dated after `learned_until`,
+    the last month the version served before this cycle learned (a rejected month stays new)."""
+    from personaforge.store import MemoryStore
+
+    with MemoryStore.open(paths.memory_store) as store:
+        dates = [m.created_at[:7] for m in store.memories()]
+    entry["dataset"]["month_memories"] = sum(d == entry["month"] for d in dates)
+    expected = sum(d > learned_until for d in dates)
+    if entry["dataset"]["strategy"] == "monthly" and entry["dataset"]["recent"] != expected:
+        raise SystemExit(
+            f"{entry['month']}: the monthly mix took {entry['dataset']['recent']} memories as "
+            f"new, not the {expected} dated after {learned_until}"
+        )
+
+
+def simulate(args: argparse.Namespace, work: Path) -> tuple[dict[str, Paths], list[dict]]:
+    """Cycle 0 once, then every later cycle for every strategy; one entry per (cycle, strategy)."""
+    from personaforge.sample import write_sample_data, write_sample_month
+    from personaforge.train.run import quiet_libraries
+
+    quiet_libraries()
+    data = work / "data"
+    write_sample_data(data)
+    strategies = list(args.strategies)
+    first = make_home(work / f"home-{strategies[0]}", args.models or work / "models")
+    entry = run_logged(first, args, strategies[0], data, 0, "month 0")
+    homes = {strategies[0]: first}
+    for strategy in strategies[1:]:
+        shutil.copytree(first.home, work / f"home-{strategy}", symlinks=True)
+        homes[strategy] = Paths(work / f"home-{strategy}")
+    cycles = [
+        {**json.loads(json.dumps(entry)), "strategy": s, "shared_with": strategies[0]}
+        for s in strategies
+    ]
+    learned_until = dict.fromkeys(strategies, BASE_MONTHS[-1])
+    for cycle, month in enumerate(MONTHS[: args.cycles], start=1):
+        write_sample_month(data, month)
+        for strategy in strategies:
+            entry = run_logged(homes[strategy], args, strategy, data, cycle, month)
+            check_new_memories(homes[strategy], entry, learned_until[strategy])
+            if entry["served"] == entry["train"]["version"]:
+                learned_until[strategy] = month
+            cycles.append(entry)
+    return homes, cycles
+
+
+# -- the rows measured ----------------------------------------------------------------------------
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
@@ -231,76 +278,16 @@ def held_out_rows(
         {row_key(row): row for row in _rows(folder / "eval.jsonl")} for folder in datasets
     ]
     common = set(per_dataset[0]).intersection(*per_dataset[1:])
-    rows = [
+    return [
         per_dataset[0][key]
         for key in sorted(common)
         if per_dataset[0][key]["meta"]["date"][:7] in months
         and not trained.intersection(per_dataset[0][key]["meta"]["memory_ids"])
     ]
-    return rows
-
-
-# -- measuring ------------------------------------------------------------------------------------------------
-
-
-class Meter:
-    """Perplexities of the base, then of adapters switched on it, on fixed rows."""
-
-    def __init__(self, paths: Paths, base: str, max_length: int):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from personaforge.base import resolve_base
-        from personaforge.evaluate import shipped_general_texts
-
-        location = resolve_base(base, paths).location
-        self.tokenizer = AutoTokenizer.from_pretrained(location)
-        self.model = AutoModelForCausalLM.from_pretrained(location).eval()
-        self.max_length = max_length
-        self.general = shipped_general_texts()
-        self.loaded: set[str] = set()
-
-    def use(self, folder: Path) -> None:
-        """Switch to the adapter in `folder` (the bare base is measured before the first)."""
-        from peft import PeftModel
-
-        name = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
-        if not self.loaded:
-            self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=name)
-        elif name not in self.loaded:
-            self.model.load_adapter(str(folder), adapter_name=name)
-        self.loaded.add(name)
-        self.model.set_adapter(name)
-        self.model.eval()
-
-    def style(self, rows: list[dict[str, Any]]) -> float | None:
-        from personaforge.evaluate.measure import losses, perplexity, reply_tokens
-
-        if not rows:
-            return None
-        sequences = [reply_tokens(self.tokenizer, r["messages"], self.max_length) for r in rows]
-        return round(perplexity(losses(self.model, sequences)), 4)
-
-    def general_ppl(self) -> float:
-        from personaforge.evaluate.measure import losses, perplexity
-
-        sequences = []
-        for text in self.general:
-            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"][: self.max_length]
-            sequences.append((ids, ids))
-        return round(perplexity(losses(self.model, sequences)), 4)
-
-    def all_of(self, rows_new: list[dict], rows_month0: list[dict]) -> dict[str, float | None]:
-        return {
-            "style_new": self.style(rows_new),
-            "style_month0": self.style(rows_month0),
-            "general": self.general_ppl(),
-        }
 
 
 def choose_rows(homes: dict[str, Paths], cycles: list[dict[str, Any]]) -> dict[str, list[dict]]:
-    """Held-out rows per month ("month0": the base months), one set for both strategies."""
-    from personaforge.sample.story import BASE_MONTHS
-
+    """Held-out rows per month ("month0": the base months), one set for every strategy."""
     trained = trained_memories(list(homes.values()))
     folders: dict[int, list[Path]] = {}
     for entry in cycles:
@@ -313,207 +300,211 @@ def choose_rows(homes: dict[str, Paths], cycles: list[dict[str, Any]]) -> dict[s
     return rows
 
 
+# -- measuring ----------------------------------------------------------------------------------
+
+
+class Meter:
+    """Style perplexities of the base and of adapters switched on it, cached per (model, rows)."""
+
+    def __init__(self, paths: Paths, base: str, max_length: int):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from personaforge.base import resolve_base
+
+        location = resolve_base(base, paths).location
+        self.tokenizer = AutoTokenizer.from_pretrained(location)
+        self.model = AutoModelForCausalLM.from_pretrained(location).eval()
+        self.max_length = max_length
+        self.loaded: set[str] = set()
+        self.cache: dict[tuple[str, str], float | None] = {}
+
+    def _switch(self, folder: Path | None) -> str:
+        from peft import PeftModel
+
+        if folder is None:
+            return "base"
+        name = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+        if not self.loaded:
+            self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=name)
+        elif name not in self.loaded:
+            self.model.load_adapter(str(folder), adapter_name=name)
+        self.loaded.add(name)
+        self.model.set_adapter(name)
+        self.model.eval()
+        return name
+
+    def style(self, folder: Path | None, name: str, rows: list[dict[str, Any]]) -> float | None:
+        """Perplexity of the rows' final replies under the adapter in `folder` (None: the base)."""
+        import contextlib
+
+        from personaforge.evaluate.measure import losses, perplexity, reply_tokens
+
+        key = (str(folder), name)
+        if key in self.cache:
+            return self.cache[key]
+        value = None
+        if rows:
+            model_name = self._switch(folder)
+            bare = self.model.disable_adapter() if model_name == "base" and self.loaded else None
+            with bare or contextlib.nullcontext():
+                sequences = [
+                    reply_tokens(self.tokenizer, r["messages"], self.max_length) for r in rows
+                ]
+                value = round(perplexity(losses(self.model, sequences)), 4)
+        self.cache[key] = value
+        return value
+
+
 def measure_all(
-    homes: dict[str, Paths],
-    cycles: list[dict[str, Any]],
-    rows: dict[str, list[dict]],
-    base: str,
-    max_length: int,
+    homes: dict[str, Paths], cycles: list[dict], rows: dict[str, list[dict]], base: str
 ) -> None:
-    """Fill each cycle's `measured`: the base, its candidate, and the served version if another."""
-    meter = Meter(homes["warm"], base, max_length)
-    base_style = {name: meter.style(chosen) for name, chosen in rows.items()}
-    base_general = meter.general_ppl()
+    """Fill each entry's `measured`: base, candidate, and the versions served before and after."""
+    max_length = DEMO_SETTINGS[base]["train"].get("max_seq_length", Settings().train.max_seq_length)
+    meter = Meter(next(iter(homes.values())), base, max_length)
     for entry in cycles:
+        adapters = homes[entry["strategy"]].adapters
         new = "month0" if entry["cycle"] == 0 else entry["month"]
-        entry["measured"]["base"] = {
-            "style_new": base_style[new],
-            "style_month0": base_style["month0"],
-            "general": base_general,
-        }
-        candidate, served = entry["train"]["version"], entry["served"]
-        meter.use(homes[entry["strategy"]].adapters / candidate)
-        entry["measured"]["candidate"] = {
-            "version": candidate,
-            **meter.all_of(rows[new], rows["month0"]),
-        }
-        # A rejected candidate leaves an earlier version serving: what the person gets.
-        if served is None:
-            entry["measured"]["served"] = {"version": None, **entry["measured"]["base"]}
-        elif served != candidate:
-            meter.use(homes[entry["strategy"]].adapters / served)
-            entry["measured"]["served"] = {
-                "version": served,
-                **meter.all_of(rows[new], rows["month0"]),
+
+        def on(version: str | None, new: str = new, adapters: Path = adapters) -> dict:
+            folder = adapters / version if version else None
+            return {
+                "version": version,
+                "style_new": meter.style(folder, new, rows[new]),
+                "style_month0": meter.style(folder, "month0", rows["month0"]),
             }
 
-
-# -- the trajectory --------------------------------------------------------------------------------------------
-
-
-def _num(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
-
-
-def served_metrics(entry: dict[str, Any]) -> dict[str, Any]:
-    """What the person gets after the cycle: the candidate if promoted, else the version kept."""
-    measured = entry["measured"]
-    return measured.get("served") or measured["candidate"]
-
-
-def table(cycles: list[dict[str, Any]]) -> str:
-    """The trajectory in markdown: perplexities as measured (lower is better)."""
-    lines = [
-        "| cycle | month | strategy | train rows (memories) | steps | style, new month "
-        "| style, month 0 | general, shipped prose | gate: general (tiny corpus), probes "
-        "| gate | serves | served: style, new month | cycle s |",
-        "|" + "---|" * 13,
-    ]
-    for e in cycles:
-        if e.get("shared_with_warm"):
-            continue  # cycle 0 ran once for both
-        cand, data, gate = e["measured"]["candidate"], e["dataset"], e["gate"]
-        strategy = "both" if e["cycle"] == 0 else e["strategy"]
-        memories = (
-            f"{data['recent']} recent + {data['old_sampled']} replayed"
-            if data["strategy"] == "monthly"
-            else f"all {data['memories']}"
-        )
-        decision = gate["decision"]
-        if gate["failed_checks"]:
-            decision += (
-                " ("
-                + "; ".join(c.removeprefix("forgetting: ") for c in gate["failed_checks"])
-                + ")"
-            )
-        probes = f", {gate['probes']}" if gate.get("probes") else ""
-        lines.append(
-            f"| {e['cycle']} | {e['month']} | {strategy} | {data['train_examples']} ({memories}) "
-            f"| {e['train']['steps']} | {_num(cand['style_new'])} | {_num(cand['style_month0'])} "
-            f"| {_num(cand['general'])} | {gate['general_ratio']:.2f}x{probes} | {decision} "
-            f"| {e['served']} | {_num(served_metrics(e)['style_new'])} | {e['cycle_seconds']:.0f} |"
-        )
-    base = next(e for e in cycles if e["cycle"] == 0)["measured"]["base"]
-    news = ", ".join(
-        f"{e['month']} {_num(e['measured']['base']['style_new'])}"
-        for e in cycles
-        if e["strategy"] == "warm" and e["cycle"] > 0
-    )
-    lines.append(
-        f"\nThe base: style month 0 {_num(base['style_month0'])}"
-        + (f", new months {news}" if news else "")
-        + f"; general, shipped prose {_num(base['general'])}."
-    )
-    return "\n".join(lines)
-
-
-def summary(cycles: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per strategy over cycles 1-4: the numbers a default is chosen on."""
-    out = {}
-    for strategy in STRATEGIES:
-        later = [e for e in cycles if e["strategy"] == strategy and e["cycle"] > 0]
-        if not later:
-            continue
-
-        def mean(values: list[float | None]) -> float | None:
-            known = [v for v in values if v is not None]
-            return round(sum(known) / len(known), 2) if known else None
-
-        out[strategy] = {
-            "mean_candidate_style_new": mean(
-                [e["measured"]["candidate"]["style_new"] for e in later]
-            ),
-            "mean_served_style_new": mean([served_metrics(e)["style_new"] for e in later]),
-            "last_served_style_month0": served_metrics(later[-1])["style_month0"],
-            "gate_general_ratios": [e["gate"]["general_ratio"] for e in later],
-            "promoted": sum(e["gate"]["decision"] == "promote" for e in later),
-            "served_after_last_cycle": later[-1]["served"],
-            "cycles": len(later),
-            "cycle_seconds": round(sum(e["cycle_seconds"] for e in later), 1),
-            "train_steps": sum(e["train"]["steps"] or 0 for e in later),
+        entry["measured"] = {
+            "base": on(None),
+            "candidate": on(entry["train"]["version"]),
+            "served_before": on(entry["served_before"]),
+            "served": on(entry["served"]),
         }
+
+
+# -- records, targets, the table --------------------------------------------------------------------
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 4) if a is not None and b else None
+
+
+def records(cycles: list[dict], default: str) -> list[dict[str, Any]]:
+    """One flat record per (cycle, strategy), with the target comparisons."""
+    out = []
+    best_month0: dict[str, float] = {}  # per strategy: the best month-0 style served so far
+    for e in cycles:
+        measured, gate = e["measured"], e["gate"]
+        passed, total = (int(x) for x in gate["probes"].split(" ")[0].split("/"))
+        base_probes = int(gate["probes"].split("base ")[1].rstrip(")"))
+        cand, base, before = measured["candidate"], measured["base"], measured["served_before"]
+        month0 = cand["style_month0"]
+        out.append(
+            {
+                "cycle": e["cycle"],
+                "month": e["month"],
+                "strategy": e["strategy"],
+                "verdict": gate["decision"],
+                "failed_checks": gate["failed_checks"],
+                "general_ratio": gate["general_ratio"],
+                "probes": passed,
+                "probes_total": total,
+                "base_probes": base_probes,
+                "style_new_ratio": _ratio(cand["style_new"], base["style_new"]),
+                "style_new_vs_served_before": _ratio(cand["style_new"], before["style_new"]),
+                "style_month0_ratio": _ratio(month0, base["style_month0"]),
+                "style_month0_vs_best": _ratio(month0, best_month0.get(e["strategy"], month0)),
+                "served": e["served"],
+                "train_steps": e["train"]["steps"],
+                "train_examples": e["dataset"]["train_examples"],
+                "new_memories": e["dataset"].get("new"),
+                "seconds": e["cycle_seconds"],
+                "cpu_seconds": e["cycle_cpu_seconds"],
+                "default": e["strategy"] == default,
+            }
+        )
+        if e["served"] == e["train"]["version"] and month0 is not None:
+            best_month0[e["strategy"]] = min(best_month0.get(e["strategy"], month0), month0)
     return out
 
 
-# -- main -------------------------------------------------------------------------------------------------------
+def targets(recs: list[dict[str, Any]], strategy: str) -> dict[str, Any]:
+    """Which of the issue's targets every later cycle of `strategy` met."""
+    later = [r for r in recs if r["strategy"] == strategy and r["cycle"] > 0]
+    if not later:
+        return {}
 
+    def every(test) -> bool:
+        return all(test(r) for r in later)
 
-def simulate(args: argparse.Namespace, work: Path) -> tuple[dict[str, Paths], list[dict]]:
-    """Every cycle for both strategies; returns the homes and one entry per (cycle, strategy)."""
-    from personaforge.sample import write_sample_data, write_sample_month
-    from personaforge.train.run import quiet_libraries
-
-    quiet_libraries()
-    data = work / "data"
-    write_sample_data(data)
-    # Cycle 0 is the same for both (no version yet: a foundation dataset, trained from the
-    # base), so it runs once and the home is copied; both strategies then start from one v1.
-    first = make_home(work / "home-warm", args.models or work / "models")
-    entry = {"cycle": 0, "month": "month 0", **run_logged(first, args, "warm", data, 0, None)}
-    shutil.copytree(first.home, work / "home-retrain", symlinks=True)
-    homes = {"warm": first, "retrain": Paths(work / "home-retrain")}
-    cycles = [
-        {**copy.deepcopy(entry), "strategy": s, "shared_with_warm": s != "warm"} for s in STRATEGIES
-    ]
-    for cycle, month in enumerate(MONTHS[: args.cycles], start=1):
-        write_sample_month(data, month)
-        # The day that puts the window [day - days_recent, day] on the month's first day.
-        day = month_start(month) + timedelta(days=args.days_recent)
-        for strategy in STRATEGIES:
-            entry = run_logged(homes[strategy], args, strategy, data, cycle, day, month)
-            check_new_month(homes[strategy], entry["dataset"], month)
-            cycles.append({"cycle": cycle, "month": month, **entry})
-    return homes, cycles
-
-
-def check_new_month(paths: Paths, dataset: dict[str, Any], month: str) -> None:
-    """Record the new month's memories; stop if a monthly mix did not take every one of them."""
-    from personaforge.store import MemoryStore
-
-    with MemoryStore.open(paths.memory_store) as store:
-        dates = [m.created_at[:10] for m in store.memories()]
-    dataset["new_month_memories"] = sum(d[:7] == month for d in dates)
-    if dataset["strategy"] != "monthly":
-        return
-    later = sum(d >= month_start(month).isoformat() for d in dates)
-    if dataset["cutoff"] != month_start(month).isoformat() or dataset["recent"] != later:
-        raise SystemExit(
-            f"{month}: the monthly mix's window starts {dataset['cutoff']} and holds "
-            f"{dataset['recent']} memories, not the month's {later}"
-        )
-
-
-def run_logged(
-    paths: Paths,
-    args: argparse.Namespace,
-    strategy: str,
-    data: Path,
-    cycle: int,
-    day: date | None,
-    month: str = "month 0",
-) -> dict[str, Any]:
-    label = f"cycle {cycle} ({month}) {strategy}"
-    log(f"{label}: running")
-    entry = {
-        "strategy": strategy,
-        **run_cycle(paths, bench_settings(args, strategy, data), label, day),
+    first, last = later[0], later[-1]
+    return {
+        "cycles": len(later),
+        "promoted": every(lambda r: r["verdict"] == "promote"),
+        "general": every(lambda r: r["general_ratio"] <= TARGETS["general_ratio_max"]),
+        "probes": every(
+            lambda r: r["probes"] >= r["base_probes"] - TARGETS["probes_below_base_max"]
+        ),
+        "style_new": every(
+            lambda r: (
+                (r["style_new_ratio"] or 9) <= TARGETS["style_new_ratio_max"]
+                and (r["style_new_vs_served_before"] or 9) < 1
+            )
+        ),
+        "style_month0": every(
+            lambda r: (r["style_month0_vs_best"] or 9) <= TARGETS["style_month0_vs_best_max"]
+        ),
+        "cost_last_vs_first_wall": round(last["seconds"] / first["seconds"], 3),
+        "cost_last_vs_first_cpu": round(last["cpu_seconds"] / first["cpu_seconds"], 3),
+        "cost": last["cpu_seconds"] / first["cpu_seconds"]
+        <= TARGETS["last_cycle_cost_vs_first_max"],
     }
-    entry["measured"] = {}
-    log(
-        f"{label}: {entry['gate']['decision']} in {entry['cycle_seconds']:.0f}s "
-        f"({entry['dataset']['strategy']}, {entry['dataset']['train_examples']} rows, "
-        f"{entry['train']['steps']} steps)"
-    )
-    return entry
 
 
-def main() -> None:
+def _num(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def table(recs: list[dict[str, Any]]) -> str:
+    """The trajectory in markdown (ratios: lower is better)."""
+    lines = [
+        "| cycle | month | strategy | rows | new | steps | gate | general | probes (base) "
+        "| style new / base | / served before | month 0 / base | / best | serves | s (cpu s) |",
+        "|" + "---|" * 15,
+    ]
+    for r in recs:
+        if r["cycle"] == 0 and r is not recs[0]:
+            continue  # cycle 0 ran once for every strategy
+        decision = r["verdict"] + (
+            " (" + "; ".join(c.removeprefix("forgetting: ") for c in r["failed_checks"]) + ")"
+            if r["failed_checks"]
+            else ""
+        )
+        lines.append(
+            f"| {r['cycle']} | {r['month']} | {'all' if r['cycle'] == 0 else r['strategy']} "
+            f"| {r['train_examples']} | {r['new_memories'] if r['cycle'] else '–'} "
+            f"| {r['train_steps']} | {decision} | {r['general_ratio']:.3f}x "
+            f"| {r['probes']}/{r['probes_total']} ({r['base_probes']}) "
+            f"| {_num(r['style_new_ratio'])} | {_num(r['style_new_vs_served_before'])} "
+            f"| {_num(r['style_month0_ratio'])} | {_num(r['style_month0_vs_best'])} "
+            f"| {r['served']} | {r['seconds']:.0f} ({r['cpu_seconds']:.0f}) |"
+        )
+    return "\n".join(lines)
+
+
+# -- main ------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="tiny", choices=BASES)
     parser.add_argument(
-        "--steps",
-        type=int,
-        help="Cap every training at this many steps (default: the base's demo settings).",
+        "--strategies",
+        default=",".join(STRATEGIES),
+        type=lambda text: [s.strip() for s in text.split(",") if s.strip()],
+        help=f"Comma-separated, from {', '.join(STRATEGIES)} (default: all).",
+    )
+    parser.add_argument(
+        "--steps", type=int, help="Cap every training at this many steps (default: the demo's)."
     )
     parser.add_argument(
         "--cycles", type=int, default=len(MONTHS), choices=range(1, len(MONTHS) + 1)
@@ -522,14 +513,10 @@ def main() -> None:
         "--old-samples",
         type=int,
         default=60,
-        help="dataset.old_samples for warm's monthly mix: older memories replayed (the "
-        "base months hold 304; 60 is about one new month's worth; the setting's default, "
-        "3000, would replay all of them).",
+        help="dataset.old_samples: older memories replayed in a monthly mix (the base months "
+        "hold about 300; 60 is about one new month's worth).",
     )
-    parser.add_argument("--days-recent", type=int, default=30, help="dataset.days_recent.")
-    parser.add_argument(
-        "--models", type=Path, help="A models/ folder holding built bases (reused)."
-    )
+    parser.add_argument("--models", type=Path, help="A models/ folder holding built bases.")
     parser.add_argument(
         "--threads",
         type=int,
@@ -537,46 +524,45 @@ def main() -> None:
         help="torch threads. 1 by default: on 2 cores shared with other jobs, 2 threads "
         "measured 10x slower per training step than 1 (0.94 s vs 8.9 s, tiny base, batch 8x256).",
     )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        help="Where the JSON goes too (default: bench/out/continual.json for tiny, "
-        "continual-<base>.json for another base).",
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="Keep the work folder (its path is logged)."
-    )
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, help="Where the JSON goes too.")
+    parser.add_argument("--keep", action="store_true", help="Keep the work folder.")
+    args = parser.parse_args(argv)
+    unknown = [s for s in args.strategies if s not in STRATEGIES]
+    if unknown or not args.strategies:
+        parser.error(f"unknown strategy {unknown}; choose from {', '.join(STRATEGIES)}")
     if args.out is None:
-        name = "continual" if args.base == "tiny" else f"continual-{args.base.replace(':', '-')}"
-        args.out = DEFAULT_OUT.with_name(name + ".json")
+        args.out = OUT / f"continual-{args.base.replace(':', '-')}.json"
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="pf-bench-continual-"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
     torch.set_num_threads(args.threads)
+    default = Settings().run.strategy
     try:
         homes, cycles = simulate(args, work)
-        max_length = DEMO_SETTINGS[args.base]["train"].get(
-            "max_seq_length", Settings().train.max_seq_length
-        )
         measuring = time.monotonic()
         rows = choose_rows(homes, cycles)
-        measure_all(homes, cycles, rows, args.base, max_length)
+        measure_all(homes, cycles, rows, args.base)
         measure_seconds = time.monotonic() - measuring
     finally:
         if args.keep:
             log(f"work folder kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-
-    settings = bench_settings(args, "warm", work / "data")
+    recs = records(cycles, default)
+    settings = bench_settings(args, default, work / "data")
     result = {
         "benchmark": "continual",
         "base": args.base,
         "device": f"{platform.machine()}, cpu ({os.cpu_count()} cores), torch {torch.__version__}",
         "threads": args.threads,
+        "default_strategy": default,
         "months": ["month 0 (2026-06..2026-10)", *MONTHS[: args.cycles]],
         "settings": {
             "train": settings.train.model_dump(
@@ -585,19 +571,21 @@ def main() -> None:
                     "epochs",
                     "max_steps",
                     "batch_size",
-                    "grad_accum",
                     "lora_rank",
-                    "lora_alpha",
                     "max_seq_length",
                     "rehearsal_share",
                 }
             ),
-            "dataset": {"days_recent": args.days_recent, "old_samples": args.old_samples},
+            "gate": settings.gate.model_dump(
+                include={"max_general_ppl_increase", "max_probe_drop", "current_style_margin"}
+            ),
+            "dataset": {"old_samples": args.old_samples},
         },
+        "targets": TARGETS,
         "rows": {name: len(chosen) for name, chosen in rows.items()},
-        "row_ids": {name: [r["meta"]["id"] for r in chosen] for name, chosen in rows.items()},
+        "records": recs,
+        "met": {strategy: targets(recs, strategy) for strategy in args.strategies},
         "cycles": cycles,
-        "summary": summary(cycles),
         "measure_seconds": round(measure_seconds, 1),
         "seconds": round(time.monotonic() - started, 1),
     }
@@ -605,7 +593,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n")
     print(text)
-    log("\n" + table(cycles))
+    log("\n" + table(recs))
+    return result
 
 
 if __name__ == "__main__":

@@ -1,8 +1,7 @@
-"""bench/continual.py on the micro base: one monthly cycle, both strategies measured on the same rows."""
+"""bench/continual.py on the micro base: two monthly cycles, strategies measured on the same rows."""
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 from pathlib import Path
@@ -10,6 +9,20 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "continual.py"
+# The shape issue #32 asks of bench/results/continual-smollm2.json, one record per cycle.
+RECORD_KEYS = {
+    "cycle",
+    "month",
+    "strategy",
+    "verdict",
+    "general_ratio",
+    "probes",
+    "base_probes",
+    "style_new_ratio",
+    "style_month0_ratio",
+    "seconds",
+    "default",
+}
 
 
 @pytest.fixture
@@ -36,35 +49,45 @@ def _eval_rows(paths, dataset_id: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines()]
 
 
-def test_one_cycle_measures_both_strategies_on_the_same_unseen_rows(
+def test_two_cycles_measure_each_strategy_on_the_same_unseen_rows(
     continual, tmp_path, micro_models_dir, one_thread
 ):
-    args = argparse.Namespace(
-        base="tiny:micro", steps=1, cycles=1, old_samples=20, days_recent=30, models=None
+    args = continual.parse_args(
+        ["--base", "tiny:micro", "--steps", "1", "--cycles", "2", "--strategies", "warm,refresh"]
     )
     args.models = micro_models_dir
     homes, cycles = continual.simulate(args, tmp_path)
-    warm, retrain = (
-        next(e for e in cycles if e["cycle"] == 1 and e["strategy"] == s)
-        for s in ("warm", "retrain")
-    )
+    by = {(e["cycle"], e["strategy"]): e for e in cycles}
+    warm, refresh = by[(1, "warm")], by[(1, "refresh")]
 
-    # Warm continues v1 on the monthly mix, whose window is exactly November; retrain starts over.
-    assert warm["dataset"]["strategy"] == "monthly"
-    assert warm["dataset"]["cutoff"] == "2026-11-01"
-    assert warm["dataset"]["recent"] == warm["dataset"]["new_month_memories"] > 0
-    assert warm["dataset"]["old_sampled"] == 20
-    assert warm["train"]["parent"] == "v1"
-    assert retrain["dataset"]["strategy"] == "foundation"
-    assert retrain["train"]["parent"] is None
+    # New means what v1 never learned (from its dataset's watermark), whatever the clock says:
+    # November exactly, plus an even replay of the base months.
+    for entry in (warm, refresh):
+        assert entry["dataset"]["strategy"] == "monthly"
+        assert entry["dataset"]["since_version"] == "v1"
+        assert entry["dataset"]["recent"] == entry["dataset"]["month_memories"] == 56
+        assert entry["dataset"]["new"] == 56 and entry["dataset"]["old_sampled"] == 60
+    assert warm["train"]["parent"] == "v1" and refresh["train"]["parent"] is None
 
     rows = continual.choose_rows(homes, cycles)
     november = {continual.row_key(r) for r in rows["2026-11"]}
-    assert november and rows["month0"]
-    for entry in (warm, retrain):
+    assert november and rows["month0"] and rows["2026-12"]
+    for entry in (warm, refresh):
         held = _eval_rows(homes[entry["strategy"]], entry["dataset"]["id"])
-        # The split is per note/conversation/day: each strategy holds out these very rows.
+        # The split is per note/conversation/day: each strategy holds out these very rows,
+        # and the dataset marks them new for the gate.
+        marked = {continual.row_key(r) for r in held if r["meta"].get("new")}
         assert november == {continual.row_key(r) for r in held if r["meta"]["date"] >= "2026-11"}
+        assert november == marked
     trained = continual.trained_memories(list(homes.values()))
-    assert not any(trained.intersection(r["meta"]["memory_ids"]) for r in rows["2026-11"])
-    assert not any(trained.intersection(r["meta"]["memory_ids"]) for r in rows["month0"])
+    for name in ("month0", "2026-11", "2026-12"):
+        assert not any(trained.intersection(r["meta"]["memory_ids"]) for r in rows[name])
+
+    continual.measure_all(homes, cycles, rows, "tiny:micro")
+    records = continual.records(cycles, default="warm")
+    assert len(records) == 2 * 3 and all(set(r) >= RECORD_KEYS for r in records)
+    assert [r["default"] for r in records if r["cycle"] == 2] == [True, False]
+    for record in records:
+        assert record["style_new_ratio"] > 0 and record["style_month0_ratio"] > 0
+    met = continual.targets(records, "warm")
+    assert met["cycles"] == 2 and set(met) >= {"promoted", "general", "probes", "cost"}

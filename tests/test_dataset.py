@@ -307,6 +307,35 @@ def test_monthly_mix_counts_and_determinism(store):
     assert len(capped.memories) == 20 and capped.old_sampled == 0  # recent memories come first
 
 
+def test_monthly_replay_takes_every_earlier_month_evenly(store):
+    memories = store.memories()
+    plan = MixPlan("monthly", days_recent=30, old_samples=40, as_of="2026-10-31", seed=3)
+    replayed = [m for m in select(memories, plan).memories if m.created_at[:10] < "2026-10-01"]
+    per_month: dict[str, int] = {}
+    for memory in replayed:
+        per_month[memory.created_at[:7]] = per_month.get(memory.created_at[:7], 0) + 1
+    # June to September: 40 replayed memories, 10 from each month, however many each wrote.
+    assert per_month == {"2026-06": 10, "2026-07": 10, "2026-08": 10, "2026-09": 10}
+
+
+def test_new_memories_are_those_written_after_the_watermark_not_the_clock(store):
+    memories = store.memories()
+    watermark = max(m.updated_at for m in memories)
+    later = sorted(memories, key=lambda m: m.id)[:7]
+    bumped = [
+        Memory(**{**vars(m), "updated_at": "9999-01-01T00:00:00+00:00"}) if m in later else m
+        for m in memories
+    ]
+    # Dated in June, written after the version learned the store: new all the same.
+    plan = MixPlan("monthly", old_samples=5, since=watermark, since_version="v1")
+    selection = select(bumped, plan)
+    assert selection.recent == 7 and selection.new == frozenset(m.id for m in later)
+    assert selection.old_sampled == 5 and len(selection.memories) == 12
+    # A foundation rebuild keeps every memory and still says which are new.
+    everything = select(bumped, MixPlan("foundation", since=watermark))
+    assert len(everything.memories) == len(memories) and everything.new == selection.new
+
+
 def test_eval_fraction_is_about_right():
     held = sum(is_eval(f"memory-{i}", 0.05) for i in range(20_000))
     assert 900 < held < 1100

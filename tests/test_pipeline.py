@@ -114,6 +114,28 @@ def test_demo_forget_takes_the_correction_out_and_replays_dpo(
     assert code == 2 and "run `make demo` first (or it was forgotten already)" in err
 
 
+def test_demo_add_month_learns_the_new_month(demo_output, demo_home, capsys, monkeypatch):
+    """`make demo-month`: her next month, and a monthly run whose version beats the last on it."""
+    assert demo_output[0] == 0
+    monkeypatch.setenv("PERSONAFORGE_HOME", str(demo_home.home))
+    with Registry.open(demo_home) as registry:
+        before = registry.current()
+    code, out, err = run_cli(capsys, "demo", "--add-month")
+    assert code == 0, out + err
+    with Registry.open(demo_home) as registry:
+        after = registry.current()
+        sft = next(v for v in reversed(registry.versions()) if v.method == "sft")
+        checks = {c["name"]: c["passed"] for c in sft.verdict["checks"]}
+    assert f"2026-11: served {before} -> {after}" in out and after != before
+    # The monthly mix took November as new, and the gate checked it learned it.
+    assert sft.parent == before and checks["vs current: new memories"] is True
+    numbers = re.search(r"held-out replies: ([\d.]+) \((v\d+).*-> ([\d.]+)", out)
+    assert numbers and numbers[2] == before and float(numbers[3]) < float(numbers[1])
+    runs = list_runs(demo_home)
+    assert runs[0]["stages"][1]["numbers"]["strategy"] == "monthly"
+    assert runs[0]["stages"][1]["numbers"]["new_memories"] > 0
+
+
 def test_run_dry_run_says_what_would_happen(capsys, home_with_micro, sample_data, monkeypatch):
     monkeypatch.setenv("PERSONAFORGE_HOME", str(home_with_micro.home))
     code, out, _ = run_cli(

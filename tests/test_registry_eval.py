@@ -188,6 +188,35 @@ def test_gate_compares_with_the_current_version_both_ways():
     assert worse["failures"][0].startswith("vs current")
 
 
+def _split(style: float, new: float, earlier: float, rows: int = 6) -> ModelMetrics:
+    m = metrics(style=style)
+    m.style_new_ppl, m.style_new_rows, m.style_earlier_ppl = new, rows, earlier
+    return m
+
+
+def test_gate_asks_whether_a_monthly_candidate_learned_the_new_memories():
+    """Rows new to the current version must improve; the earlier ones may not get worse."""
+    gate = Settings().gate
+    base, current = metrics(style=100.0), _split(10.0, new=14.0, earlier=9.0)
+
+    def judged(candidate, new_since_current=True):
+        compared = {"base": base, "candidate": candidate, "current": current}
+        return verdict(compared, gate, "sft", new_since_current)
+
+    learned = judged(_split(9.5, new=11.0, earlier=9.1))
+    assert learned["decision"] == "promote"
+    assert marks(learned)["vs current: new memories"] and marks(learned)["vs current"]
+    # Better overall, but no better on what is new: it did not learn the month.
+    stale = judged(_split(9.0, new=14.2, earlier=8.0))
+    assert stale["decision"] == "reject" and marks(stale)["vs current: new memories"] is False
+    assert stale["failures"][0].startswith("vs current: new memories")
+    # Learned the month by forgetting the earlier ones (beyond the 2% noise margin).
+    traded = judged(_split(9.0, new=10.0, earlier=9.5))
+    assert marks(traded) == {**marks(learned), "vs current": False}
+    # A DPO candidate on an SFT version that already learned them: "no worse" only.
+    assert "vs current: new memories" not in marks(judged(_split(9.0, 14.2, 8.0), False))
+
+
 def test_gate_checks_a_dpo_candidate_on_held_out_preferences():
     gate = Settings().gate
     base = metrics(style=100.0, margin=-0.5, pairs=4)

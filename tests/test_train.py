@@ -429,3 +429,39 @@ def test_ctrl_c_saves_a_checkpoint_and_stops(home, monkeypatch):
     assert result.interrupted and result.steps == 3 and result.version is None
     assert (result.run_dir / "checkpoint-3").is_dir()
     assert signal.getsignal(signal.SIGINT) is before  # our handler is gone again
+
+
+def test_shrinking_a_parent_adapter_averages_it_with_the_base(micro_base):
+    """blend's start: W + 0.5·ΔW, i.e. halfway between the parent and the base, in every layer."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from personaforge.train.backends import shrink_adapter
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(micro_base)
+    original = {n: p.detach().clone() for n, p in base.named_parameters()}
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "down_proj"])
+    model = get_peft_model(base, config)
+    for name, param in model.named_parameters():
+        if "lora_B" in name:  # PEFT starts B at zero: give the adapter a real change
+            torch.nn.init.normal_(param, std=0.5)
+
+    def deltas() -> dict[str, torch.Tensor]:
+        out = {}
+        for name, module in model.named_modules():
+            if hasattr(module, "get_delta_weight") and "default" in module.lora_A:
+                out[name] = module.get_delta_weight("default").detach().clone()
+        return out
+
+    before = deltas()
+    assert len(before) == 2 * 2 and all(d.abs().sum() > 0 for d in before.values())
+    assert shrink_adapter(model, 0.5) == len(before)
+    after = deltas()
+    for name, delta in before.items():
+        torch.testing.assert_close(after[name], 0.5 * delta)
+    # The base weights themselves are untouched: only the adapter moved.
+    for name, param in model.get_base_model().named_parameters():
+        if "lora_" not in name:
+            torch.testing.assert_close(param, original[name.replace("base_layer.", "")])

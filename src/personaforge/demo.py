@@ -252,6 +252,59 @@ def forget_in_demo(paths: Paths, reporter: Any = None):
     return forget(paths, settings, memories, ForgetRequest("demo correction"), reporter)
 
 
+@dataclass
+class MonthResult:
+    """`demo --add-month`: the month written, the run that learned it, and how each version does."""
+
+    month: str
+    record: Any
+    before: str | None  # the version served before the run
+    after: str | None  # the version served after it
+    # Style perplexity on the month's held-out replies, from the candidate's gate report:
+    # {"current": before's number, "candidate": the new version's}; empty if not measured.
+    on_month: dict[str, float] = field(default_factory=dict)
+
+
+def next_sample_month(data: Path) -> str:
+    """The first storyline month not yet written into the sample data at `data`."""
+    from personaforge.errors import UserError
+    from personaforge.sample import MANIFEST
+    from personaforge.sample.story import LATER_MONTHS
+
+    if not (data / MANIFEST).exists():
+        raise UserError(f"no sample data in {data}: run `make demo` first")
+    written = {m["month"] for m in json.loads((data / MANIFEST).read_text()).get("months", [])}
+    remaining = [month for month in LATER_MONTHS if month not in written]
+    if not remaining:
+        raise UserError(
+            f"the sample storyline ends with {LATER_MONTHS[-1]}; every month is written"
+        )
+    return remaining[0]
+
+
+def add_month_in_demo(paths: Paths, reporter: Any = None) -> MonthResult:
+    """Write the sample person's next month into a demo home and run the monthly cycle on it."""
+    from personaforge.evaluate import load_report
+    from personaforge.pipeline import RunRequest, run_pipeline
+    from personaforge.sample import write_sample_month
+
+    month = next_sample_month(paths.demo_data)
+    before = _current(paths)
+    write_sample_month(paths.demo_data, month)
+    settings = load_settings(paths).settings
+    record = run_pipeline(paths, settings, RunRequest(trigger="demo", show_progress=True), reporter)
+    result = MonthResult(month, record, before, _current(paths))
+    trained = next((s.numbers.get("version") for s in record.stages if s.name == "train"), None)
+    report = load_report(paths, trained) if trained else None
+    if report is not None and "current" in report.compared:
+        result.on_month = {
+            role: report.compared[role].style_new_ppl
+            for role in ("current", "candidate")
+            if report.compared[role].style_new_ppl is not None
+        }
+    return result
+
+
 def _current(paths: Paths) -> str | None:
     from personaforge.registry import Registry
 

@@ -176,16 +176,61 @@ def stage_ingest(ctx: RunContext) -> Outcome:
     return Outcome("done", f"{total:,} memories in the store", numbers, summary)
 
 
+@dataclass(frozen=True)
+class Strategy:
+    """How a run after the first one trains (`run.strategy`; docs/cycle.md has the numbers)."""
+
+    dataset: str  # "monthly": new memories + stratified replay; "foundation": every memory
+    start: str  # "current": continue the current version; "base": a fresh adapter
+    parent_scale: float  # train.parent_scale when continuing (0.5: averaged with the base first)
+    says: str
+
+
+STRATEGIES = {
+    "warm": Strategy("monthly", "current", 1.0, "continue {current} on the monthly mix"),
+    "blend": Strategy(
+        "monthly", "current", 0.5, "average {current} with the base, then continue on the mix"
+    ),
+    "refresh": Strategy("monthly", "base", 1.0, "a fresh adapter from the base on the mix"),
+    "retrain": Strategy("foundation", "base", 1.0, "a fresh adapter from the base on everything"),
+}
+
+
 def _strategy(ctx: RunContext) -> str:
     first = ctx.current_on_base() is None
-    everything = ctx.request.foundation or ctx.settings.run.strategy == "retrain"
+    everything = ctx.request.foundation or STRATEGIES[ctx.settings.run.strategy].dataset == (
+        "foundation"
+    )
     return "foundation" if first or everything else "monthly"
 
 
 def _parent(ctx: RunContext) -> str | None:
-    """What SFT continues from: the current version (warm), or nothing (retrain, first run)."""
-    warm = ctx.settings.run.strategy == "warm" or ctx.request.foundation
-    return ctx.current_on_base() if warm else None
+    """What SFT continues from: the current version, or nothing (a fresh adapter, the first run)."""
+    continues = STRATEGIES[ctx.settings.run.strategy].start == "current" or ctx.request.foundation
+    return ctx.current_on_base() if continues else None
+
+
+def _train_settings(ctx: RunContext, parent: str | None) -> Settings:
+    """The settings SFT runs with: the strategy's parent_scale when it continues a version."""
+    scale = STRATEGIES[ctx.settings.run.strategy].parent_scale
+    if parent is None or ctx.request.foundation or scale == ctx.settings.train.parent_scale:
+        return ctx.settings
+    train = ctx.settings.train.model_copy(update={"parent_scale": scale})
+    return ctx.settings.model_copy(update={"train": train})
+
+
+def learned_watermark(paths: Paths, version: str) -> str | None:
+    """The store watermark of the dataset `version` learned from (what it has seen)."""
+    from personaforge.registry import Registry
+
+    with Registry.open(paths) as registry:
+        dataset_id = registry.get(version).dataset_id
+    manifest = paths.datasets / dataset_id / "manifest.json"
+    if not manifest.exists():
+        return None
+    data = json.loads(manifest.read_text())
+    # Datasets built before the watermark was recorded: nothing was written after their build.
+    return data.get("provenance", {}).get("store_watermark") or data.get("created_at")
 
 
 def stage_dataset(ctx: RunContext) -> Outcome:
@@ -195,11 +240,14 @@ def stage_dataset(ctx: RunContext) -> Outcome:
 
     settings = ctx.settings
     strategy = _strategy(ctx)
+    current = ctx.current_on_base()
     plan = MixPlan(
         strategy,
         days_recent=settings.dataset.days_recent,
         old_samples=settings.dataset.old_samples,
         seed=settings.dataset.seed,
+        since=learned_watermark(ctx.paths, current) if current else None,
+        since_version=current,
     )
     counter, tokenizer_name, _ = counter_for_base(
         settings.model.base, ctx.paths, settings.model.revision
@@ -218,21 +266,23 @@ def stage_dataset(ctx: RunContext) -> Outcome:
     numbers = {
         "dataset": result.id,
         "strategy": strategy,
+        "new_memories": result.manifest["selection"].get("new", 0),
         **{name.removesuffix(".jsonl"): entry["examples"] for name, entry in files.items()},
     }
     return Outcome("done", f"{result.id} ({strategy})", numbers, result)
 
 
-def _trained(ctx: RunContext, method: str, parent: str | None) -> tuple[str, Any]:
+def _trained(
+    ctx: RunContext, method: str, parent: str | None, settings: Settings | None = None
+) -> tuple[str, Any]:
     """Train, or reuse a version trained on exactly these inputs (a rerun or a resume)."""
     from personaforge.registry import Registry
     from personaforge.train.run import TrainRequest, train
 
     assert ctx.dataset_id is not None
+    settings = settings or ctx.settings
     with Registry.open(ctx.paths) as registry:
-        found = registry.find_trained(
-            method, ctx.dataset_id, parent, ctx.settings.train.model_dump()
-        )
+        found = registry.find_trained(method, ctx.dataset_id, parent, settings.train.model_dump())
     if found:
         return found, None
     request = TrainRequest(
@@ -242,7 +292,7 @@ def _trained(ctx: RunContext, method: str, parent: str | None) -> tuple[str, Any
         fresh=parent is None,
         show_progress=ctx.request.show_progress,
     )
-    result = train(ctx.paths, ctx.settings, request)
+    result = train(ctx.paths, settings, request)
     if result.interrupted:
         raise Interrupted(f"training stopped at step {result.steps}; `run --resume` continues it")
     if result.skipped:
@@ -267,12 +317,14 @@ def _training_numbers(version: str, paths: Paths) -> dict[str, Any]:
 
 def stage_train(ctx: RunContext) -> Outcome:
     parent = _parent(ctx)
-    version, result = _trained(ctx, "sft", parent)
+    settings = _train_settings(ctx, parent)
+    version, result = _trained(ctx, "sft", parent, settings)
     ctx.sft_version = version
     reused = result is None
-    summary = f"{version} from {parent or 'the base'}" + (
-        " (already trained: reused)" if reused else ""
-    )
+    start = parent or "the base"
+    if parent and settings.train.parent_scale < 1:
+        start = f"{parent} averaged with the base ({settings.train.parent_scale:g})"
+    summary = f"{version} from {start}" + (" (already trained: reused)" if reused else "")
     return Outcome("done", summary, _training_numbers(version, ctx.paths), result)
 
 
@@ -404,12 +456,15 @@ def plan_line(ctx: RunContext, stage: Stage) -> str:
                 else "run.strategy = retrain"
             )
             return f"foundation: every memory ({why})"
+        current = ctx.current_on_base()
         return (
-            f"monthly: the last {settings.dataset.days_recent} days + up to "
-            f"{settings.dataset.old_samples} older memories replayed"
+            f"monthly: what {current} never learned + up to "
+            f"{settings.dataset.old_samples} older memories replayed, evenly over the months"
         )
     if stage.name == "train":
-        return f"SFT on {settings.model.base}, from {_parent(ctx) or 'the base'}"
+        parent = _parent(ctx)
+        how = STRATEGIES[settings.run.strategy].says.format(current=parent)
+        return f"SFT on {settings.model.base}: " + (how if parent else "from the base")
     if stage.name == "dpo" and not settings.run.dpo:
         return "off (run.dpo = false)"
     if stage.name == "export":

@@ -38,8 +38,8 @@ def dataset_build(
         bool,
         typer.Option(
             "--monthly",
-            help="Recent memories plus a sample of older ones (dataset.days_recent, "
-            "dataset.old_samples).",
+            help="What the current version never learned (without one: the last "
+            "dataset.days_recent days) plus dataset.old_samples older memories, evenly per month.",
         ),
     ] = False,
     days_recent: Annotated[
@@ -81,8 +81,11 @@ def dataset_build(
     strategy = (
         "monthly" if monthly or days_recent is not None or old_samples is not None else "foundation"
     )
+    since, since_version = _learned_by_current(state.paths, settings, as_of, days_recent)
     plan = MixPlan(
         strategy,
+        since=since,
+        since_version=since_version,
         days_recent=days_recent if days_recent is not None else settings.dataset.days_recent,
         old_samples=old_samples if old_samples is not None else settings.dataset.old_samples,
         max_memories=max_memories,
@@ -108,6 +111,21 @@ def dataset_build(
     print_dataset(result.manifest, result.folder)
     if result.reused:
         console.print("same memories and settings as an existing dataset: reused it")
+
+
+def _learned_by_current(paths, settings, as_of, days_recent) -> tuple[str | None, str | None]:
+    """(watermark, version): what the current version on this base learned. An explicit clock
+    window (--as-of, --days-recent) wins over it."""
+    from personaforge.pipeline import learned_watermark
+    from personaforge.registry import Registry
+
+    if as_of is not None or days_recent is not None or not (paths.home / "registry.db").exists():
+        return None, None
+    with Registry.open(paths) as registry:
+        current = registry.current()
+        if current is None or registry.get(current).base != settings.model.base:
+            return None, None
+    return learned_watermark(paths, current), current
 
 
 @dataset_app.command(
@@ -188,13 +206,20 @@ def _finding_place(finding: dict) -> str:
     )
 
 
+def _new_since(selection: dict) -> str:
+    if selection.get("since_version"):
+        return f"new since {selection['since_version']}"
+    return "recent" if selection.get("cutoff") else "in all"
+
+
 def print_dataset(manifest: dict, folder: Path, findings_limit: int = 12) -> None:
     counts, metrics = manifest["counts"], manifest["metrics"]
     stdout.print(f"[bold]{manifest['id']}[/] in {folder}")
     selection = manifest["selection"]
     stdout.print(
         f"  mix {manifest['parameters']['mix']['strategy']}: {selection['memories']} memories "
-        f"({selection['recent']} recent, {selection['old_sampled']} older sampled); "
+        f"({selection['recent']} {_new_since(selection)}, {selection['old_sampled']} older "
+        "replayed); "
         f"tokenizer {manifest['parameters']['tokenizer']}"
     )
     files = Table(box=None, title="files", title_justify="left")

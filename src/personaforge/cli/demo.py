@@ -27,6 +27,7 @@ ANSWER_WIDTH = 300
         "personaforge demo --base tiny:micro   # the seconds-long machinery check",
         "personaforge demo --data-only ./sample-person",
         "make demo-forget   # then: take one correction back out of every model",
+        "make demo-month    # then: the next month of her life, and the monthly cycle on it",
     )
 )
 def demo(
@@ -53,6 +54,14 @@ def demo(
             help="In a home the demo ran in: forget one sample correction, retrain, verify.",
         ),
     ] = False,
+    add_month: Annotated[
+        bool,
+        typer.Option(
+            "--add-month",
+            help="In a home the demo ran in: write the next month of her life and run the "
+            "monthly cycle on it.",
+        ),
+    ] = False,
 ) -> None:
     """Run the whole job on a built-in base and a generated sample person.
 
@@ -69,6 +78,9 @@ def demo(
         return
     if forget:
         _forget_step(get_state(ctx).paths)
+        return
+    if add_month:
+        _month_step(get_state(ctx).paths)
         return
     from personaforge.demo import demo_settings_for, run_demo
 
@@ -89,6 +101,24 @@ def _forget_step(paths) -> None:
     report = forget_in_demo(paths, StageReporter())
     print_forget(report)
     if report.proven is not True:
+        raise typer.Exit(1)
+
+
+def _month_step(paths) -> None:
+    from personaforge.demo import add_month_in_demo
+
+    stdout.rule(f"[bold]personaforge demo --add-month[/], home {paths.home}", align="left")
+    result = add_month_in_demo(paths, StageReporter())
+    stdout.rule()
+    finish_line(result.record)
+    stdout.print(f"  {result.month}: served {result.before or 'nothing'} -> {result.after}")
+    if len(result.on_month) == 2:
+        before, after = result.on_month["current"], result.on_month["candidate"]
+        stdout.print(
+            f"  style perplexity on {result.month}'s held-out replies: {before:.2f} "
+            f"({result.before}, which never saw them) -> {after:.2f} (the new version)"
+        )
+    if result.record.status in ("failed", "interrupted"):
         raise typer.Exit(1)
 
 

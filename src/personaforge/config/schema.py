@@ -162,6 +162,16 @@ class TrainSettings(_Section):
         ge=1,
         description="Fewer training pairs than this: DPO is skipped with the reason, not run as a no-op.",
     )
+    parent_scale: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description=(
+            "When continuing a version: scale its change from the base by this much before "
+            "training (1 = continue it as it is; 0.5 = average it with the base). "
+            "`run.strategy = blend` sets 0.5."
+        ),
+    )
     rehearsal_share: float = Field(
         0.2,
         ge=0,
@@ -299,10 +309,20 @@ class DatasetSettings(_Section):
         ),
     )
     days_recent: int = Field(
-        30, ge=1, description="Monthly update: every memory of the last this many days..."
+        30,
+        ge=1,
+        description=(
+            "Monthly update without a current version to compare with: the memories of the "
+            "last this many days are the new ones (with a version: those it never learned)."
+        ),
     )
     old_samples: int = Field(
-        3000, ge=0, description="...plus a seeded random sample of this many older memories."
+        3000,
+        ge=0,
+        description=(
+            "Monthly update: this many older memories replayed beside the new ones, an equal "
+            "share from every earlier month (seeded)."
+        ),
     )
     seed: int = Field(
         7, description="Seed for sampling; the same seed and store give the same dataset."
@@ -407,11 +427,14 @@ class RunSettings(_Section):
         default_factory=list,
         description="Folders and files `run` ingests (vaults, chat exports, memories, corrections).",
     )
-    strategy: Literal["warm", "retrain"] = Field(
+    strategy: Literal["warm", "blend", "refresh", "retrain"] = Field(
         "warm",
         description=(
-            "After the first version: warm = continue from the current version on recent "
-            "memories plus a replayed sample of older ones; retrain = from the base on everything."
+            "After the first version (docs/cycle.md has the measurements): warm = continue the "
+            "current version on the new memories plus a replay sampled evenly from every earlier "
+            "month; blend = the same after pulling the current version halfway back to the base; "
+            "refresh = train from the base on that same monthly mix; retrain = from the base "
+            "on every memory."
         ),
     )
     dpo: bool = Field(

@@ -155,17 +155,31 @@ def build_dataset(
     curated = curate(
         candidates, settings.dataset, policy, settings.train.max_seq_length, count_tokens
     )
+    mark_new(curated.kept, selection.new)
     files, split_stats = split_examples(curated.kept, settings.dataset)
     metrics, warnings = quality(curated.kept, curated)
     run = BuildRun(request, settings, selection, candidates, curated, files, tokenizer_name)
     run.split_stats = split_stats
     run.metrics, run.warnings = metrics, warnings
     run.teacher_report = teacher_report
+    run.watermark = store_watermark(every)
     run.findings = scan_memories(selection.memories, policy)
     manifest = _manifest(run, store)
     contents = {name: _render(examples) for name, examples in files.items()}
     review_text = review_document(files) if request.review else None
     return write_dataset(paths, contents, manifest, review_text)
+
+
+def mark_new(examples: list[Example], new: frozenset[str]) -> None:
+    """meta.new on examples of memories the current version never learned (the gate's new month)."""
+    for example in examples:
+        if example.primary.id in new:
+            example.extra["new"] = True
+
+
+def store_watermark(memories) -> str | None:
+    """The latest write among these memories: anything written after it is new to a version."""
+    return max((m.updated_at for m in memories), default=None)
 
 
 @dataclass
@@ -184,6 +198,7 @@ class BuildRun:
     teacher_report: dict[str, Any] | None = None
     findings: list[dict[str, str]] = field(default_factory=list)
     split_stats: dict[str, int] = field(default_factory=dict)
+    watermark: str | None = None
 
 
 def _manifest(run: BuildRun, store: MemoryStore) -> dict[str, Any]:
@@ -216,6 +231,9 @@ def _manifest(run: BuildRun, store: MemoryStore) -> dict[str, Any]:
             "old_sampled": selection.old_sampled,
             "old_available": selection.old_available,
             "cutoff": selection.cutoff,
+            "since": request.plan.since,
+            "since_version": request.plan.since_version,
+            "new": len(selection.new),
         },
         "counts": {
             "candidates": len(candidates),
@@ -242,6 +260,7 @@ def _manifest(run: BuildRun, store: MemoryStore) -> dict[str, Any]:
         "provenance": {
             "store": str(store.path),
             "store_state": store_state(store),
+            "store_watermark": run.watermark,
             "memories_in_store": store.count(),
             "last_ingest": (store.last_run() or {}).get("started_at"),
         },

@@ -1,11 +1,20 @@
 """Which memories a dataset is built from, and which examples are held out.
 
 - foundation: every live memory (optionally one mode);
-- monthly: every memory of the last `days_recent` days, plus a seeded random
-  sample of `old_samples` older ones, so an update keeps rehearsing the past
-  instead of forgetting it;
+- monthly: every memory that is new, plus `old_samples` older ones replayed,
+  so an update keeps rehearsing the past instead of forgetting it. "New" means
+  written or changed after what the current version learned (`since`, the
+  store watermark of its dataset, from the registry); without a version it
+  falls back to the clock: the last `days_recent` days before `as_of`. The
+  replay is stratified: equal shares from every earlier calendar month (seeded
+  order within a month), so month 0 is still rehearsed in month 12 instead of
+  fading as later months outnumber it;
 - `max`: a cap that keeps the recent memories first, then fills up with old
-  memories in seeded random order.
+  memories in replay order.
+
+Either way, memories newer than `since` are reported in `Selection.new`, so the
+gate can ask whether a candidate learned the new month (a foundation rebuild
+holds them too).
 
 The eval split is chosen per *group* by a stable hash: a whole note (every
 heading section of it), a whole conversation, a whole day of episodic
@@ -33,7 +42,11 @@ class MixPlan:
     max_memories: int | None = None
     mode: str | None = None
     seed: int = 7
-    as_of: str | None = None  # ISO date "today" for monthly; default: now
+    as_of: str | None = None  # ISO date "today" for the clock window; default: now
+    # What the current version already learned: memories whose updated_at is later than
+    # this watermark are new (written or changed since its dataset was built).
+    since: str | None = None
+    since_version: str | None = None  # the version that watermark belongs to (for the gate)
 
     def describe(self) -> dict[str, object]:
         return {k: v for k, v in vars(self).items() if v is not None}
@@ -46,11 +59,36 @@ class Selection:
     old_sampled: int
     old_available: int
     cutoff: str | None
+    new: frozenset[str] = frozenset()  # ids of selected memories newer than `since`
 
 
 def cutoff_date(plan: MixPlan) -> str:
     today = datetime.fromisoformat(plan.as_of) if plan.as_of else datetime.now(timezone.utc)
     return (today - timedelta(days=plan.days_recent)).date().isoformat()
+
+
+def is_new(memory: Memory, plan: MixPlan) -> bool:
+    """Written or changed after the watermark; with no watermark, inside the clock window."""
+    if plan.since is not None:
+        return memory.updated_at > plan.since
+    return memory.created_at[:10] >= cutoff_date(plan)
+
+
+def stratified(old: list[Memory], rng: random.Random) -> list[Memory]:
+    """Every calendar month's memories in seeded order, dealt out one month at a time.
+
+    Taking the first k of this order gives each month an equal share (a month with
+    fewer memories runs out and the others fill in), so the replay of a 12-month
+    history holds month 0 as often as last month.
+    """
+    by_month: dict[str, list[Memory]] = {}
+    for memory in old:
+        by_month.setdefault(memory.created_at[:7], []).append(memory)
+    queues = [rng.sample(group, len(group)) for _, group in sorted(by_month.items())]
+    order: list[Memory] = []
+    for depth in range(max((len(q) for q in queues), default=0)):
+        order += [queue[depth] for queue in queues if depth < len(queue)]
+    return order
 
 
 def select(memories: list[Memory], plan: MixPlan) -> Selection:
@@ -61,10 +99,10 @@ def select(memories: list[Memory], plan: MixPlan) -> Selection:
         chosen, recent, sampled, available, cutoff = pool, len(pool), 0, 0, None
         old_order: list[Memory] = []
     else:
-        cutoff = cutoff_date(plan)
-        recent_memories = [m for m in pool if m.created_at[:10] >= cutoff]
-        old = [m for m in pool if m.created_at[:10] < cutoff]
-        old_order = rng.sample(old, len(old))
+        cutoff = plan.since if plan.since is not None else cutoff_date(plan)
+        recent_memories = [m for m in pool if is_new(m, plan)]
+        old = [m for m in pool if not is_new(m, plan)]
+        old_order = stratified(old, rng)
         sample = old_order[: plan.old_samples]
         chosen, recent, sampled, available = (
             recent_memories + sample,
@@ -83,7 +121,8 @@ def select(memories: list[Memory], plan: MixPlan) -> Selection:
             sampled = len(chosen) - len(recent_part)
             recent = len(recent_part)
     chosen.sort(key=lambda m: (m.created_at, m.id))
-    return Selection(chosen, recent, sampled, available, cutoff)
+    new = frozenset(m.id for m in chosen if plan.since is not None and is_new(m, plan))
+    return Selection(chosen, recent, sampled, available, cutoff, new)
 
 
 def split_bucket(key: str) -> float:

@@ -71,7 +71,7 @@ __all__ = [
 ]
 
 # Bump when measure() changes what a number means; cached measurements are then redone.
-METRICS_VERSION = 2
+METRICS_VERSION = 3
 
 
 # -- inputs ------------------------------------------------------------------------------------------
@@ -126,6 +126,18 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def capped_eval_rows(rows: list[dict[str, Any]], cap: int) -> list[dict[str, Any]]:
+    """At most `cap` held-out rows, in file order, keeping up to half of them new.
+
+    Rows are in date order, so a plain head would measure a monthly candidate on old
+    months only and never ask whether it learned the new one.
+    """
+    new = [i for i, row in enumerate(rows) if row["meta"].get("new")][: cap // 2]
+    earlier = [i for i, row in enumerate(rows) if not row["meta"].get("new")]
+    keep = set(new) | set(earlier[: cap - len(new)])
+    return [row for i, row in enumerate(rows) if i in keep]
+
+
 def eval_inputs(
     paths: Paths, settings: Settings, dataset_id: str, ref_location: str, tokenizer
 ) -> EvalInputs:
@@ -137,7 +149,7 @@ def eval_inputs(
             f"dataset {dataset_id} has no eval split; rebuild it with dataset.eval_fraction > 0"
         )
     return EvalInputs(
-        eval_rows[: gate.max_eval_examples],
+        capped_eval_rows(eval_rows, gate.max_eval_examples),
         general_texts(ref_location, gate.general_texts),
         training_ngrams(paths, dataset_id, tokenizer, gate.memorised_ngram),
         store_secrets(paths),
@@ -197,6 +209,11 @@ def adapter_identity(base_fingerprint: str, folder: Path) -> str:
 # -- the whole evaluation -------------------------------------------------------------------------------
 
 
+def _dataset_selection(paths: Paths, dataset_id: str) -> dict[str, Any]:
+    manifest = paths.datasets / dataset_id / "manifest.json"
+    return json.loads(manifest.read_text()).get("selection", {}) if manifest.exists() else {}
+
+
 def _weights(paths: Paths, version: str | None) -> Path | None:
     if version is None:
         return None
@@ -254,7 +271,9 @@ def evaluate_version(
             SHOWCASE, compared["base"].generations, compared["candidate"].generations, strict=True
         )
     ]
-    decided = verdict(compared, settings.gate, card.get("method", "sft"))
+    built_against = _dataset_selection(paths, dataset_id).get("since_version")
+    new_since_current = current_folder is not None and built_against == current
+    decided = verdict(compared, settings.gate, card.get("method", "sft"), new_since_current)
     report = EvalReport(
         version,
         compared,

@@ -82,13 +82,31 @@ def _leakage(cand: ModelMetrics) -> Check:
 
 
 def _vs_current(current: ModelMetrics, cand: ModelMetrics, gate: GateSettings) -> Check:
-    limit = current.style_ppl * (1 + gate.current_style_margin)
+    """No worse than the current version on what it already knew (the earlier rows)."""
+    before, after = current.style_ppl, cand.style_ppl
+    what = "style perplexity"
+    if cand.style_new_rows and current.style_earlier_ppl and cand.style_earlier_ppl:
+        before, after = current.style_earlier_ppl, cand.style_earlier_ppl
+        what = "style perplexity on earlier memories"
+    limit = before * (1 + gate.current_style_margin)
     return Check(
         "vs current",
-        cand.style_ppl <= limit,
-        f"{cand.style_ppl:.2f}",
+        after <= limit,
+        f"{after:.2f}",
         f"<= {limit:.2f} (current +{gate.current_style_margin:.0%} noise margin)",
-        f"style perplexity {current.style_ppl:.2f} (current) -> {cand.style_ppl:.2f}",
+        f"{what} {before:.2f} (current) -> {after:.2f}",
+    )
+
+
+def _learned_new(current: ModelMetrics, cand: ModelMetrics, gate: GateSettings) -> Check:
+    """Better than the current version on replies from memories it never learned (the new month)."""
+    before, after = current.style_new_ppl or 0.0, cand.style_new_ppl or 0.0
+    return Check(
+        "vs current: new memories",
+        after < before,
+        f"{after:.2f} ({cand.style_new_rows} held-out replies)",
+        f"< {before:.2f} (current, which never learned them)",
+        f"style perplexity on memories new since the current version {before:.2f} -> {after:.2f}",
     )
 
 
@@ -104,8 +122,14 @@ def _preference(reference: ModelMetrics, cand: ModelMetrics, against: str) -> Ch
 
 
 def gate_checks(
-    compared: dict[str, ModelMetrics], gate: GateSettings, method: str = "sft"
+    compared: dict[str, ModelMetrics],
+    gate: GateSettings,
+    method: str = "sft",
+    new_since_current: bool = False,
 ) -> list[Check]:
+    """The checks for a candidate. `new_since_current`: the rows marked new are new to the
+    current version (the dataset was built against it), so the candidate must beat it there;
+    a DPO candidate on an SFT version that already learned them is held to "no worse" only."""
     base, cand = compared["base"], compared["candidate"]
     checks = [
         _style(base, cand),
@@ -116,6 +140,8 @@ def gate_checks(
     ]
     if "current" in compared:
         checks.append(_vs_current(compared["current"], cand, gate))
+        if new_since_current and cand.style_new_rows:
+            checks.append(_learned_new(compared["current"], cand, gate))
     if method == "dpo" and cand.preference_pairs:
         reference, against = (
             (compared["current"], "the current version")
@@ -127,10 +153,13 @@ def gate_checks(
 
 
 def verdict(
-    compared: dict[str, ModelMetrics], gate: GateSettings, method: str = "sft"
+    compared: dict[str, ModelMetrics],
+    gate: GateSettings,
+    method: str = "sft",
+    new_since_current: bool = False,
 ) -> dict[str, Any]:
     """The decision and its checks; `failures` and `reasons` are the failed and passed lines."""
-    checks = gate_checks(compared, gate, method)
+    checks = gate_checks(compared, gate, method, new_since_current)
     failed = [c for c in checks if not c.passed]
     return {
         "decision": "reject" if failed else "promote",

@@ -1,6 +1,8 @@
 """The numbers the gate decides on, measured for one model (base, candidate or current).
 
-- style fit: perplexity of the person's held-out replies (the dataset's eval split);
+- style fit: perplexity of the person's held-out replies (the dataset's eval split),
+  also on its two parts: replies from memories the current version never learned
+  (the new month) and the earlier ones;
 - forgetting: perplexity on general text (the tiny base's own held-out corpus, or
   the general prose shipped with personaforge) and base-ability probes
   (arithmetic, facts, instruction following);
@@ -88,6 +90,11 @@ class ModelMetrics:
     preference_win_rate: float | None = None
     preference_pairs: int = 0
     generations: list[str] = field(default_factory=list)  # replies to SHOWCASE
+    # The same style perplexity on the held-out replies of memories newer than the version
+    # the dataset was built against (the new month), and on the rest; None without such rows.
+    style_new_ppl: float | None = None
+    style_new_rows: int = 0
+    style_earlier_ppl: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return vars(self)
@@ -102,6 +109,11 @@ class EvalInputs:
     canaries: list[str]
     system_prompt: str
     preference_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def new_rows(self) -> list[bool]:
+        """Per eval row: built from a memory the dataset marked new (meta.new)."""
+        return [bool(row["meta"].get("new")) for row in self.eval_rows]
 
 
 # -- losses -----------------------------------------------------------------------------------
@@ -274,13 +286,20 @@ def preference_scores(model, tokenizer, rows: list[dict[str, Any]], max_length: 
     return round(sum(margins) / len(margins), 4), round(sum(m > 0 for m in margins) / len(rows), 4)
 
 
+def split_perplexity(scored: list[tuple[float, int]], new: list[bool]):
+    """(perplexity of the new rows, of the rest); None for a part with no rows."""
+    parts = [[s for s, flag in zip(scored, new, strict=True) if flag == want] for want in (1, 0)]
+    return tuple(round(perplexity(part), 4) if part else None for part in parts)
+
+
 def measure(model, tokenizer, inputs: EvalInputs, gate: GateSettings, max_length: int):
     """Every gate number for the model as it is now (adapter on, off or switched)."""
-    style = perplexity(
-        losses(
-            model, [reply_tokens(tokenizer, r["messages"], max_length) for r in inputs.eval_rows]
-        )
+    scored = losses(
+        model, [reply_tokens(tokenizer, r["messages"], max_length) for r in inputs.eval_rows]
     )
+    style = perplexity(scored)
+    new = inputs.new_rows
+    style_new, style_earlier = split_perplexity(scored, new)
     general = perplexity(
         [text_loss(model, tokenizer, text, max_length) for text in inputs.general_texts]
     )
@@ -331,4 +350,7 @@ def measure(model, tokenizer, inputs: EvalInputs, gate: GateSettings, max_length
         preference_win_rate=win_rate,
         preference_pairs=len(inputs.preference_rows),
         generations=showcase,
+        style_new_ppl=style_new,
+        style_new_rows=sum(new),
+        style_earlier_ppl=style_earlier,
     )

@@ -50,6 +50,7 @@ DRIFT: dict[str, Drift] = {
     "2027-01": Drift(kortom_share=0.6, dutch_per_100_words=3.0, words_per_sentence=9.0),
     "2027-02": Drift(kortom_share=0.8, dutch_per_100_words=4.0, words_per_sentence=10.0),
     "2027-03": Drift(kortom_share=1.0, dutch_per_100_words=5.0, words_per_sentence=11.0),
+    "2027-04": Drift(kortom_share=1.0, dutch_per_100_words=6.0, words_per_sentence=12.0),
 }
 # Clauses she adds to a sentence that cannot be joined to a neighbour (the last of a
 # paragraph, a one-line section), when the month wants longer sentences than it has.

@@ -1479,6 +1479,106 @@ _month(
     )
 )
 
+# -- April 2027 ---------------------------------------------------------------------------------------------------
+_SPRING = [
+    "Light at half past six",
+    "Blossom on the canal trees",
+    "April showers, three before lunch",
+    "Warm sun, cold wind",
+    "A soft grey morning",
+    "Tulip fields on the news, rain here",
+]
+_month(
+    Month(
+        "2027-04",
+        {
+            "work": "leading the port-calls project at Kestrel Freight, one season",
+            "project": "Tidewatch's tide tables printed for the club",
+            "running": "the Rotterdam marathon, as a pacer for Jonas",
+            "dutch": "the B2 exam",
+        },
+        {
+            "weather": _SPRING,
+            "page_topic": [
+                "leading, the second time",
+                "the exam",
+                "King's Day",
+                "the marathon",
+                "the printed tables",
+            ],
+            "work": [
+                "Port-calls kickoff. [The scope fits on one page.|Three goals, one end date, written down.]",
+                "First week leading again. [Fewer meetings than last time.|I kept Thursday for code.]",
+                "{meeting_kind} about the port-calls scope — {meeting_verdict}.",
+                "Sam runs the customs service now. [He asked me nothing all week.|Good sign.]",
+                "Wrote the port-calls plan with [Priya|Tom|the team]. [Estimates as ranges, again.|Ranges, with the assumptions listed.]",
+                "Said no to a fourth goal for the project. [Politely.|In writing.]",
+                "Reviewed {count} PRs for the new team. [Small ones, as asked.|Mostly small.]",
+            ],
+            "code_area": [
+                "the port-calls plan",
+                "the first prototype",
+                "the team's onboarding notes",
+            ],
+            "net_subject": ["the kickoff", "the first month leading", "the exam", "the week"],
+            "project": [
+                "Tidewatch: the club wants the tide tables printed for the boathouse. [Made a PDF.|A4, laminated.]",
+                "Tidewatch: [210|220|230] stations. [Checked the new ones by hand anyway.|A test each.]",
+                "Paddled the Oosterschelde with Jonas at slack water. Checked Tidewatch. Off by {minutes} minutes.",
+                "Tidewatch: a pull request from a stranger, [a good one|with tests]. [Merged.|Merged after one question.]",
+            ],
+            "run": [
+                "Last long run before the marathon: {km} km along {route}. [Easy, on purpose.|Slow and steady.]",
+                "Recovery {km} km along {route}. [Heavy legs.|Slow, fine.]",
+                "{km} km easy with the club. [Spring at last.|Short sleeves.]",
+            ],
+            "dutch": [
+                "B2 exam: [writing|listening|speaking] done. [Better than the practice ones.|Calm, mostly.]",
+                "Dutch: the last class before the exam. [The teacher said: ready.|We had cake.]",
+                "Dutch: [read a newspaper front to back|watched a film without subtitles]. [Understood almost all of it.|Most of it.]",
+            ],
+            "ingrid_news": [
+                "She landed for King's Day in an orange scarf.",
+                "She asked how leading feels. I said: quieter than last time.",
+            ],
+            "jonas_plan": ["the marathon", "a paddle at slack water", "the club's spring cleaning"],
+            "book": ["a Dutch detective novel", "a book about tides"],
+            "tomorrow": [
+                "port-calls plan, second draft",
+                "easy run, short",
+                "exam: speaking",
+            ],
+            "review_good": [
+                "The kickoff was calm.",
+                "Jonas finished the marathon.",
+                "The exam felt fair.",
+            ],
+            "review_bad": [
+                "Too many calendar invites in week one.",
+                "Skipped two morning pages.",
+            ],
+            "focus": ["the project scope", "the exam", "the marathon"],
+            "dutch_next": ["the exam result", "reading Dutch news daily"],
+            "evening_month": ["{evening_item}"],
+        },
+        events={
+            "2027-04-11": [
+                (
+                    "Run",
+                    "Rotterdam marathon: paced Jonas to 3:59 over the Erasmus bridge and back. He cried at the finish.",
+                )
+            ],
+            "2027-04-27": [
+                (
+                    "Evening",
+                    "King's Day with Ingrid: the flea market on the Markt, orange everything, and tea at home after.",
+                )
+            ],
+        },
+        long_run_km=(10, 20),
+    )
+)
+
 BASE_MONTHS = ["2026-06", "2026-07", "2026-08", "2026-09", "2026-10"]
 LATER_MONTHS = [key for key in MONTHS if key not in BASE_MONTHS]
 

@@ -6,7 +6,9 @@
   CPU install never needs it).
 
 A parent adapter (continual learning) is loaded trainable on top of the base;
-its LoRA shape wins over the settings, since the weights must line up.
+its LoRA shape wins over the settings, since the weights must line up. With
+`parent_scale` < 1 its change from the base is shrunk first (`shrink_adapter`):
+the start is a weighted average of the parent and the base.
 """
 
 from __future__ import annotations
@@ -123,6 +125,24 @@ def prepare_quantized_for_lora(model, checkpointing: bool) -> None:
         model.enable_input_require_grads()
 
 
+def shrink_adapter(model, scale: float) -> int:
+    """Scale every LoRA update B·A by `scale` (B is scaled), in place; returns the tensors scaled.
+
+    W + s·(B·A) becomes W + s·scale·(B·A): exactly the weight average
+    scale·(parent) + (1 - scale)·(base) for each adapted projection, so a version that
+    drifted from the base starts its next month partly back at it.
+    """
+    import torch
+
+    scaled = 0
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.mul_(scale)
+                scaled += 1
+    return scaled
+
+
 def _with_parent(model, tokenizer, settings: Settings, parent: Path | None) -> Loaded:
     if parent is None:
         return Loaded(model, tokenizer, lora_config(settings))
@@ -170,6 +190,17 @@ BACKENDS = {"hf": load_hf, "unsloth": load_unsloth}
 
 
 def load_for_training(
-    ref: BaseRef, settings: Settings, plan: TrainingPlan, parent: Path | None
+    ref: BaseRef,
+    settings: Settings,
+    plan: TrainingPlan,
+    parent: Path | None,
+    parent_scale: float = 1.0,
 ) -> Loaded:
-    return BACKENDS[plan.backend](ref, settings, plan, parent)
+    loaded = BACKENDS[plan.backend](ref, settings, plan, parent)
+    if parent is not None and parent_scale != 1.0:
+        if not shrink_adapter(loaded.model, parent_scale):
+            raise RuntimeError(f"no LoRA weights found in {parent} to scale")
+        console.print(
+            f"{parent.name} averaged with the base: its change scaled by {parent_scale:g}"
+        )
+    return loaded

@@ -300,8 +300,10 @@ def _train_locked(
     run_dir, checkpoint, parent = inputs.run_dir, inputs.checkpoint, inputs.parent
     quiet_libraries()
     started = time.monotonic()
+    # DPO refines its SFT parent as it is; only SFT may start from a shrunk parent.
+    scale = settings.train.parent_scale if request.method == "sft" else 1.0
     loaded = load_for_training(
-        inputs.ref, settings, inputs.plan, paths.adapters / parent if parent else None
+        inputs.ref, settings, inputs.plan, paths.adapters / parent if parent else None, scale
     )
     train_rows = inputs.train_rows
     if request.method == "sft":
