@@ -16,7 +16,7 @@ DEMO_HOME   ?= $(if $(PERSONAFORGE_HOME),$(PERSONAFORGE_HOME),$(CURDIR)/.demo-ho
 help:
 	@echo "make demo   - set up .venv and run the whole job on the real built-in base (smollm2-135m)"
 	@echo "make test   - set up .venv and run lint + the test suite"
-	@echo "make demo-forget - after make demo: forget one sample correction, retrain, verify (~8 min)"
+	@echo "make demo-forget - after make demo: forget one sample correction, retrain, verify"
 	@echo "make demo-month - after make demo: the next month of her life and the monthly cycle on it"
 	@echo "make test-full - also build llama-cpp-python and install chromium: GGUF and browser tests"
 	@echo "make docs   - regenerate docs/configuration.md from the settings schema"

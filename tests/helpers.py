@@ -39,3 +39,16 @@ def micro_home(root, micro_models_dir, sample_data):
         ingest([sample_data], store, IngestSettings(), show_progress=False)
         build_dataset(store, Settings(), paths, DatasetRequest(MixPlan("foundation")))
     return paths
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process: (exit code, stdout, stderr)."""
+    from personaforge.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -7,17 +7,8 @@ import json
 import pytest
 import typer
 
-from personaforge.cli import app, hoist_global_options, main
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from personaforge.cli import app, hoist_global_options
+from tests.helpers import run_cli
 
 
 def all_command_paths():

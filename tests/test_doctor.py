@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import json
 
-from personaforge.cli import main
 from personaforge.config import load_settings
 from personaforge.doctor import run_doctor
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.helpers import run_cli
 
 
 def test_doctor_is_ready_with_the_tiny_base(home_with_micro):

@@ -195,6 +195,26 @@ def test_forget_retrains_and_the_membership_gap_closes(tmp_path, micro_models_di
     assert report.proven is True
 
 
+def test_forget_claims_only_what_it_measured():
+    """ "Proven gone" needs the old version to have shown the memories; else it says so."""
+    from personaforge.forget import ForgetReport, Verification
+
+    def measured(version: str, gap: float, reproduced: int = 0) -> Verification:
+        return Verification(version, "replies", "v1", reproduced, 4, gap + 0.1, 0.1, gap, 0.5)
+
+    report = ForgetReport(1, ["m"], {"vault": 1}, new_version="v3", still_held={"store rows": 0})
+    report.verification = [measured("v2", 0.9), measured("v3", 0.1)]
+    assert (report.verdict, report.proven) == ("proven gone", True)
+    report.verification = [measured("v2", 0.2), measured("v3", 0.1)]  # v2 within noise too
+    assert (report.verdict, report.proven) == ("nothing measurable to remove", None)
+    report.verification = [measured("v2", 0.2, reproduced=1), measured("v3", 0.1)]
+    assert report.verdict == "proven gone"  # v2 repeated its words: that was measurable
+    report.verification = [measured("v2", 0.9), measured("v3", 0.8)]
+    assert (report.verdict, report.proven) == ("NOT proven gone", False)
+    report.still_held = {"store rows": 1}
+    assert (report.verdict, report.proven) == ("still held", False)
+
+
 def test_membership_gap_is_paired_and_its_noise_shrinks_with_more_examples():
     from personaforge.forget import membership
 

@@ -17,20 +17,10 @@ import time
 
 import pytest
 
-from personaforge.cli import main
 from personaforge.paths import Paths
 from personaforge.registry import Registry
 from personaforge.runs import list_runs
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.helpers import run_cli
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from personaforge.cli import main
 from personaforge.train.callbacks import ProgressCallback
+from tests.helpers import run_cli
 
 
 class Recorder:
@@ -43,16 +43,6 @@ def test_the_live_line_shows_this_steps_numbers_or_a_dash(tmp_path):
     # A logged step first shows a dash, then its own values once they arrive.
     assert by_step[2][-1]["loss"] == 0.5 and by_step[2][-1]["lr"] == pytest.approx(2e-4)
     assert by_step[4][-1]["loss"] == 0.25 and by_step[4][-1]["lr"] == pytest.approx(4e-4)
-
-
-def run_cli(capsys, *args):
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import pytest
 from personaforge.config import Settings
 from personaforge.errors import UserError
 from personaforge.evaluate import ModelMetrics, evaluate_version, leaks, load_report, verdict
+from personaforge.paths import Paths
 from personaforge.registry import Registry
 from personaforge.train.run import TrainRequest, train
 from tests.helpers import micro_home, micro_settings
@@ -434,3 +435,40 @@ def test_a_worse_candidate_is_rejected_and_a_better_one_promoted(home):
     with Registry.open(home) as registry:
         assert registry.current() == better.version
         assert registry.get(worse.version).status == "rejected"
+
+
+def test_an_old_registry_is_brought_up_to_date_by_named_migrations(tmp_path):
+    """One schema mechanism: a registry written before `forget` gains its column, once."""
+    import sqlite3
+
+    from personaforge.registry import REGISTRY_MIGRATIONS
+
+    home = Paths(tmp_path / "home")
+    home.home.mkdir(parents=True)
+    old = sqlite3.connect(home.home / "registry.db")
+    old.executescript(
+        "CREATE TABLE versions (name TEXT PRIMARY KEY, number INTEGER NOT NULL, parent TEXT, "
+        "method TEXT NOT NULL, base TEXT NOT NULL, base_fingerprint TEXT NOT NULL, "
+        "dataset_id TEXT NOT NULL, dataset_hash TEXT NOT NULL, status TEXT NOT NULL, "
+        "metrics TEXT NOT NULL DEFAULT '{}', verdict TEXT, path TEXT NOT NULL, "
+        "created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+        "CREATE TABLE pointer (name TEXT PRIMARY KEY CHECK (name = 'current'), version TEXT);"
+        "INSERT INTO pointer VALUES ('current', 'v3');"
+    )
+    old.close()
+    for _ in range(2):  # the second open applies nothing
+        with Registry.open(home) as registry:
+            columns = [row[1] for row in registry.db.execute("PRAGMA table_info(versions)")]
+            applied = [row[0] for row in registry.db.execute("SELECT name FROM schema_migrations")]
+            assert "forgotten" in columns and columns.count("forgotten") == 1
+            assert applied == [name for name, _ in REGISTRY_MIGRATIONS]
+            events = registry.db.execute("SELECT count(*) FROM events").fetchone()[0]
+            assert events == 0  # the table a pre-migration registry lacked was created
+
+
+def test_the_registry_writes_only_known_statuses(tmp_path):
+    from personaforge.registry import STATUSES, VersionStatus
+
+    assert STATUSES == ("candidate", "promoted", "rejected", "retired")
+    with pytest.raises(ValueError, match="'approved' is not a valid VersionStatus"):
+        VersionStatus("approved")

@@ -16,19 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from personaforge.cli import main
 from personaforge.errors import UserError
 from personaforge.schedule import Cadence
-
-
-def run_cli(capsys, *args):
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.helpers import run_cli
 
 
 def fake_tool(folder, name: str, body: str) -> None:

@@ -101,20 +101,42 @@ class ForgetReport:
     still_held: dict[str, int] = field(default_factory=dict)
 
     @property
-    def proven(self) -> bool | None:
-        """Nothing in the home holds it, the new version reproduces none of it, and its
-        membership gap is within noise."""
+    def measurable(self) -> bool | None:
+        """Did any version that learned the memories show it (a separated gap or a repeat)?
+        None when none was measured. Without it, "gone" claims nothing: there was nothing
+        the measurement could see before either."""
+        old = [v for v in self.verification if v.version != self.new_version]
+        if not old:
+            return None
+        return any(v.separated or v.reproduced for v in old)
+
+    @property
+    def verdict(self) -> str:
+        """What the checks show, in words: the claim is only as strong as what was measured."""
         if any(self.still_held.values()):
-            return False
+            return "still held"
         new = [v for v in self.verification if v.version == self.new_version]
         if not new:
-            return None
-        return all(v.reproduced == 0 and not v.separated for v in new)
+            return "not verified"
+        if not all(v.reproduced == 0 and not v.separated for v in new):
+            return "NOT proven gone"
+        if self.measurable is False:
+            return "nothing measurable to remove"
+        return "proven gone"
+
+    @property
+    def proven(self) -> bool | None:
+        """True: the old version showed the memories and the new one does not, and nothing in
+        the home holds them. False: something still holds them. None: not measurable."""
+        return {"proven gone": True, "still held": False, "NOT proven gone": False}.get(
+            self.verdict
+        )
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["verification"] = [{**asdict(v), "separated": v.separated} for v in self.verification]
         data["proven"] = self.proven
+        data["verdict"] = self.verdict
         return data
 
 

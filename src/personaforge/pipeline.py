@@ -29,7 +29,18 @@ from typing import Any, Protocol
 from personaforge.config import Settings
 from personaforge.errors import UserError
 from personaforge.paths import Paths
-from personaforge.runs import RunLog, RunRecord, StageRecord, get_run, list_runs, run_lock
+from personaforge.runs import (
+    RunLog,
+    RunRecord,
+    RunStatus,
+    StageRecord,
+    StageStatus,
+    get_run,
+    list_runs,
+    run_lock,
+)
+
+FAILED = StageStatus.FAILED
 
 __all__ = ["STAGES", "RunRequest", "get_run", "list_runs", "run_pipeline"]
 
@@ -54,7 +65,7 @@ class RunRequest:
 class Outcome:
     """What a stage did: a status, the numbers worth recording, a line, and its rich result."""
 
-    status: str  # done, skipped, stopped
+    status: StageStatus  # chosen from what the stage produced, never assumed
     summary: str
     numbers: dict[str, Any] = field(default_factory=dict)
     payload: Any = None  # IngestSummary, DatasetResult, TrainResult, EvalReport, [ExportResult]
@@ -172,8 +183,8 @@ def stage_ingest(ctx: RunContext) -> Outcome:
     numbers["store_state"] = state
     why = None if ctx.request.force else nothing_new(ctx, state)
     if why:
-        return Outcome("stopped", why, numbers, summary)
-    return Outcome("done", f"{total:,} memories in the store", numbers, summary)
+        return Outcome(StageStatus.STOPPED, why, numbers, summary)
+    return Outcome(StageStatus.DONE, f"{total:,} memories in the store", numbers, summary)
 
 
 @dataclass(frozen=True)
@@ -269,7 +280,7 @@ def stage_dataset(ctx: RunContext) -> Outcome:
         "new_memories": result.manifest["selection"].get("new", 0),
         **{name.removesuffix(".jsonl"): entry["examples"] for name, entry in files.items()},
     }
-    return Outcome("done", f"{result.id} ({strategy})", numbers, result)
+    return Outcome(StageStatus.DONE, f"{result.id} ({strategy})", numbers, result)
 
 
 def _trained(
@@ -325,7 +336,7 @@ def stage_train(ctx: RunContext) -> Outcome:
     if parent and settings.train.parent_scale < 1:
         start = f"{parent} averaged with the base ({settings.train.parent_scale:g})"
     summary = f"{version} from {start}" + (" (already trained: reused)" if reused else "")
-    return Outcome("done", summary, _training_numbers(version, ctx.paths), result)
+    return Outcome(StageStatus.DONE, summary, _training_numbers(version, ctx.paths), result)
 
 
 def _gate(ctx: RunContext, version: str) -> Outcome:
@@ -346,7 +357,7 @@ def _gate(ctx: RunContext, version: str) -> Outcome:
         "probes": f"{cand.probes_passed}/{cand.probes_total} (base {base.probes_passed})",
         "failed_checks": [c["name"] for c in report.verdict.get("checks", []) if not c["passed"]],
     }
-    return Outcome("done", f"{version}: {decision}", numbers, report)
+    return Outcome(StageStatus.DONE, f"{version}: {decision}", numbers, report)
 
 
 def stage_evaluate(ctx: RunContext) -> Outcome:
@@ -356,16 +367,18 @@ def stage_evaluate(ctx: RunContext) -> Outcome:
 
 def stage_dpo(ctx: RunContext) -> Outcome:
     if not ctx.settings.run.dpo:
-        return Outcome("skipped", "run.dpo is off")
+        return Outcome(StageStatus.SKIPPED, "run.dpo is off")
     if ctx.sft_version not in ctx.promoted and ctx.current() != ctx.sft_version:
-        return Outcome("skipped", f"{ctx.sft_version} was not promoted; DPO refines a promoted SFT")
+        return Outcome(
+            StageStatus.SKIPPED, f"{ctx.sft_version} was not promoted; DPO refines a promoted SFT"
+        )
     version, result = _trained(ctx, "dpo", ctx.sft_version)
     if not version:
-        return Outcome("skipped", result.skipped, {"reason": result.skipped})
+        return Outcome(StageStatus.SKIPPED, result.skipped, {"reason": result.skipped})
     ctx.dpo_version = version
     gated = _gate(ctx, version)
     numbers = {**_training_numbers(version, ctx.paths), **gated.numbers}
-    return Outcome("done", gated.summary, numbers, (result, gated.payload))
+    return Outcome(StageStatus.DONE, gated.summary, numbers, (result, gated.payload))
 
 
 def stage_export(ctx: RunContext) -> Outcome:
@@ -373,7 +386,9 @@ def stage_export(ctx: RunContext) -> Outcome:
 
     current = ctx.current()
     if not ctx.promoted or current is None:
-        return Outcome("skipped", "no version was promoted in this run")
+        return Outcome(StageStatus.SKIPPED, "no version was promoted in this run")
+    if not ctx.settings.run.export_formats:
+        return Outcome(StageStatus.SKIPPED, "run.export_formats is empty")
     quant = ctx.settings.run.export_quant
     results = [
         export_version(ctx.paths, current, fmt, quant) for fmt in ctx.settings.run.export_formats
@@ -382,7 +397,9 @@ def stage_export(ctx: RunContext) -> Outcome:
         "version": current,
         "exports": {r.format: {"path": str(r.path), "bytes": r.size} for r in results},
     }
-    return Outcome("done", f"{current}: " + ", ".join(r.format for r in results), numbers, results)
+    return Outcome(
+        StageStatus.DONE, f"{current}: " + ", ".join(r.format for r in results), numbers, results
+    )
 
 
 def stage_reload(ctx: RunContext) -> Outcome:
@@ -390,20 +407,22 @@ def stage_reload(ctx: RunContext) -> Outcome:
 
     current = ctx.current()
     if not ctx.promoted or current is None:
-        return Outcome("skipped", "no version was promoted in this run")
+        return Outcome(StageStatus.SKIPPED, "no version was promoted in this run")
     url = ctx.settings.run.server_url
     try:
         answer = admin_post(ctx.paths, url, "/admin/reload-model", {"version": current})
     except ServerUnreachable:
-        return Outcome("skipped", f"no server running at {url}")
+        return Outcome(StageStatus.SKIPPED, f"no server running at {url}")
     return Outcome(
-        "done", f"{url} now serves {answer.get('persona')}", {"url": url, "version": current}
+        StageStatus.DONE,
+        f"{url} now serves {answer.get('persona')}",
+        {"url": url, "version": current},
     )
 
 
 def stage_profile(ctx: RunContext) -> Outcome:
     if not ctx.settings.run.profile:
-        return Outcome("skipped", "run.profile is off")
+        return Outcome(StageStatus.SKIPPED, "run.profile is off")
     from personaforge.profile import build_profile, write_profile
 
     current = ctx.current()
@@ -411,7 +430,7 @@ def stage_profile(ctx: RunContext) -> Outcome:
     written = write_profile(ctx.paths, profile)
     facts = len(getattr(profile, "facts", []) or [])
     return Outcome(
-        "done",
+        StageStatus.DONE,
         f"USER_PROFILE.md: {facts} facts" + (f" ({current})" if current else ""),
         {"facts": facts, "files": [str(p) for p in written]},
         profile,
@@ -532,11 +551,13 @@ def run_pipeline(
         ctx = RunContext(paths, settings, request)
         if resumed is not None:
             record = log.resume(resumed)
-            finished = {s.name for s in record.stages if s.status in ("done", "skipped")}
+            finished = {
+                s.name for s in record.stages if s.status in (StageStatus.DONE, StageStatus.SKIPPED)
+            }
             first = next((n for n in STAGE_NAMES if n not in finished), None)
             _restore(ctx, record)
             if first is None:
-                log.finish(record, "finished")
+                log.finish(record, RunStatus.FINISHED)
                 return record
         else:
             first = None
@@ -560,17 +581,18 @@ def _run_stages(
         try:
             outcome = stage.run(ctx)
         except Interrupted as exc:
-            _record_stage(log, record, stage, "failed", str(exc), {}, started, reporter, None)
-            log.finish(record, "interrupted", str(exc))
+            _record_stage(log, record, stage, FAILED, str(exc), {}, started, reporter, None)
+            log.finish(record, RunStatus.INTERRUPTED, str(exc))
             return record
         except (UserError, KeyboardInterrupt) as exc:
             message = str(exc) or "interrupted"
-            _record_stage(log, record, stage, "failed", message, {}, started, reporter, None)
-            log.finish(record, "failed" if isinstance(exc, UserError) else "interrupted", message)
+            _record_stage(log, record, stage, FAILED, message, {}, started, reporter, None)
+            status = RunStatus.FAILED if isinstance(exc, UserError) else RunStatus.INTERRUPTED
+            log.finish(record, status, message)
             raise
         except Exception as exc:  # a bug: record it, keep the traceback for the user
-            _record_stage(log, record, stage, "failed", repr(exc), {}, started, reporter, None)
-            log.finish(record, "failed", repr(exc))
+            _record_stage(log, record, stage, FAILED, repr(exc), {}, started, reporter, None)
+            log.finish(record, RunStatus.FAILED, repr(exc))
             raise
         if "store_state" in outcome.numbers:
             record.options["store_state"] = outcome.numbers["store_state"]
@@ -588,10 +610,10 @@ def _run_stages(
             reporter,
             outcome.payload,
         )
-        if outcome.status == "stopped":
-            log.finish(record, "nothing new")
+        if outcome.status == StageStatus.STOPPED:
+            log.finish(record, RunStatus.NOTHING_NEW)
             return record
-    log.finish(record, "finished")
+    log.finish(record, RunStatus.FINISHED)
     return record
 
 

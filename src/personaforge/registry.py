@@ -26,46 +26,69 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from personaforge.atomic import atomic_write_text
 from personaforge.errors import UserError
 from personaforge.paths import Paths
+from personaforge.store.schema import Migration, add_column, apply_migrations
 
-STATUSES = ("candidate", "promoted", "rejected", "retired")
+
+class VersionStatus(str, Enum):
+    """Where a version stands; the registry writes no other value."""
+
+    CANDIDATE = "candidate"  # trained, not yet judged by the gate
+    PROMOTED = "promoted"  # passed (or was forced past) the gate; `current` points at one
+    REJECTED = "rejected"  # failed the gate, kept for the record
+    RETIRED = "retired"  # promoted once, replaced since (rollback target)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+STATUSES = tuple(status.value for status in VersionStatus)
 CARD = "personaforge.json"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS versions (
-    name            TEXT PRIMARY KEY,
-    number          INTEGER NOT NULL,
-    parent          TEXT,
-    method          TEXT NOT NULL,
-    base            TEXT NOT NULL,
-    base_fingerprint TEXT NOT NULL,
-    dataset_id      TEXT NOT NULL,
-    dataset_hash    TEXT NOT NULL,
-    status          TEXT NOT NULL,
-    metrics         TEXT NOT NULL DEFAULT '{}',
-    verdict         TEXT,
-    path            TEXT NOT NULL,
-    created_at      TEXT NOT NULL,
-    updated_at      TEXT NOT NULL,
-    forgotten       TEXT            -- set by `forget`: it learned from memories since taken out
-);
-CREATE TABLE IF NOT EXISTS events (
-    id      INTEGER PRIMARY KEY,
-    at      TEXT NOT NULL,
-    version TEXT,
-    action  TEXT NOT NULL,
-    detail  TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS pointer (
-    name    TEXT PRIMARY KEY CHECK (name = 'current'),
-    version TEXT
-);
-"""
+# The registry's schema, by the store's migration mechanism (store/schema.py). IF NOT EXISTS:
+# registries written before migrations hold these tables already.
+REGISTRY_MIGRATIONS: list[Migration] = [
+    (
+        "0001_versions_events_pointer",
+        """
+        CREATE TABLE IF NOT EXISTS versions (
+            name            TEXT PRIMARY KEY,
+            number          INTEGER NOT NULL,
+            parent          TEXT,
+            method          TEXT NOT NULL,
+            base            TEXT NOT NULL,
+            base_fingerprint TEXT NOT NULL,
+            dataset_id      TEXT NOT NULL,
+            dataset_hash    TEXT NOT NULL,
+            status          TEXT NOT NULL,
+            metrics         TEXT NOT NULL DEFAULT '{}',
+            verdict         TEXT,
+            path            TEXT NOT NULL,
+            created_at      TEXT NOT NULL,
+            updated_at      TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS events (
+            id      INTEGER PRIMARY KEY,
+            at      TEXT NOT NULL,
+            version TEXT,
+            action  TEXT NOT NULL,
+            detail  TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE IF NOT EXISTS pointer (
+            name    TEXT PRIMARY KEY CHECK (name = 'current'),
+            version TEXT
+        );
+        """,
+    ),
+    # Set by `forget`: the version learned from memories since taken out.
+    ("0002_versions_forgotten", add_column("versions", "forgotten", "TEXT")),
+]
 
 
 def version_number(name: str) -> int | None:
@@ -118,7 +141,7 @@ def _card_row(folder: Path, card: dict[str, Any]) -> tuple:
         card["base"]["fingerprint"],
         card["dataset"]["id"],
         card["dataset"]["manifest_sha256"],
-        card.get("status", "candidate"),
+        VersionStatus(card.get("status", "candidate")).value,
         json.dumps(card.get("metrics", {})),
         json.dumps(card["verdict"]) if card.get("verdict") else None,
         str(folder),
@@ -145,10 +168,7 @@ class Registry:
         paths.home.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(paths.home / "registry.db", timeout=30)
         db.row_factory = sqlite3.Row
-        db.executescript(SCHEMA)
-        columns = {row[1] for row in db.execute("PRAGMA table_info(versions)")}
-        if "forgotten" not in columns:  # a registry from before `forget` existed
-            db.execute("ALTER TABLE versions ADD COLUMN forgotten TEXT")
+        apply_migrations(db, REGISTRY_MIGRATIONS, paths.home / "registry.db")
         registry = cls(paths, db)
         registry.sync()
         return registry
@@ -313,6 +333,7 @@ class Registry:
     def _set_status(
         self, version: Version, status: str, verdict: dict[str, Any] | None = None
     ) -> None:
+        status = VersionStatus(status).value  # an unknown status is a bug: ValueError here
         self.db.execute(
             "UPDATE versions SET status = ?, verdict = COALESCE(?, verdict), updated_at = ? WHERE name = ?",
             (status, json.dumps(verdict) if verdict else None, now(), version.name),

@@ -21,26 +21,38 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import Enum
 from typing import Any
 
 from personaforge.errors import UserError
 from personaforge.paths import Paths
+from personaforge.store import MIGRATIONS, apply_migrations
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS pipeline_runs (
-    id          INTEGER PRIMARY KEY,
-    trigger     TEXT NOT NULL,
-    started_at  TEXT NOT NULL,
-    finished_at TEXT,
-    status      TEXT NOT NULL,
-    stages      TEXT NOT NULL DEFAULT '[]',
-    version     TEXT,
-    error       TEXT,
-    pid         INTEGER,
-    options     TEXT NOT NULL DEFAULT '{}'
-);
-"""
-FINAL = ("finished", "failed", "interrupted", "nothing new")
+
+class StageStatus(str, Enum):
+    """How a stage ended: chosen by the stage from what it produced (pipeline.Outcome)."""
+
+    DONE = "done"  # it made what it is for
+    SKIPPED = "skipped"  # nothing to do, with the reason in the summary
+    STOPPED = "stopped"  # it ended the run early on purpose ("nothing new to learn")
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RunStatus(str, Enum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # killed or Ctrl-C: `run --resume` continues it
+    NOTHING_NEW = "nothing new"  # stopped after ingest: the memories were those already learned
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FINAL = (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.INTERRUPTED, RunStatus.NOTHING_NEW)
 
 
 def now() -> str:
@@ -50,7 +62,7 @@ def now() -> str:
 @dataclass
 class StageRecord:
     name: str
-    status: str  # done, skipped, failed, stopped
+    status: StageStatus
     seconds: float
     numbers: dict[str, Any] = field(default_factory=dict)  # what the stage made and measured
     summary: str = ""  # one line a person reads
@@ -61,7 +73,7 @@ class RunRecord:
     id: int
     trigger: str  # manual, schedule, demo
     started_at: str
-    status: str  # running, finished, failed, interrupted, nothing new
+    status: RunStatus
     stages: list[StageRecord]
     finished_at: str | None = None
     version: str | None = None
@@ -109,7 +121,7 @@ class RunLog:
         db = sqlite3.connect(paths.memory_store, timeout=30)
         db.row_factory = sqlite3.Row
         try:
-            db.executescript(SCHEMA)
+            apply_migrations(db, MIGRATIONS, paths.memory_store)  # the store's own schema
             log = cls(db)
             log._mark_dead_runs()
             yield log
@@ -161,7 +173,8 @@ class RunLog:
                 (json.dumps(record.options), record.id),
             )
 
-    def finish(self, record: RunRecord, status: str, error: str | None = None) -> None:
+    def finish(self, record: RunRecord, status: RunStatus, error: str | None = None) -> None:
+        status = RunStatus(status)
         record.status, record.error, record.finished_at = status, error, now()
         with self.db:
             self.db.execute(
@@ -183,7 +196,8 @@ class RunLog:
     def last_resumable(self) -> RunRecord | None:
         row = self.db.execute("SELECT * FROM pipeline_runs ORDER BY id DESC LIMIT 1").fetchone()
         record = _record(row) if row else None
-        return record if record and record.status in ("failed", "interrupted") else None
+        resumable = (RunStatus.FAILED, RunStatus.INTERRUPTED)
+        return record if record and record.status in resumable else None
 
     def last_finished(self) -> RunRecord | None:
         row = self.db.execute(
@@ -198,8 +212,11 @@ def _record(row: sqlite3.Row) -> RunRecord:
         id=row["id"],
         trigger=row["trigger"],
         started_at=row["started_at"],
-        status=row["status"],
-        stages=[StageRecord(**s) for s in json.loads(row["stages"])],
+        status=RunStatus(row["status"]),
+        stages=[
+            StageRecord(**{**s, "status": StageStatus(s["status"])})
+            for s in json.loads(row["stages"])
+        ],
         finished_at=row["finished_at"],
         version=row["version"],
         error=row["error"],

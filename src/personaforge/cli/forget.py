@@ -169,7 +169,5 @@ def print_forget(report) -> None:
             "  gap: forgotten - held-out; noise: two standard errors of the gap",
             soft_wrap=True,
         )
-        verdict = {True: "[green]proven gone[/]", False: "[red]NOT proven gone[/]"}
-        stdout.print(
-            f"  {verdict.get(report.proven, 'not verified')} (audit record {report.forget_id})"
-        )
+        color = {True: "green", False: "red"}.get(report.proven, "yellow")
+        stdout.print(f"  [{color}]{report.verdict}[/] (audit record {report.forget_id})")

@@ -67,18 +67,22 @@ class TeacherClient:
         with urllib.request.urlopen(request, timeout=self.settings.teacher_timeout_s) as response:
             return json.loads(response.read().decode())
 
-    def complete(self, prompt: str) -> str | None:
-        """The teacher's reply text, from the cache or the endpoint; None after the retries fail."""
+    def complete(
+        self, prompt: str, instructions: str = INSTRUCTIONS, cache_prefix: str = ""
+    ) -> str | None:
+        """The teacher's reply to `instructions` + `prompt`, from the cache or the endpoint, retried
+        with backoff (1 s, doubling); None after the retries fail. The profile's extractor
+        (profile/teacher.py) asks with its own instructions and cache prefix."""
         body = {
             "model": self.settings.teacher_model,
             "temperature": 0,
             "messages": [
-                {"role": "system", "content": INSTRUCTIONS},
+                {"role": "system", "content": instructions},
                 {"role": "user", "content": prompt},
             ],
         }
         digest = hashlib.sha256(json.dumps([self.url, body], sort_keys=True).encode()).hexdigest()
-        cached = self.cache_dir / f"{digest}.json"
+        cached = self.cache_dir / f"{cache_prefix}{digest}.json"
         if cached.exists():
             self.report.cached += 1
             return json.loads(cached.read_text())["reply"]
@@ -87,19 +91,21 @@ class TeacherClient:
             self.report.requests += 1
             try:
                 reply = self._post(body)["choices"][0]["message"]["content"]
+                if not isinstance(reply, str):
+                    raise TypeError(f"the reply's content is {type(reply).__name__}, not text")
             except (
                 urllib.error.URLError,
-                TimeoutError,
                 OSError,
                 ValueError,
                 KeyError,
                 IndexError,
                 TypeError,
             ) as exc:
-                problem = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
                 if attempt == self.settings.teacher_retries:
                     self.report.failed += 1
-                    self.report.problems.append(problem)
+                    self.report.problems.append(
+                        f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+                    )
                     return None
                 self.sleep(delay)
                 delay *= 2

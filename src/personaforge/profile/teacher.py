@@ -17,16 +17,13 @@ city, a sister or a quote cannot put it in the profile.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import urllib.error
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from personaforge.atomic import atomic_write_text
 from personaforge.config import DatasetSettings
 from personaforge.dataset.synth import MAX_NOTE_CHARS, TeacherClient
 from personaforge.profile.facts import SLOTS, Candidate, valid_key
@@ -92,46 +89,9 @@ def _flat(text: str) -> str:
 
 
 def complete(client: TeacherClient, prompt: str) -> str | None:
-    """The teacher's reply to INSTRUCTIONS + prompt, cached by request hash, retried with backoff.
-
-    TeacherClient.complete fixes its own system prompt (knowledge pairs), so this
-    mirrors its loop with the profile's instructions; the cache and report are the client's.
-    """
-    settings = client.settings
-    body = {
-        "model": settings.teacher_model,
-        "temperature": 0,
-        "messages": [
-            {"role": "system", "content": INSTRUCTIONS},
-            {"role": "user", "content": prompt},
-        ],
-    }
-    digest = hashlib.sha256(json.dumps([client.url, body], sort_keys=True).encode()).hexdigest()
-    cached = client.cache_dir / f"profile-{digest}.json"
-    if cached.exists():
-        client.report.cached += 1
-        return json.loads(cached.read_text())["reply"]
-    delay = 1.0
-    for attempt in range(settings.teacher_retries + 1):
-        client.report.requests += 1
-        try:
-            reply = client._post(body)["choices"][0]["message"]["content"]
-        except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-            if attempt == settings.teacher_retries:
-                client.report.failed += 1
-                client.report.problems.append(
-                    f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-                )
-                return None
-            client.sleep(delay)
-            delay *= 2
-            continue
-        if not isinstance(reply, str):
-            client.report.failed += 1
-            return None
-        atomic_write_text(cached, json.dumps({"reply": reply}))
-        return reply
-    return None
+    """The teacher's reply to the profile's INSTRUCTIONS + prompt: the client's cached, retried
+    request (dataset/synth.py), with its own cache prefix."""
+    return client.complete(prompt, INSTRUCTIONS, cache_prefix="profile-")
 
 
 def parse_facts(reply: str) -> list[Any] | None:

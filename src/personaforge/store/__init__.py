@@ -38,7 +38,7 @@ from personaforge.store.records import (
     now_iso,
     text_hash,
 )
-from personaforge.store.schema import MIGRATIONS, Schema
+from personaforge.store.schema import MIGRATIONS, Schema, apply_migrations
 from personaforge.store.write import STALE_AFTER_S, WritePath, pid_alive
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "MemoryChanges",
     "MemoryDraft",
     "MemoryStore",
+    "apply_migrations",
     "memory_id",
     "now_iso",
     "pid_alive",

@@ -1,16 +1,28 @@
-"""The store's schema: named migrations, applied in order, each once, in its own transaction."""
+"""Schemas as named migrations, applied in order, each once, in its own transaction.
+
+The one mechanism for every SQLite file personaforge writes: the memory store
+(memories.db: memories, files, ingest runs, tombstones, pipeline runs) and the
+registry (registry.db, registry.py's REGISTRY_MIGRATIONS). A migration is SQL, or
+a function of the connection for a step SQL cannot say conditionally (add a column
+that a pre-migration file may already have). Each file records what it applied in
+its own `schema_migrations` table.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from personaforge.errors import UserError
 from personaforge.store.records import now_iso
 
-# Named migrations, applied in order, each once, each in its own transaction.
+# A migration: its name, and its SQL or a function that changes the connection.
+Migration = tuple[str, "str | Callable[[sqlite3.Connection], None]"]
+
+# The memory store's migrations, applied in order, each once, each in its own transaction.
 # Never edit a shipped migration: add a new one.
-MIGRATIONS: list[tuple[str, str]] = [
+MIGRATIONS: list[Migration] = [
     (
         "0001_memories_and_files",
         """
@@ -109,7 +121,73 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # The record of every `personaforge run` (runs.py). IF NOT EXISTS: stores written before
+        # this migration already hold the table, created outside it.
+        "0005_pipeline_runs",
+        """
+        CREATE TABLE IF NOT EXISTS pipeline_runs (
+            id          INTEGER PRIMARY KEY,
+            trigger     TEXT NOT NULL,
+            started_at  TEXT NOT NULL,
+            finished_at TEXT,
+            status      TEXT NOT NULL,
+            stages      TEXT NOT NULL DEFAULT '[]',
+            version     TEXT,
+            error       TEXT,
+            pid         INTEGER,
+            options     TEXT NOT NULL DEFAULT '{}'
+        );
+        """,
+    ),
 ]
+
+
+def add_column(table: str, column: str, declaration: str) -> Callable[[sqlite3.Connection], None]:
+    """A migration step adding a column unless the table already has it."""
+
+    def step(db: sqlite3.Connection) -> None:
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+    return step
+
+
+def applied_migrations(db: sqlite3.Connection) -> list[str]:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    return [row[0] for row in db.execute("SELECT name FROM schema_migrations ORDER BY name")]
+
+
+def apply_migrations(
+    db: sqlite3.Connection, migrations: Sequence[Migration], where: Path | str
+) -> list[str]:
+    """Apply the pending migrations to `db`; returns the names applied now."""
+    done = set(applied_migrations(db))
+    applied = []
+    for name, change in migrations:
+        if name in done:
+            continue
+        try:
+            if isinstance(change, str):
+                db.executescript(
+                    f"BEGIN;\n{change}\nINSERT INTO schema_migrations VALUES ('{name}', '{now_iso()}');\nCOMMIT;"
+                )
+            else:
+                if db.in_transaction:
+                    db.commit()
+                db.execute("BEGIN")
+                change(db)
+                db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, now_iso()))
+                db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise UserError(f"cannot apply migration {name} to {where}: {exc}") from exc
+        applied.append(name)
+    return applied
 
 
 class Schema:
@@ -119,28 +197,8 @@ class Schema:
     path: Path
 
     def applied_migrations(self) -> list[str]:
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
-        return [
-            row[0] for row in self.db.execute("SELECT name FROM schema_migrations ORDER BY name")
-        ]
+        return applied_migrations(self.db)
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; returns the names applied now."""
-        done = set(self.applied_migrations())
-        applied = []
-        for name, sql in MIGRATIONS:
-            if name in done:
-                continue
-            statements = f"BEGIN;\n{sql}\nINSERT INTO schema_migrations VALUES ('{name}', '{now_iso()}');\nCOMMIT;"
-            try:
-                self.db.executescript(statements)
-            except sqlite3.Error as exc:
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
-                raise UserError(
-                    f"cannot apply store migration {name} to {self.path}: {exc}"
-                ) from exc
-            applied.append(name)
-        return applied
+        return apply_migrations(self.db, MIGRATIONS, self.path)
