@@ -41,6 +41,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import sys
@@ -78,18 +79,32 @@ def log(message: str) -> None:
 # -- homes and settings ---------------------------------------------------------------------------
 
 
-def bench_settings(args: argparse.Namespace, strategy: str, data: Path) -> Settings:
+def variant(label: str) -> tuple[str, dict[str, dict[str, object]]]:
+    """ "steady@train.rehearsal_share=0.35" -> ("steady", {"train": {"rehearsal_share": 0.35}}):
+    a strategy measured with some settings changed, under its own label."""
+    from personaforge.config.load import parse_override
+
+    strategy, _, changes = label.partition("@")
+    overrides: dict[str, dict[str, object]] = {}
+    for assignment in filter(None, changes.split("&")):
+        section, key, value = parse_override(assignment)
+        overrides.setdefault(section, {})[key] = value
+    return strategy, overrides
+
+
+def bench_settings(args: argparse.Namespace, label: str, data: Path) -> Settings:
     """The demo's training and gate settings for the base, plus the bench's run choices."""
+    strategy, overrides = variant(label)
     demo = DEMO_SETTINGS[args.base]
     train = dict(demo["train"])
     if args.steps is not None:
         train["max_steps"] = args.steps
-    return Settings(
-        model={"base": args.base},
-        train=train,
-        gate=demo["gate"],
-        dataset={"person_name": "Maren", "old_samples": args.old_samples},
-        run={
+    sections = {
+        "model": {"base": args.base},
+        "train": train,
+        "gate": dict(demo["gate"]),
+        "dataset": {"person_name": "Maren", "old_samples": args.old_samples},
+        "run": {
             "sources": [str(data)],
             "strategy": strategy,
             "dpo": False,
@@ -97,7 +112,10 @@ def bench_settings(args: argparse.Namespace, strategy: str, data: Path) -> Setti
             "profile": False,
             "server_url": NO_SERVER,
         },
-    )
+    }
+    for section, values in overrides.items():
+        sections[section] = {**sections.get(section, {}), **values}
+    return Settings(**sections)
 
 
 def make_home(root: Path, models: Path) -> Paths:
@@ -225,12 +243,16 @@ def simulate(args: argparse.Namespace, work: Path) -> tuple[dict[str, Paths], li
     data = work / "data"
     write_sample_data(data)
     strategies = list(args.strategies)
-    first = make_home(work / f"home-{strategies[0]}", args.models or work / "models")
+
+    def folder(label: str) -> Path:
+        return work / ("home-" + re.sub(r"[^\w.-]+", "_", label))
+
+    first = make_home(folder(strategies[0]), args.models or work / "models")
     entry = run_logged(first, args, strategies[0], data, 0, "month 0")
     homes = {strategies[0]: first}
     for strategy in strategies[1:]:
-        shutil.copytree(first.home, work / f"home-{strategy}", symlinks=True)
-        homes[strategy] = Paths(work / f"home-{strategy}")
+        shutil.copytree(first.home, folder(strategy), symlinks=True)
+        homes[strategy] = Paths(folder(strategy))
     cycles = [
         {**json.loads(json.dumps(entry)), "strategy": s, "shared_with": strategies[0]}
         for s in strategies
@@ -501,7 +523,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--strategies",
         default=",".join(STRATEGIES),
         type=lambda text: [s.strip() for s in text.split(",") if s.strip()],
-        help=f"Comma-separated, from {', '.join(STRATEGIES)} (default: all).",
+        help=f"Comma-separated, from {', '.join(STRATEGIES)} (default: all); a variant with "
+        "settings changed is written strategy@section.key=value&section.key=value.",
     )
     parser.add_argument(
         "--steps", type=int, help="Cap every training at this many steps (default: the demo's)."
@@ -527,7 +550,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="Where the JSON goes too.")
     parser.add_argument("--keep", action="store_true", help="Keep the work folder.")
     args = parser.parse_args(argv)
-    unknown = [s for s in args.strategies if s not in STRATEGIES]
+    unknown = [s for s in args.strategies if variant(s)[0] not in STRATEGIES]
     if unknown or not args.strategies:
         parser.error(f"unknown strategy {unknown}; choose from {', '.join(STRATEGIES)}")
     if args.out is None:
@@ -543,7 +566,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(args.threads)
-    default = Settings().run.strategy
+    default = Settings().run.strategy  # records of exactly this label get "default": true
     try:
         homes, cycles = simulate(args, work)
         measuring = time.monotonic()

@@ -53,12 +53,21 @@ def test_two_cycles_measure_each_strategy_on_the_same_unseen_rows(
     continual, tmp_path, micro_models_dir, one_thread
 ):
     args = continual.parse_args(
-        ["--base", "tiny:micro", "--steps", "1", "--cycles", "2", "--strategies", "warm,refresh"]
+        [
+            "--base",
+            "tiny:micro",
+            "--steps",
+            "1",
+            "--cycles",
+            "2",
+            "--strategies",
+            "warm,steady,refresh@train.rehearsal_share=0.3",
+        ]
     )
     args.models = micro_models_dir
     homes, cycles = continual.simulate(args, tmp_path)
     by = {(e["cycle"], e["strategy"]): e for e in cycles}
-    warm, refresh = by[(1, "warm")], by[(1, "refresh")]
+    warm, refresh = by[(1, "warm")], by[(1, "refresh@train.rehearsal_share=0.3")]
 
     # New means what v1 never learned (from its dataset's watermark), whatever the clock says:
     # November exactly, plus an even replay of the base months.
@@ -68,6 +77,17 @@ def test_two_cycles_measure_each_strategy_on_the_same_unseen_rows(
         assert entry["dataset"]["recent"] == entry["dataset"]["month_memories"] == 56
         assert entry["dataset"]["new"] == 56 and entry["dataset"]["old_sampled"] == 60
     assert warm["train"]["parent"] == "v1" and refresh["train"]["parent"] is None
+    # steady continues too, at the demo's learning rate over 1 + the SFTs its lineage holds.
+    lr = continual.DEMO_SETTINGS["tiny:micro"]["train"]["learning_rate"]
+    assert by[(1, "steady")]["train"]["summary"].endswith(f"learning rate {lr / 2:.2g}")
+    assert by[(2, "steady")]["train"]["summary"].endswith(f"learning rate {lr / 3:.2g}")
+    # A variant runs its strategy with the settings it names.
+    assert (
+        continual.bench_settings(
+            args, "refresh@train.rehearsal_share=0.3", tmp_path
+        ).train.rehearsal_share
+        == 0.3
+    )
 
     rows = continual.choose_rows(homes, cycles)
     november = {continual.row_key(r) for r in rows["2026-11"]}
@@ -85,8 +105,8 @@ def test_two_cycles_measure_each_strategy_on_the_same_unseen_rows(
 
     continual.measure_all(homes, cycles, rows, "tiny:micro")
     records = continual.records(cycles, default="warm")
-    assert len(records) == 2 * 3 and all(set(r) >= RECORD_KEYS for r in records)
-    assert [r["default"] for r in records if r["cycle"] == 2] == [True, False]
+    assert len(records) == 3 * 3 and all(set(r) >= RECORD_KEYS for r in records)
+    assert [r["default"] for r in records if r["cycle"] == 2] == [True, False, False]
     for record in records:
         assert record["style_new_ratio"] > 0 and record["style_month0_ratio"] > 0
     met = continual.targets(records, "warm")

@@ -195,10 +195,21 @@ class Strategy:
     start: str  # "current": continue the current version; "base": a fresh adapter
     parent_scale: float  # train.parent_scale when continuing (0.5: averaged with the base first)
     says: str
+    # Continuing the n-th SFT of a lineage at learning_rate / (n + 1) instead of restarting at
+    # the peak: each update still learns its month, while the lineage's total step size from
+    # the base grows like the harmonic series (log n), not linearly with the months.
+    decay_lr: bool = False
 
 
 STRATEGIES = {
     "warm": Strategy("monthly", "current", 1.0, "continue {current} on the monthly mix"),
+    "steady": Strategy(
+        "monthly",
+        "current",
+        1.0,
+        "continue {current} on the monthly mix at a learning rate that falls with its lineage",
+        decay_lr=True,
+    ),
     "blend": Strategy(
         "monthly", "current", 0.5, "average {current} with the base, then continue on the mix"
     ),
@@ -221,12 +232,29 @@ def _parent(ctx: RunContext) -> str | None:
     return ctx.current_on_base() if continues else None
 
 
+def sft_depth(paths: Paths, version: str) -> int:
+    """How many SFT trainings the version's lineage holds (DPO refinements do not count)."""
+    from personaforge.registry import Registry
+
+    with Registry.open(paths) as registry:
+        return sum(v.method == "sft" for v in registry.lineage(version))
+
+
 def _train_settings(ctx: RunContext, parent: str | None) -> Settings:
-    """The settings SFT runs with: the strategy's parent_scale when it continues a version."""
-    scale = STRATEGIES[ctx.settings.run.strategy].parent_scale
-    if parent is None or ctx.request.foundation or scale == ctx.settings.train.parent_scale:
+    """The settings SFT runs with: the strategy's parent_scale and learning rate when it
+    continues a version (a forget's replay keeps the configured ones)."""
+    strategy = STRATEGIES[ctx.settings.run.strategy]
+    if parent is None or ctx.request.foundation:
         return ctx.settings
-    train = ctx.settings.train.model_copy(update={"parent_scale": scale})
+    update: dict[str, Any] = {}
+    if strategy.parent_scale != ctx.settings.train.parent_scale:
+        update["parent_scale"] = strategy.parent_scale
+    if strategy.decay_lr:
+        depth = sft_depth(ctx.paths, parent)
+        update["learning_rate"] = ctx.settings.train.learning_rate / (depth + 1)
+    if not update:
+        return ctx.settings
+    train = ctx.settings.train.model_copy(update=update)
     return ctx.settings.model_copy(update={"train": train})
 
 
@@ -335,6 +363,8 @@ def stage_train(ctx: RunContext) -> Outcome:
     start = parent or "the base"
     if parent and settings.train.parent_scale < 1:
         start = f"{parent} averaged with the base ({settings.train.parent_scale:g})"
+    if settings.train.learning_rate != ctx.settings.train.learning_rate:
+        start += f", learning rate {settings.train.learning_rate:.2g}"
     summary = f"{version} from {start}" + (" (already trained: reused)" if reused else "")
     return Outcome(StageStatus.DONE, summary, _training_numbers(version, ctx.paths), result)
 

@@ -286,6 +286,15 @@ class Registry:
             raise UserError(f"no version '{name}' in the registry (known: {known})")
         return self._version(row)
 
+    def lineage(self, name: str) -> list[Version]:
+        """`name` and its ancestors, newest first (parent links; a pruned parent ends it)."""
+        chain: list[Version] = []
+        known = {v.name: v for v in self.versions()}
+        while name in known and all(v.name != name for v in chain):
+            chain.append(known[name])
+            name = known[name].parent or ""
+        return chain
+
     def is_forgotten(self, name: str) -> bool:
         """True for a registered version flagged by `forget`; unknown names are not flagged."""
         row = self.db.execute("SELECT forgotten FROM versions WHERE name = ?", (name,)).fetchone()

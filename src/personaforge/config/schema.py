@@ -427,12 +427,13 @@ class RunSettings(_Section):
         default_factory=list,
         description="Folders and files `run` ingests (vaults, chat exports, memories, corrections).",
     )
-    strategy: Literal["warm", "blend", "refresh", "retrain"] = Field(
+    strategy: Literal["warm", "steady", "blend", "refresh", "retrain"] = Field(
         "warm",
         description=(
             "After the first version (docs/cycle.md has the measurements): warm = continue the "
             "current version on the new memories plus a replay sampled evenly from every earlier "
-            "month; blend = the same after pulling the current version halfway back to the base; "
+            "month; steady = the same at learning_rate / (n + 1) for a lineage of n trainings; "
+            "blend = the same after pulling the current version halfway back to the base; "
             "refresh = train from the base on that same monthly mix; retrain = from the base "
             "on every memory."
         ),
