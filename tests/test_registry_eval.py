@@ -142,7 +142,7 @@ def test_gate_rules():
         ),
         "memorisation": (
             metrics(memorised=0.25),
-            "memorisation: held-out generations repeating 12+ training tokens "
+            "memorisation: held-out generations repeating 12+ tokens of one training reply "
             "(measured 25%; needs <= 10%)",
         ),
         "leakage": (
@@ -472,3 +472,39 @@ def test_the_registry_writes_only_known_statuses(tmp_path):
     assert STATUSES == ("candidate", "promoted", "rejected", "retired")
     with pytest.raises(ValueError, match="'approved' is not a valid VersionStatus"):
         VersionStatus("approved")
+
+
+def test_memorisation_counts_one_note_s_text_not_her_recurring_phrasing(tmp_path, micro_base):
+    """A run three of her replies share is voice; a run only one reply holds is that note."""
+    from transformers import AutoTokenizer
+
+    from personaforge.evaluate import training_ngrams
+    from personaforge.evaluate.measure import ngrams
+
+    tokenizer = AutoTokenizer.from_pretrained(micro_base)
+    habit = "Tomorrow: the first day of the week, with tea and pages. #writing"
+    private = "The locker code at the pool is four, nine, one, seven, and then the hash key."
+    replies = [f"{habit} Day {i}." for i in range(3)] + [private]
+    folder = Paths(tmp_path).datasets / "ds-test"
+    folder.mkdir(parents=True)
+    (folder / "train.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": "?"},
+                        {"role": "assistant", "content": r},
+                    ]
+                }
+            )
+            + "\n"
+            for r in replies
+        )
+    )
+    rare = training_ngrams(Paths(tmp_path), "ds-test", tokenizer, 6)
+
+    def runs(text: str) -> set:
+        return ngrams(tokenizer(text, add_special_tokens=False)["input_ids"], 6)
+
+    assert runs(private) <= rare  # every run of the one-off note counts
+    assert not runs(habit) & rare  # none of the phrase she writes every day does

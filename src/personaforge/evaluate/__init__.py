@@ -71,7 +71,7 @@ __all__ = [
 ]
 
 # Bump when measure() changes what a number means; cached measurements are then redone.
-METRICS_VERSION = 3
+METRICS_VERSION = 4
 
 
 # -- inputs ------------------------------------------------------------------------------------------
@@ -109,17 +109,30 @@ def store_secrets(paths: Paths) -> list[tuple[str, str]]:
     return sorted(set(found))
 
 
+# An n-gram in this many of her training replies or more is her phrasing (a heading she
+# always writes, "Tomorrow:", a tag), not one note's text: repeating it is voice, not
+# memorisation. Measured on the demo (smollm2, a monthly update): two of 16 held-out
+# answers were flagged for "## Tidewatch\nTidewatch: the tide forecast. #tidewatch", a
+# run her daily notes share dozens of times.
+COMMON_NGRAM_REPLIES = 3
+
+
 def training_ngrams(paths: Paths, dataset_id: str, tokenizer, size: int) -> set[tuple[int, ...]]:
+    """The `size`-token runs of the training replies that fewer than COMMON_NGRAM_REPLIES of
+    them hold: what repeating would copy a particular note rather than speak like her."""
     folder = paths.datasets / dataset_id
-    grams: set[tuple[int, ...]] = set()
+    replies: dict[tuple[int, ...], int] = {}
     for line in (folder / "train.jsonl").read_text().splitlines():
         row = json.loads(line)
+        grams: set[tuple[int, ...]] = set()
         for message in row["messages"]:
             if message["role"] == "assistant":
                 grams |= ngrams(
                     tokenizer(message["content"], add_special_tokens=False)["input_ids"], size
                 )
-    return grams
+        for gram in grams:
+            replies[gram] = replies.get(gram, 0) + 1
+    return {gram for gram, count in replies.items() if count < COMMON_NGRAM_REPLIES}
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:

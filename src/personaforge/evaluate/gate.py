@@ -66,7 +66,7 @@ def _memorisation(cand: ModelMetrics, gate: GateSettings) -> Check:
         cand.memorised_share <= gate.max_memorised_share,
         f"{cand.memorised_share:.0%}",
         f"<= {gate.max_memorised_share:.0%}",
-        f"held-out generations repeating {gate.memorised_ngram}+ training tokens",
+        f"held-out generations repeating {gate.memorised_ngram}+ tokens of one training reply",
     )
 
 
