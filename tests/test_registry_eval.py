@@ -62,10 +62,19 @@ def test_evaluation_measures_base_and_candidate_and_writes_the_report(home):
         "forgetting: probes",
         "memorisation",
         "leakage",
+        "looping",
+        "voice",
     ]
     assert cand.style_ppl < base.style_ppl
     assert report.verdict["decision"] == "promote" and all(c["passed"] for c in checks)
     assert report.verdict["failures"] == []
+    # Eight held-out prompts are too few to enforce the voice score: it is reported as a
+    # note, marked "–", never as a ✓ it did not earn.
+    voice = checks[-1]
+    assert voice["blocking"] is False and cand.voice["n"] == 8 == len(cand.answers)
+    assert len(report.verdict["notes"]) == 1 and report.verdict["notes"][0].startswith("voice:")
+    assert len(report.verdict["reasons"]) == 6
+    assert cand.loops["answers"] == 8 and base.loops["answers"] == 8
     style = checks[0]
     assert style["measured"].startswith(f"{cand.style_ppl:.2f} (")
     assert style["threshold"] == f"< {base.style_ppl:.2f} (the base)"
@@ -74,6 +83,7 @@ def test_evaluation_measures_base_and_candidate_and_writes_the_report(home):
     assert (home.adapters / "v1" / "loss.png").read_bytes()[:4] == b"\x89PNG"
     markdown = (home.adapters / "v1" / "report.md").read_text()
     assert "style perplexity" in markdown and "side by side" in markdown
+    assert "- – voice:" in markdown and "looping answers (4-gram 3+ times)" in markdown
     again = load_report(home, "v1")
     assert (
         again.verdict == report.verdict and again.compared["candidate"].style_ppl == cand.style_ppl
