@@ -132,7 +132,10 @@ def _markdown(report: EvalReport, curve: Path | None) -> str:
     if worst:
         md += ["", "## The most repetitive answers", ""]
         md += ["Held-out prompts, decoded as serve decodes; the 4-gram each repeats most.", ""]
-        md += [f"- {name} ({item['count']}x \"{item['gram']}\"): {item['answer']}" for name, item in worst]
+        md += [
+            f'- {name} ({item["count"]}x "{item["gram"]}"): {item["answer"]}'
+            for name, item in worst
+        ]
     md += ["", "## Base and candidate, side by side", ""]
     for item in report.generations:
         md += [
