@@ -66,6 +66,7 @@ __all__ = [
     "perplexity",
     "reply_loss",
     "store_secrets",
+    "style_summary",
     "text_loss",
     "verdict",
 ]
@@ -335,6 +336,52 @@ def score_voice(
                 classifier, real, metrics.answers, base.answers, settings.decode.seed
             )
             metrics.voice = score.as_dict()
+
+
+def style_summary(paths: Paths, settings: Settings, version: str | None = None) -> dict[str, Any]:
+    """The voice score of `version` (default: current) from its gate answers, for benchmarks:
+    {"n", "auc", "win_rate", "p_value", "gap_closed", "gap_closed_ci"} (bench/persona.py's
+    "style"). The classifier is refitted (deterministic), so the numbers are the gate's."""
+    from personaforge.evaluate.voice import fit_voice, paired_voice
+    from personaforge.registry import Registry
+
+    if version is None:
+        with Registry.open(paths) as registry:
+            version = registry.current()
+    report = load_report(paths, version) if version else None
+    if report is None or not report.compared["candidate"].answers:
+        raise UserError(f"{version or 'no version'} has no gate answers; run `personaforge eval`")
+    base, cand = report.compared["base"], report.compared["candidate"]
+    folder = paths.adapters / version
+    card = json.loads((folder / "personaforge.json").read_text())
+    dataset_id = card["dataset"]["id"]
+    general = _general_answers(paths, card)
+    person, others = voice_texts(paths, dataset_id, general)
+    rows = _rows(paths.datasets / dataset_id / "eval.jsonl")[: settings.gate.max_eval_examples]
+    heldout = [row["messages"][-1]["content"] for row in rows]
+    classifier = fit_voice(person, others, heldout, seed=settings.decode.seed)
+    real = heldout[: len(base.answers)]
+    return paired_voice(classifier, real, cand.answers, base.answers, settings.decode.seed).style()
+
+
+def _general_answers(paths: Paths, card: dict[str, Any]) -> list[str]:
+    """The base's general answers as training cached them; generated (and cached) if absent."""
+    from personaforge.base import resolve_base
+    from personaforge.train.rehearsal import cache_path
+    from personaforge.train.run import base_fingerprint
+
+    ref = resolve_base(card["base"]["name"], paths, card["base"].get("revision"))
+    fingerprint = base_fingerprint(ref)
+    cached = cache_path(paths.models, fingerprint)
+    if cached.exists():
+        return [
+            json.loads(line)["messages"][-1]["content"] for line in cached.read_text().splitlines()
+        ]
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(ref.location).eval()
+    tokenizer = AutoTokenizer.from_pretrained(ref.location)
+    return base_general_answers(paths, model, tokenizer, fingerprint)
 
 
 def evaluate_and_apply(
