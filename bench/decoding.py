@@ -31,29 +31,34 @@ from personaforge.evaluate.voice import fit_voice, paired_voice
 from personaforge.paths import Paths
 
 # (name, decode settings): greedy as the gate decoded before, each remedy alone, then together.
+# Most informative first: on a busy 2-core machine one variant can take minutes, and the
+# report is saved after each one, so a run cut short still holds the comparisons that matter.
 VARIANTS: list[tuple[str, dict]] = [
     ("greedy", {"temperature": 0, "repetition_penalty": 1.0}),
-    ("greedy, repetition 1.1", {"temperature": 0, "repetition_penalty": 1.1}),
-    ("greedy, repetition 1.2", {"temperature": 0, "repetition_penalty": 1.2}),
-    ("greedy, repetition 1.3", {"temperature": 0, "repetition_penalty": 1.3}),
-    (
-        "greedy, no-repeat 3-gram",
-        {"temperature": 0, "repetition_penalty": 1.0, "no_repeat_ngram_size": 3},
-    ),
-    ("T 0.7, top-p 0.9", {"temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.0}),
     (
         "T 0.7, top-p 0.9, repetition 1.1",
         {"temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.1},
     ),
+    ("greedy, repetition 1.2", {"temperature": 0, "repetition_penalty": 1.2}),
+    ("T 0.7, top-p 0.9", {"temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.0}),
+    ("greedy, repetition 1.1", {"temperature": 0, "repetition_penalty": 1.1}),
     (
         "T 0.7, top-p 0.9, repetition 1.2",
         {"temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.2},
     ),
     (
+        "greedy, no-repeat 3-gram",
+        {"temperature": 0, "repetition_penalty": 1.0, "no_repeat_ngram_size": 3},
+    ),
+    ("greedy, repetition 1.3", {"temperature": 0, "repetition_penalty": 1.3}),
+    (
         "T 1.0, top-p 0.95, repetition 1.1",
         {"temperature": 1.0, "top_p": 0.95, "repetition_penalty": 1.1},
     ),
 ]
+
+
+COMMAND = ".venv/bin/python bench/decoding.py --home HOME --save report.json"
 
 
 def measure_variant(model, tokenizer, chats, real, classifier, decoding, max_new_tokens):
@@ -81,7 +86,9 @@ def measure_variant(model, tokenizer, chats, real, classifier, decoding, max_new
     }
 
 
-def run(home: Path, prompts: int, max_new_tokens: int, only: list[str] | None) -> dict:
+def run(
+    home: Path, prompts: int, max_new_tokens: int, only: list[str] | None, save: Path | None
+) -> dict:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -118,20 +125,8 @@ def run(home: Path, prompts: int, max_new_tokens: int, only: list[str] | None) -
         person, others, [r["messages"][-1]["content"] for r in rows], settings.decode.seed
     )
     fit_seconds = round(time.monotonic() - started, 1)
-    results = []
-    for name, values in VARIANTS:
-        if only and name not in only:
-            continue
-        decoding = DecodeSettings(**{**settings.decode.model_dump(), **values})
-        measured = measure_variant(
-            model, tokenizer, chats, real, classifier, decoding, max_new_tokens
-        )
-        results.append({"name": name, "settings": values, **measured})
-        print(
-            f"{name}: {json.dumps({k: measured[k] for k in ('looping', 'voice', 'seconds')})}",
-            flush=True,
-        )
-    return {
+    results: list[dict] = []
+    report = {
         "date": datetime.date.today().isoformat(),
         "home": str(home),
         "base": card["base"]["name"],
@@ -147,9 +142,25 @@ def run(home: Path, prompts: int, max_new_tokens: int, only: list[str] | None) -
             "heldout_chunks": list(classifier.heldout_chunks),
             "fit_seconds": fit_seconds,
         },
-        "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, CPU",
+        "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, CPU, "
+        f"load average {os.getloadavg()[0]:.1f} at the start",
         "variants": results,
     }
+    for name, values in VARIANTS:
+        if only and name not in only:
+            continue
+        decoding = DecodeSettings(**{**settings.decode.model_dump(), **values})
+        measured = measure_variant(
+            model, tokenizer, chats, real, classifier, decoding, max_new_tokens
+        )
+        results.append({"name": name, "settings": values, **measured})
+        if save:
+            save.write_text(json.dumps(report, indent=2) + "\n")
+        print(
+            f"{name}: {json.dumps({k: measured[k] for k in ('looping', 'voice', 'seconds')})}",
+            flush=True,
+        )
+    return report
 
 
 def markdown(report: dict, command: str) -> str:
@@ -201,16 +212,21 @@ def main() -> None:
     parser.add_argument("--only", action="append", help="Measure only this variant (repeatable).")
     parser.add_argument("--json", action="store_true", help="Print the whole report as JSON.")
     parser.add_argument("--results", type=Path, help="Also rewrite this RESULTS.md's section.")
-    parser.add_argument("--save", type=Path, help="Also write the JSON report to this file.")
+    parser.add_argument(
+        "--save", type=Path, help="Also write the JSON report here, after every variant."
+    )
+    parser.add_argument(
+        "--from-json", type=Path, help="Write --results from a saved report, measuring nothing."
+    )
     args = parser.parse_args()
-    report = run(args.home, args.prompts, args.max_new_tokens, args.only)
+    if args.from_json:
+        write_section(args.results, markdown(json.loads(args.from_json.read_text()), COMMAND))
+        return
+    report = run(args.home, args.prompts, args.max_new_tokens, args.only, args.save)
     if args.json:
         print(json.dumps(report, indent=2))
-    if args.save:
-        args.save.write_text(json.dumps(report, indent=2) + "\n")
     if args.results:
-        command = f".venv/bin/python bench/decoding.py --home HOME --prompts {args.prompts}"
-        write_section(args.results, markdown(report, command))
+        write_section(args.results, markdown(report, COMMAND))
 
 
 if __name__ == "__main__":
