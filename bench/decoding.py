@@ -187,9 +187,14 @@ def markdown(report: dict, command: str) -> str:
         lines.append(
             f"| {v['name']} | {v['looping']['base']:.0%} | {v['looping']['persona']:.0%} | "
             f"{v['distinct_2']['base']:.3f} | {v['distinct_2']['persona']:.3f} | "
-            f"{voice['win_rate']:.0%} ({voice['p_value']:.2g}) | {gap} | {v['seconds']} |"
+            f"{voice['win_rate']:.0%} ({_p(voice['p_value'])}) | {gap} | {v['seconds']} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _p(value: float) -> str:
+    """Reports before 3-significant-digit p-values rounded to 6 decimals: 0 means < 1e-6."""
+    return "< 1e-6" if value == 0 else f"{value:.2g}"
 
 
 def write_section(results: Path, section: str) -> None:

@@ -246,7 +246,7 @@ def paired_voice(
         auc=classifier.auc,
         measurable=classifier.measurable,
         win_rate=round(wins / n, 4),
-        p_value=round(sign_test(wins, losses), 6),
+        p_value=float(f"{sign_test(wins, losses):.3g}"),  # 3 significant digits, never 0
         gap_closed=None if gap is None else round(gap, 4),
         gap_closed_ci=bootstrap_interval(h, p, b, seed) if gap is not None else None,
         mean_person=round(sum(h) / n, 4),
