@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from personaforge.config import Settings
 from personaforge.errors import UserError
 from personaforge.export import export_version
 from personaforge.train.run import TrainRequest, train
@@ -103,6 +104,8 @@ def test_lora_gguf_and_ollama_modelfile(exported_home, tmp_path):
     )
     modelfile = (tmp_path / "ollama" / "Modelfile").read_text()
     assert "FROM ./v1-f16.gguf" in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
+    # The home's decode settings, as PARAMETER lines (the defaults: none set in this home).
+    assert parameters(modelfile) == expected_parameters(Settings().decode)
     assert "TEMPLATE" in modelfile and ollama.command.endswith(
         "ollama create maren -f ollama/Modelfile"
     )
@@ -156,3 +159,58 @@ def test_top1_agreement_leaves_out_near_ties_but_not_confident_flips():
     assert score_positions(ours, tie_flipped)[:2] == (1, 1)  # the tie is left out
     confident_flip = torch.log_softmax(torch.tensor([[2.0, 2.02, 0.0], [0.0, 3.0, 0.0]]), -1)
     assert score_positions(ours, confident_flip)[:2] == (0, 1)
+
+
+def parameters(modelfile: str) -> dict[str, str]:
+    """PARAMETER name -> value, stop strings left out (they repeat)."""
+    found = {}
+    for line in modelfile.splitlines():
+        if line.startswith("PARAMETER "):
+            _, name, value = line.split(None, 2)
+            if name not in ("stop", "num_ctx"):
+                found[name] = value
+    return found
+
+
+def expected_parameters(decoding) -> dict[str, str]:
+    """What Ollama must be told to decode as serve and the gate do, written out by hand."""
+    expected = {
+        "temperature": f"{decoding.temperature:g}",
+        "top_p": f"{decoding.top_p:g}",
+        "top_k": "0",  # Ollama's default is 40; ours samples from the whole nucleus
+        "repeat_penalty": f"{decoding.repetition_penalty:g}",
+        "repeat_last_n": str(decoding.repeat_last_n),
+    }
+    for name in ("frequency_penalty", "presence_penalty"):
+        if getattr(decoding, name):
+            expected[name] = f"{getattr(decoding, name):g}"
+    return expected
+
+
+def test_the_modelfile_carries_the_decode_settings():
+    """Ollama must decode as serve and the gate do: each decode setting, changed from its
+    default, shows up as its PARAMETER line; one Ollama lacks is named, never dropped silently."""
+    from personaforge.config import DecodeSettings
+    from personaforge.export import modelfile_parameters
+
+    changed = DecodeSettings(
+        temperature=0.55,
+        top_p=0.8,
+        repetition_penalty=1.25,
+        repeat_last_n=32,
+        presence_penalty=0.3,
+        no_repeat_ngram_size=4,
+    )
+    text = modelfile_parameters(changed)
+    assert parameters(text) == {
+        "temperature": "0.55",
+        "top_p": "0.8",
+        "top_k": "0",
+        "repeat_penalty": "1.25",
+        "repeat_last_n": "32",
+        "presence_penalty": "0.3",
+    }
+    assert "# decode.no_repeat_ngram_size 4: Ollama has no such parameter" in text
+    assert parameters(modelfile_parameters(Settings().decode)) == expected_parameters(
+        Settings().decode
+    )

@@ -54,6 +54,7 @@ def test_demo_runs_every_stage_and_reports_each(demo_output, demo_home):
     ):
         assert f"{index}/8 {stage}" in out, stage
     assert "the same prompts, base and persona" in out
+    assert "judged on what it writes" in out and re.search(r"looping answers .* base \d+%", out)
     assert "what next" in out and f"PERSONAFORGE_HOME={demo_home.home}" in out
     assert "ollama create" in out
     # No library progress bars leak into the demo's output.

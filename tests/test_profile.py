@@ -475,8 +475,11 @@ def trained_home(tmp_path_factory, micro_models_dir, sample_data) -> Paths:
     return paths
 
 
-def probe_settings() -> Settings:
-    return micro_settings({"max_new_tokens": 16}, max_steps=4, eval_steps=2, save_steps=100)
+def probe_settings(**decode) -> Settings:
+    """Greedy unless told otherwise: the sorting tests rely on the micro base's greedy babble."""
+    settings = micro_settings({"max_new_tokens": 16}, max_steps=4, eval_steps=2, save_steps=100)
+    greedy = {"temperature": 0, "repetition_penalty": 1.0, **decode}
+    return settings.model_copy(update={"decode": settings.decode.model_copy(update=greedy)})
 
 
 def test_the_probe_lists_supported_and_unsupported_claims_separately(
@@ -573,3 +576,18 @@ def test_write_profile_into_a_target_folder(profile, tmp_path):
     assert Profile.from_dict(
         json.loads((tmp_path / "export" / "USER_PROFILE.json").read_text())
     ).facts
+
+
+def test_the_probe_decodes_with_the_decode_settings(trained_home):
+    """The probe's answers are what a person chatting would read: decoded with settings
+    `decode`, seeded, so a penalty changes them and a sampled rerun repeats them."""
+    from personaforge.profile.probe import probe_persona
+
+    def answers(**decode) -> list[str]:
+        result = probe_persona(trained_home, probe_settings(**decode), "v1", facts=[])
+        return [a["answer"] for a in result.answers]
+
+    greedy = answers()
+    assert answers(repetition_penalty=1.8) != greedy
+    sampled = answers(temperature=1.0, top_p=0.95)
+    assert sampled != greedy and answers(temperature=1.0, top_p=0.95) == sampled

@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 
+from personaforge.config import DecodeSettings
 from personaforge.errors import UserError
 from personaforge.registry import Registry
 from personaforge.serve import check_bind, start_server
@@ -37,7 +38,10 @@ def served(tmp_path_factory, micro_models_dir, sample_data):
     )
     with Registry.open(paths) as registry:
         registry.promote("v1")
-    handle = start_server(paths, adapters={"other": "v2"})
+    # Greedy, no penalties: these tests compare replies with plain PEFT generation and with
+    # each other; the home's decode defaults have a test of their own.
+    greedy = DecodeSettings(temperature=0, repetition_penalty=1.0)
+    handle = start_server(paths, adapters={"other": "v2"}, decoding=greedy)
     yield paths, handle
     handle.stop()
 
@@ -436,3 +440,74 @@ def test_incremental_detokenizing_equals_decoding_the_whole(micro_base):
         detokenizer = Detokenizer(tokenizer)
         text = "".join(detokenizer.push(token) for token in ids) + detokenizer.flush()
         assert text == tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def test_decode_settings_fill_what_a_request_leaves_out(served):
+    """The server decodes a request as the gate decodes its answers (settings `decode`), and a
+    request's own temperature or penalty replaces the default, as in OpenAI's API."""
+    from fastapi.testclient import TestClient
+
+    from personaforge.evaluate import generate_many
+    from personaforge.serve.app import create_app
+
+    paths, handle = served
+    engine = handle.engine
+    penalised = DecodeSettings(temperature=0, repetition_penalty=1.8)
+    api = TestClient(create_app(engine, paths, decoding=penalised))
+    question = [{"role": "user", "content": "Tell me about the garden."}]
+
+    def answer(**fields) -> str:
+        body = {"model": "tiny:micro", "messages": question, "max_tokens": 12, **fields}
+        response = api.post("/v1/chat/completions", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()["choices"][0]["message"]["content"]
+
+    greedy = ask(handle, "tiny:micro", question[0]["content"])  # the fixture's greedy server
+    defaulted = answer()
+    # The micro base loops ("assistant\nassistant..."); a 1.8 penalty must change that.
+    assert defaulted != greedy
+    # The engine's reply under the defaults is the gate's reply under the same settings.
+    gate_reply = generate_many(engine._base, engine.tokenizer, [question], 12, decoding=penalised)
+    assert defaulted == gate_reply[0][0]
+    # Any field the request gives replaces the server's.
+    assert answer(repetition_penalty=1.0) == greedy
+    # And a sampled request with a seed is repeatable, and differs from greedy.
+    sampled = answer(temperature=1.0, seed=4)
+    assert sampled == answer(temperature=1.0, seed=4) and sampled != defaulted
+
+
+def test_chat_sends_the_home_decode_settings(served, capsys, monkeypatch):
+    """`personaforge chat` asks with this home's decode settings, so its replies are the ones a
+    request carrying those settings gets (and not the server's greedy defaults)."""
+    import io
+
+    from tests.test_cli import run_cli
+
+    paths, handle = served
+    monkeypatch.setenv("PERSONAFORGE_HOME", str(paths.home))
+    monkeypatch.setattr("sys.stdin", io.StringIO("Tell me about the garden.\n/quit\n"))
+    code, out, _ = run_cli(
+        capsys,
+        "chat",
+        "--url",
+        handle.url,
+        "--model",
+        "tiny:micro",
+        "--max-tokens",
+        "12",
+        "--set",
+        "decode.temperature=0",
+        "--set",
+        "decode.repetition_penalty=1.8",
+    )
+    assert code == 0
+    reply = out.split("tiny:micro> ", 1)[1].rsplit("you>", 1)[0].strip()
+    penalised = client(handle).chat.completions.create(
+        model="tiny:micro",
+        messages=[{"role": "user", "content": "Tell me about the garden."}],
+        max_tokens=12,
+        temperature=0,
+        extra_body={"repetition_penalty": 1.8},
+    )
+    assert reply == penalised.choices[0].message.content.strip()
+    assert reply != ask(handle, "tiny:micro", "Tell me about the garden.").strip()

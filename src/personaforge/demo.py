@@ -124,6 +124,7 @@ class DemoResult:
     current: str | None = None
     conversation: list[tuple[str, str, str]] = field(default_factory=list)  # (model, q, a)
     side_by_side: list[dict[str, str]] = field(default_factory=list)  # prompt, base, persona
+    writing: dict[str, Any] = field(default_factory=dict)  # looping and voice, base vs persona
     # (stage, status, what it did): from what each stage produced, never assumed
     stages: list[tuple[str, str, str]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -217,6 +218,7 @@ def run_demo(
     started = time.monotonic()
     result.conversation = serve_and_ask(paths, result.current)
     result.side_by_side = side_by_side(paths, result.current)
+    result.writing = judged_on_writing(paths, result.current)
     result.stages = stage_table(result)
     done("serve", started)
     return result
@@ -374,6 +376,23 @@ def side_by_side(paths: Paths, current: str | None) -> list[dict[str, str]]:
         {"prompt": g["prompt"], "base": g["base"], "persona": g["candidate"]}
         for g in report.generations
     ]
+
+
+def judged_on_writing(paths: Paths, current: str | None) -> dict[str, Any]:
+    """The current version's looping share and voice score against the base, from its gate report."""
+    from personaforge.evaluate import load_report
+
+    report = load_report(paths, current) if current else None
+    if report is None or not report.compared["candidate"].loops:
+        return {}
+    base, persona = report.compared["base"], report.compared["candidate"]
+    return {
+        "looping": {"base": base.loops["share"], "persona": persona.loops["share"]},
+        "looping_count": {"base": base.loops["looping"], "persona": persona.loops["looping"]},
+        "answers": persona.loops["answers"],
+        "distinct_2": {"base": base.loops["distinct_2"], "persona": persona.loops["distinct_2"]},
+        "voice": persona.voice,
+    }
 
 
 def stage_table(result: DemoResult) -> list[tuple[str, str, str]]:

@@ -9,7 +9,8 @@ Every export verifies itself before it says so:
 - gguf / lora-gguf: loaded through llama-cpp-python (when installed); greedy
   continuations compared with transformers token by token, and the chat
   template checked in the GGUF metadata;
-- ollama: the Modelfile's template family matches the tokenizer's chat template.
+- ollama: the Modelfile's template family matches the tokenizer's chat template, and its
+  PARAMETER lines are the decode settings serve and the gate use.
 The files are written to a staging folder that becomes the output only after
 verification passed, so a failed export leaves nothing that looks finished.
 
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from personaforge.atomic import atomic_directory
+from personaforge.config import DecodeSettings, load_settings
 from personaforge.errors import UserError
 from personaforge.gguf_check import PROMPTS, verify_gguf
 from personaforge.paths import Paths
@@ -432,6 +434,33 @@ def chatml_default_system(tokenizer) -> str | None:
     raise UserError("Ollama template check failed: the chat template is not plain ChatML")
 
 
+def modelfile_parameters(decoding: DecodeSettings) -> str:
+    """PARAMETER lines that make Ollama decode as `serve` and the gate do (settings `decode`).
+
+    Ollama adds top_k 40 when none is given; ours has no top-k, so it is switched off (0).
+    llama.cpp's penalties also count prompt tokens within repeat_last_n, ours only the
+    reply's; no_repeat_ngram_size has no llama.cpp counterpart and is named in a comment.
+    """
+    lines = [
+        f"PARAMETER temperature {decoding.temperature:g}",
+        f"PARAMETER top_p {decoding.top_p:g}",
+        "PARAMETER top_k 0",
+        f"PARAMETER repeat_penalty {decoding.repetition_penalty:g}",
+        f"PARAMETER repeat_last_n {decoding.repeat_last_n}",
+    ]
+    lines += [
+        f"PARAMETER {name} {getattr(decoding, name):g}"
+        for name in ("frequency_penalty", "presence_penalty")
+        if getattr(decoding, name)
+    ]
+    if decoding.no_repeat_ngram_size:
+        lines.append(
+            f"# decode.no_repeat_ngram_size {decoding.no_repeat_ngram_size}: Ollama has no such "
+            "parameter"
+        )
+    return "".join(line + "\n" for line in lines)
+
+
 def export_ollama(
     paths: Paths,
     folder: Path,
@@ -440,6 +469,7 @@ def export_ollama(
     staging: Path,
     quant: str,
     name: str,
+    decoding: DecodeSettings,
 ) -> tuple[list[str], str]:
     from transformers import AutoTokenizer
 
@@ -465,7 +495,8 @@ def export_ollama(
     modelfile = (
         f"# personaforge {folder.name} ({card['method']}, base {card['base']['name']})\n"
         f'FROM ./{gguf_name}\n\nTEMPLATE """{family[1]}"""\n\n{default_system}{stops}'
-        f"PARAMETER temperature 0.7\nPARAMETER num_ctx 2048\n"
+        + modelfile_parameters(decoding)
+        + "PARAMETER num_ctx 2048\n"
     )
     (staging / "Modelfile").write_text(modelfile)
     return checks, f"ollama create {name} -f {staging.name}/Modelfile"
@@ -482,7 +513,10 @@ def export_version(
     out: Path | None = None,
     name: str = "persona",
     allow_forgotten: bool = False,
+    decoding: DecodeSettings | None = None,
 ) -> ExportResult:
+    """Export `version` (default: the current one) as `fmt`; an Ollama Modelfile carries
+    `decoding` (default: the home's settings `decode`) as its PARAMETER lines."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format '{fmt}'; choose {', '.join(FORMATS)}")
     from personaforge.train.run import quiet_libraries
@@ -503,8 +537,10 @@ def export_version(
         elif fmt == "lora-gguf":
             checks = export_lora_gguf(paths, folder, card, base_location, staging, quant)
         else:
+            if decoding is None:
+                decoding = load_settings(paths).settings.decode
             checks, command = export_ollama(
-                paths, folder, card, base_location, staging, quant, name
+                paths, folder, card, base_location, staging, quant, name, decoding
             )
     if command:
         command = f"cd {target.parent} && " + command.replace(f"{staging.name}/", f"{target.name}/")

@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "schedule",
     "dashboard",
     "profile",
+    "blindtest",
     "demo",
 )
 # Command groups (module, its Typer, the group's name), listed after the commands.

@@ -155,6 +155,8 @@ def print_outcome(result, home: Path) -> None:
         for row in result.side_by_side:
             table.add_row(row["prompt"], row["base"][:ANSWER_WIDTH], row["persona"][:ANSWER_WIDTH])
         stdout.print(table)
+    if result.writing:
+        print_writing(result.writing, result.current)
     stdout.rule("[bold]stages[/]", align="left")
     table = Table(box=None)
     for column in ("stage", "status", "what it did"):
@@ -171,6 +173,36 @@ def print_outcome(result, home: Path) -> None:
     print_next_steps(result, home)
 
 
+def print_writing(writing: dict, current: str | None) -> None:
+    """Judged on what it writes: looping and the voice score, base against persona."""
+    stdout.rule(f"[bold]judged on what it writes[/]: base and persona ({current})", align="left")
+    n = writing["answers"]
+    loops, counts, distinct = writing["looping"], writing["looping_count"], writing["distinct_2"]
+    stdout.print(
+        f"  looping answers (a 4-gram 3+ times), {n} held-out prompts: base {loops['base']:.0%} "
+        f"({counts['base']}/{n}), persona {loops['persona']:.0%} ({counts['persona']}/{n}); "
+        f"distinct-2 {distinct['base']:.2f} -> {distinct['persona']:.2f}",
+        markup=False,
+    )
+    voice = writing.get("voice")
+    if not voice:
+        stdout.print("  voice: not scored (too little text on one side)")
+        return
+    if not voice["measurable"]:
+        stdout.print(f"  voice: not measurable (classifier AUC {voice['auc']:.2f} < 0.75)")
+        return
+    ci = voice["gap_closed_ci"]
+    gap = "n/a" if voice["gap_closed"] is None else f"{voice['gap_closed']:.2f}"
+    stdout.print(
+        f"  voice: persona more like you than the base on {voice['win_rate']:.0%} of "
+        f"{voice['n']} prompts (sign test p = {voice['p_value']:.2g}); gap to your own replies "
+        f"closed {gap}"
+        + (f" [95% CI {ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+        + f"; classifier AUC {voice['auc']:.2f}",
+        markup=False,
+    )
+
+
 def print_next_steps(result, home: Path) -> None:
     env = f"PERSONAFORGE_HOME={shlex.quote(str(home))}"
     venv = ".venv/bin/" if Path(".venv/bin/personaforge").exists() else ""
@@ -184,6 +216,7 @@ def print_next_steps(result, home: Path) -> None:
         f"{env} {exe} serve              # OpenAI API on 127.0.0.1:7373, model 'persona'",
         f"{env} {exe} chat               # in a second terminal",
         f"{env} {exe} dashboard          # training curves, versions, data in the browser",
+        f"{env} {exe} blindtest          # which one is you? your replies against the persona's",
         f"{env} {exe} demo --forget      # take one correction back out (make demo-forget)",
     ]
     ollama = [

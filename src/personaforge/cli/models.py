@@ -80,8 +80,9 @@ def print_evaluation(report) -> None:
     stdout.print(table)
     colour = "green" if report.verdict["decision"] == "promote" else "red"
     stdout.print(f"[bold {colour}]{report.version}: {report.verdict['decision']}[/]")
-    for passed, line in check_rows(report):
-        stdout.print(f"  {'[green]✓[/]' if passed else '[red]✗[/]'} {escape(line)}")
+    colours = {"✓": "green", "✗": "red", "–": "dim"}
+    for mark, line in check_rows(report):
+        stdout.print(f"  [{colours[mark]}]{mark}[/] {escape(line)}")
     if report.verdict.get("forced"):
         stdout.print(f"  [yellow]promoted anyway[/]: {escape(report.verdict['forced'])}")
     stdout.print(f"  report: {report.folder / 'report.html'}")
@@ -148,7 +149,7 @@ def models_show(
         forced = " (promoted anyway: forced)" if v.verdict.get("forced") else ""
         stdout.print(f"  verdict: {v.verdict['decision']}{forced}")
         for check in checks_of(v.verdict):
-            stdout.print(f"    {'✓' if check.passed else '✗'} {escape(check.line())}")
+            stdout.print(f"    {check.mark} {escape(check.line())}")
     for event in events:
         stdout.print(
             f"  {event['at']}  {event['action']}  {json.dumps(event['detail'])}", markup=False

@@ -80,6 +80,7 @@ def serve(
         named[name] = version
     check_bind(host, api_key)
     paths = get_state(ctx).paths
+    decoding = get_state(ctx).loaded.settings.decode  # what a request leaves out
     log = server_access_log(paths, to_stderr=access_log)
     where = f"admin token in {token_path(paths)}, access log in {access_log_path(paths)}"
     # uvicorn's own access log stays off: ours has the route, the model and escaped fields.
@@ -88,7 +89,9 @@ def serve(
         if engine == "vllm":
             from personaforge.serve import build_vllm
 
-            api = build_vllm(paths, vllm_url, vllm_base, named, api_key, access_log=log)
+            api = build_vllm(
+                paths, vllm_url, vllm_base, named, api_key, access_log=log, decoding=decoding
+            )
             console.print(
                 f"serving through vLLM at {vllm_url} on http://{host}:{port}/v1 ({where})"
             )
@@ -96,7 +99,7 @@ def serve(
             return
         local = build_engine(paths, named, max_queue=max_queue, max_batch=max_batch)
         guard = AcceleratorGuard(paths, local)
-        api = create_app(local, paths, api_key, access_log=log)
+        api = create_app(local, paths, api_key, access_log=log, decoding=decoding)
         console.print(f"serving {', '.join(local.models())} on http://{host}:{port}/v1 ({where})")
         try:
             uvicorn.run(api, **options)
@@ -146,15 +149,42 @@ def reload(
     console.print(f"persona is now {result['persona']} (loaded: {', '.join(result['loaded'])})")
 
 
-@app.command(epilog=examples("personaforge chat", "personaforge chat --model work"))
+@app.command(
+    epilog=examples(
+        "personaforge chat",
+        "personaforge chat --model work",
+        "personaforge chat --temperature 0   # greedy: the same answer every time",
+        "personaforge --set decode.repetition_penalty=1.3 chat",
+    )
+)
 def chat(
     ctx: typer.Context,
     model: Annotated[str, typer.Option(help="Model name on the server.")] = "persona",
     url: Annotated[str, typer.Option(help="The running server.")] = "http://127.0.0.1:7373",
     max_tokens: Annotated[int, typer.Option(help="Tokens per reply.")] = 256,
+    temperature: Annotated[
+        float | None,
+        typer.Option(min=0, max=2, help="Sampling temperature; default: decode.temperature."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed every reply (repeatable answers); default: none.")
+    ] = None,
 ) -> None:
-    """Talk to the persona in the terminal (Ctrl-D or /quit to leave)."""
+    """Talk to the persona in the terminal (Ctrl-D or /quit to leave).
+
+    Replies are decoded with this home's settings `decode` (temperature, top-p, penalties),
+    sent with every request, so any OpenAI-compatible server that takes them decodes alike.
+    """
     openai = __import__("openai")
+    decoding = get_state(ctx).loaded.settings.decode
+    sampling = {
+        "temperature": decoding.temperature if temperature is None else temperature,
+        "top_p": decoding.top_p,
+        "frequency_penalty": decoding.frequency_penalty,
+        "presence_penalty": decoding.presence_penalty,
+        "extra_body": {"repetition_penalty": decoding.repetition_penalty},
+        **({} if seed is None else {"seed": seed}),
+    }
     client = openai.OpenAI(base_url=url.rstrip("/") + "/v1", api_key="local")
     history: list[dict[str, str]] = []
     while True:
@@ -169,7 +199,7 @@ def chat(
         history.append({"role": "user", "content": line})
         try:
             stream = client.chat.completions.create(
-                model=model, messages=history, max_tokens=max_tokens, stream=True
+                model=model, messages=history, max_tokens=max_tokens, stream=True, **sampling
             )
             reply = ""
             stdout.print(f"{model}> ", end="")

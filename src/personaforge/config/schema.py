@@ -404,6 +404,47 @@ class GateSettings(_Section):
         default_factory=list,
         description="Strings that must never be generated (plant them in your notes to test leakage).",
     )
+    voice_prompts: int = Field(
+        40,
+        ge=1,
+        description=(
+            "Held-out prompts the base and the candidate answer (decoded as serve decodes) for "
+            "the looping check and the voice score."
+        ),
+    )
+    max_loop_increase: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description=(
+            "Looping: the share of answers in which a word 4-gram occurs 3+ times may exceed "
+            "the base's by at most this (0.05 = 5 points)."
+        ),
+    )
+    min_voice_win_rate: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description=(
+            "Voice: share of held-out prompts whose answer an authorship classifier finds more "
+            "like the person than the base's answer; blocks only with enough prompts and a "
+            "classifier that tells the person apart (AUC >= 0.75)."
+        ),
+    )
+    max_voice_p_value: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="Voice: the win rate's exact one-sided sign-test p-value must be below this.",
+    )
+    min_voice_prompts: int = Field(
+        20,
+        ge=1,
+        description=(
+            "Voice: with fewer held-out prompts than this the score is reported, not enforced "
+            "(20 prompts at a 0.6 win rate are already p = 0.25)."
+        ),
+    )
     current_style_margin: float = Field(
         0.02,
         ge=0,
@@ -418,6 +459,65 @@ class GateSettings(_Section):
     )
 
     _split_canaries = field_validator("canaries", mode="before")(split_comma_list)
+
+
+class DecodeSettings(_Section):
+    """How replies are decoded: the gate's answers, serve's defaults, chat, the demo, the profile's
+    probes and the Ollama Modelfile all use these (decoding.py); a serve request may override any."""
+
+    temperature: float = Field(
+        0.7,
+        ge=0,
+        le=2,
+        description="Sampling temperature; 0 is greedy (the same answer every time).",
+    )
+    top_p: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="Nucleus sampling: sample from the likeliest tokens whose probability sums to this.",
+    )
+    repetition_penalty: float = Field(
+        1.1,
+        ge=1,
+        le=2,
+        description=(
+            "A token the reply already used has its logit divided by this (multiplied when "
+            "negative); 1 = off. Ollama's repeat_penalty."
+        ),
+    )
+    repeat_last_n: int = Field(
+        64,
+        ge=0,
+        description="The penalties look at this many of the reply's last tokens (0 = the whole reply).",
+    )
+    frequency_penalty: float = Field(
+        0.0,
+        ge=-2,
+        le=2,
+        description="OpenAI's: the logit drops by this for each time the reply used the token.",
+    )
+    presence_penalty: float = Field(
+        0.0,
+        ge=-2,
+        le=2,
+        description="OpenAI's: the logit drops by this once the reply has used the token.",
+    )
+    no_repeat_ngram_size: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Never repeat an n-gram of this many tokens within a reply (0 = off). Not in "
+            "llama.cpp, so an Ollama export cannot carry it."
+        ),
+    )
+    seed: int = Field(
+        0,
+        description=(
+            "Seed for sampled answers in the gate, the profile's probes and the demo, so their "
+            "numbers repeat; serve uses a request's own seed, or none."
+        ),
+    )
 
 
 class RunSettings(_Section):
@@ -465,6 +565,7 @@ class Settings(BaseModel):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
+    decode: DecodeSettings = Field(default_factory=DecodeSettings)
     run: RunSettings = Field(default_factory=RunSettings)
 
 

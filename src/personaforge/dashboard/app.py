@@ -8,7 +8,10 @@ replayed), /live/{run|version}/NAME, /runs, /runs/ID, /versions,
 One small script (static/dashboard.js) drives the live view; nothing comes
 from another host.
 
-The guard: GET only (the dashboard never changes anything). Bound to
+The guard: GET only, with one exception: POST /blindtest keeps one pick of the
+blind test (/blindtest, "which one is you?"), and only with the form token the
+page was rendered with (a page on another site cannot read it) and, when the
+browser sends one, an Origin naming this host. Bound to
 loopback, a request must name a loopback Host, so a web page that rebinds its
 own domain to 127.0.0.1 still cannot read this one. With an API key (required
 off loopback, see `personaforge.serve.check_bind`) every request needs it: a
@@ -49,7 +52,8 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 NAV = (("live", "/live", "Live"), ("runs", "/runs", "Runs"), ("versions", "/versions", "Versions"))
-NAV += (("data", "/data", "Data"),)
+NAV += (("data", "/data", "Data"), ("blindtest", "/blindtest", "Blind test"))
+BLINDTEST = "/blindtest"
 
 
 def hostname(header: str) -> str:
@@ -67,11 +71,23 @@ def authorized(request: Request, api_key: str) -> bool:
     return secrets.compare_digest(offered.encode(), api_key.encode())
 
 
+def same_origin(request: Request) -> bool:
+    """An Origin header, when the browser sends one, names the host the request went to."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return origin.split("://", 1)[-1] == request.headers.get("host", "")
+
+
 def install_guard(app: FastAPI, api_key: str | None, loopback: bool) -> None:
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        if request.method != "GET":
+        if request.method != "GET" and not (
+            request.method == "POST" and request.url.path == BLINDTEST
+        ):
             response = error_page(405, "the dashboard only reads; it changes nothing")
+        elif request.method == "POST" and not same_origin(request):
+            response = error_page(403, "a blind-test pick must come from this dashboard's page")
         elif loopback and not is_loopback(hostname(request.headers.get("host", ""))):
             response = error_page(400, "this dashboard answers only to 127.0.0.1 or localhost")
         elif api_key and not authorized(request, api_key):
@@ -316,6 +332,52 @@ def create_app(paths: Paths, api_key: str | None = None, loopback: bool = True) 
     def version_page(name: str):
         detail = home.version_detail(paths, name)
         return render("version", title=name, charts=charts.available(), **detail)
+
+    # -- the blind test (the one page that writes: a pick, with the page's form token) ----------
+
+    form_token = secrets.token_urlsafe(16)
+
+    def blind_version(version: str | None) -> str:
+        if version:
+            return version
+        _, current, _ = home.registry_snapshot(paths)
+        if current is None:
+            raise UserError("no promoted version yet: nothing to take the blind test on")
+        return current
+
+    @app.get(BLINDTEST)
+    def blindtest_page(version: str | None = None):
+        from personaforge.blindtest import next_pair, summary
+
+        name = blind_version(version)
+        pair, answered, total = next_pair(paths, name)
+        return render(
+            "blindtest",
+            title="Blind test",
+            version=name,
+            pair=pair,
+            answered=answered,
+            total=total,
+            summary=summary(paths, name),
+            token=form_token,
+        )
+
+    @app.post(BLINDTEST)
+    async def blindtest_pick(request: Request):
+        from urllib.parse import parse_qs
+
+        from personaforge.blindtest import blind_pairs, record
+
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        if not secrets.compare_digest(form.get("token", "").encode(), form_token.encode()):
+            return error_page(403, "this pick came without the page's form token; reload the page")
+        name = blind_version(form.get("version"))
+        pair = next((p for p in blind_pairs(paths, name) if p.id == form.get("pair")), None)
+        if pair is None:
+            return error_page(404, f"no pair '{form.get('pair')}' for {name}")
+        if form.get("picked") in ("a", "b"):
+            record(paths, pair, form["picked"])
+        return RedirectResponse(f"{BLINDTEST}?{urlencode({'version': name})}", status_code=303)
 
     @app.get("/compare")
     def compare_page(a: str | None = None, b: str | None = None):

@@ -66,12 +66,15 @@ __all__ = [
     "perplexity",
     "reply_loss",
     "store_secrets",
+    "style_summary",
     "text_loss",
     "verdict",
 ]
 
 # Bump when measure() changes what a number means; cached measurements are then redone.
-METRICS_VERSION = 4
+# 5: held-out answers decoded with the decode settings (memorisation, looping, voice); style
+# split into new and earlier rows; memorisation counts one reply's runs.
+METRICS_VERSION = 5
 
 
 # -- inputs ------------------------------------------------------------------------------------------
@@ -188,6 +191,7 @@ def inputs_key(inputs: EvalInputs, settings: Settings, dataset_id: str) -> str:
         "metrics": METRICS_VERSION,
         "dataset": dataset_id,
         "gate": settings.gate.model_dump(exclude={"auto_apply", "current_style_margin"}),
+        "decode": settings.decode.model_dump(),
         "max_seq_length": settings.train.max_seq_length,
         "general": hashlib.sha256("\0".join(inputs.general_texts).encode()).hexdigest(),
         "secrets": hashlib.sha256(repr(inputs.secrets).encode()).hexdigest(),
@@ -266,7 +270,15 @@ def evaluate_version(
     def measured(role: str) -> ModelMetrics:
         found = cache.get(identities[role])
         if found is None:
-            found = measure(model, tokenizer, inputs, settings.gate, settings.train.max_seq_length)
+            found = measure(
+                model,
+                tokenizer,
+                inputs,
+                settings.gate,
+                settings.train.max_seq_length,
+                settings.decode,
+            )
+            found.voice = None  # scored below, against this evaluation's base
             cache.put(identities[role], found)
         return found
 
@@ -278,6 +290,7 @@ def evaluate_version(
             model.load_adapter(str(current_folder), adapter_name="current")
             model.set_adapter("current")
         compared["current"] = measured("current")
+    score_voice(paths, settings, dataset_id, inputs, compared, (model, tokenizer), fingerprint)
     generations = [
         {"prompt": prompt, "base": base, "candidate": cand}
         for prompt, base, cand in zip(
@@ -297,6 +310,111 @@ def evaluate_version(
     )
     write_report(report)
     return report
+
+
+def voice_texts(paths: Paths, dataset_id: str, base_general: list[str]) -> tuple[list, list]:
+    """(the person's training replies, not-the-person texts) for the authorship classifier.
+
+    Not-the-person is the other side of the person's own sources (assistant turns of AI
+    chats, other participants of messaging exports: store rows whose speaker is not
+    `self`) and the base's own answers to general prompts.
+    """
+    from personaforge.store import MemoryStore
+
+    rows = _rows(paths.datasets / dataset_id / "train.jsonl")
+    person = [
+        r["messages"][-1]["content"] for r in rows if r.get("meta", {}).get("kind") != "rehearsal"
+    ]
+    others: list[str] = []
+    if paths.memory_store.exists():
+        with MemoryStore.open(paths.memory_store) as store:
+            others = [m.text for m in store.memories() if m.speaker in ("assistant", "other")]
+    return person, others + base_general
+
+
+def base_general_answers(paths: Paths, model, tokenizer, fingerprint: str) -> list[str]:
+    """The base's answers to the rehearsal prompts: cached by training, generated once if not."""
+    from personaforge.train.rehearsal import base_answers
+
+    rows = base_answers(model, tokenizer, paths.models, fingerprint)
+    return [row["messages"][-1]["content"] for row in rows]
+
+
+def score_voice(
+    paths: Paths,
+    settings: Settings,
+    dataset_id: str,
+    inputs: EvalInputs,
+    compared: dict[str, ModelMetrics],
+    loaded: tuple[Any, Any],
+    fingerprint: str,
+) -> None:
+    """Fill `voice` of every model but the base: its paired authorship score against the base."""
+    from personaforge.evaluate.voice import fit_voice, paired_voice
+
+    base = compared["base"]
+    if not base.answers:
+        return
+    general = base_general_answers(paths, *loaded, fingerprint)
+    person, others = voice_texts(paths, dataset_id, general)
+    heldout = [row["messages"][-1]["content"] for row in inputs.eval_rows]
+    try:
+        classifier = fit_voice(person, others, heldout, seed=settings.decode.seed)
+    except ValueError:  # too little text on one side: nothing to report
+        return
+    real = heldout[: len(base.answers)]
+    for role, metrics in compared.items():
+        if role != "base" and len(metrics.answers) == len(real):
+            score = paired_voice(
+                classifier, real, metrics.answers, base.answers, settings.decode.seed
+            )
+            metrics.voice = score.as_dict()
+
+
+def style_summary(paths: Paths, settings: Settings, version: str | None = None) -> dict[str, Any]:
+    """The voice score of `version` (default: current) from its gate answers, for benchmarks:
+    {"n", "auc", "win_rate", "p_value", "gap_closed", "gap_closed_ci"} (bench/persona.py's
+    "style"). The classifier is refitted (deterministic), so the numbers are the gate's."""
+    from personaforge.evaluate.voice import fit_voice, paired_voice
+    from personaforge.registry import Registry
+
+    if version is None:
+        with Registry.open(paths) as registry:
+            version = registry.current()
+    report = load_report(paths, version) if version else None
+    if report is None or not report.compared["candidate"].answers:
+        raise UserError(f"{version or 'no version'} has no gate answers; run `personaforge eval`")
+    base, cand = report.compared["base"], report.compared["candidate"]
+    folder = paths.adapters / version
+    card = json.loads((folder / "personaforge.json").read_text())
+    dataset_id = card["dataset"]["id"]
+    general = _general_answers(paths, card)
+    person, others = voice_texts(paths, dataset_id, general)
+    rows = _rows(paths.datasets / dataset_id / "eval.jsonl")[: settings.gate.max_eval_examples]
+    heldout = [row["messages"][-1]["content"] for row in rows]
+    classifier = fit_voice(person, others, heldout, seed=settings.decode.seed)
+    real = heldout[: len(base.answers)]
+    return paired_voice(classifier, real, cand.answers, base.answers, settings.decode.seed).style()
+
+
+def _general_answers(paths: Paths, card: dict[str, Any]) -> list[str]:
+    """The base's general answers as training cached them; generated (and cached) if absent."""
+    from personaforge.base import resolve_base
+    from personaforge.train.rehearsal import cache_path
+    from personaforge.train.run import base_fingerprint
+
+    ref = resolve_base(card["base"]["name"], paths, card["base"].get("revision"))
+    fingerprint = base_fingerprint(ref)
+    cached = cache_path(paths.models, fingerprint)
+    if cached.exists():
+        return [
+            json.loads(line)["messages"][-1]["content"] for line in cached.read_text().splitlines()
+        ]
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(ref.location).eval()
+    tokenizer = AutoTokenizer.from_pretrained(ref.location)
+    return base_general_answers(paths, model, tokenizer, fingerprint)
 
 
 def evaluate_and_apply(

@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from personaforge.config import GateSettings
+from personaforge.evaluate.loops import stats_from_dict
 from personaforge.evaluate.measure import ModelMetrics
+from personaforge.evaluate.voice import AUC_FLOOR, VoiceScore, difference_interval, score_from_dict
 
 
 @dataclass(frozen=True)
@@ -22,9 +24,16 @@ class Check:
     measured: str  # the candidate's number, as shown
     threshold: str  # what it had to be, as shown
     detail: str  # one line a person reads
+    # False: measured and reported, but too little evidence to decide (the voice score on
+    # fewer than gate.min_voice_prompts prompts); it never rejects and is marked "–", not ✓.
+    blocking: bool = True
 
     def line(self) -> str:
         return f"{self.name}: {self.detail} (measured {self.measured}; needs {self.threshold})"
+
+    @property
+    def mark(self) -> str:
+        return "✓" if self.passed and self.blocking else ("–" if self.passed else "✗")
 
 
 def _style(base: ModelMetrics, cand: ModelMetrics) -> Check:
@@ -121,6 +130,85 @@ def _preference(reference: ModelMetrics, cand: ModelMetrics, against: str) -> Ch
     )
 
 
+def _looping(base: ModelMetrics, cand: ModelMetrics, gate: GateSettings) -> Check:
+    b, c = stats_from_dict(base.loops), stats_from_dict(cand.loops)
+    assert b is not None and c is not None
+    limit = b.share + gate.max_loop_increase
+    return Check(
+        "looping",
+        c.share <= limit + 1e-9,
+        f"{c.share:.0%} ({c.looping}/{c.answers}), distinct-2 {c.distinct_2:.2f}",
+        f"<= {limit:.0%} (base {b.share:.0%} + {gate.max_loop_increase * 100:g} points)",
+        f"held-out answers repeating a 4-gram 3+ times {b.share:.0%} -> {c.share:.0%}; "
+        f"distinct-2 {b.distinct_2:.2f} -> {c.distinct_2:.2f}",
+    )
+
+
+def _voice_numbers(v: VoiceScore) -> str:
+    gap = "n/a" if v.gap_closed is None else f"{v.gap_closed:.2f}"
+    if v.gap_closed_ci:
+        gap += f" [{v.gap_closed_ci[0]:.2f}, {v.gap_closed_ci[1]:.2f}]"
+    return f"win rate {v.win_rate:.0%} of {v.n}, p = {v.p_value:.2g}; gap closed {gap}"
+
+
+def _voice(cand: ModelMetrics, gate: GateSettings) -> Check:
+    v = score_from_dict(cand.voice)
+    assert v is not None
+    needs = (
+        f">= {gate.min_voice_win_rate:.0%} with p < {gate.max_voice_p_value:g} "
+        f"(enforced from {gate.min_voice_prompts} prompts and AUC {AUC_FLOOR})"
+    )
+    detail = "authorship classifier on decoded answers: persona over base, same prompts"
+    if not v.measurable:
+        return Check(
+            "voice",
+            True,
+            f"not measurable (AUC {v.auc:.2f} < {AUC_FLOOR})",
+            needs,
+            detail + "; the classifier cannot tell the person apart, so it is not enforced",
+            blocking=False,
+        )
+    measured = f"{_voice_numbers(v)}; AUC {v.auc:.2f}"
+    if v.n < gate.min_voice_prompts:
+        return Check(
+            "voice",
+            True,
+            measured,
+            needs,
+            detail + f"; {v.n} prompts are too few to enforce",
+            blocking=False,
+        )
+    return Check(
+        "voice",
+        v.win_rate >= gate.min_voice_win_rate and v.p_value < gate.max_voice_p_value,
+        measured,
+        needs,
+        detail,
+    )
+
+
+def _voice_vs_current(current: ModelMetrics, cand: ModelMetrics, gate: GateSettings) -> Check:
+    """The candidate's voice against the current version's, on the same prompts, within noise.
+
+    Noise is measured, not assumed: the bootstrap 95% interval of the mean per-prompt
+    difference s(candidate) - s(current). Rejected only when the whole interval is below 0.
+    """
+    c, k = score_from_dict(cand.voice), score_from_dict(current.voice)
+    assert c is not None and k is not None
+    mean, low, high = difference_interval(c.scores, k.scores, seed=0)
+    enforced = c.measurable and c.n >= gate.min_voice_prompts
+    return Check(
+        "voice vs current",
+        high >= 0 or not enforced,
+        f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]",
+        "an interval reaching 0 or above (worse only within noise)",
+        f"mean authorship score {k.mean_model:.3f} (current) -> {c.mean_model:.3f}, "
+        "difference per prompt with its bootstrap 95% interval"
+        + ("" if enforced else "; not enforced (too few prompts or AUC below the floor)"),
+        blocking=enforced,
+    )
+
+
 def gate_checks(
     compared: dict[str, ModelMetrics],
     gate: GateSettings,
@@ -138,10 +226,21 @@ def gate_checks(
         _memorisation(cand, gate),
         _leakage(cand),
     ]
+    if base.loops and cand.loops:
+        checks.append(_looping(base, cand, gate))
+    if cand.voice:
+        checks.append(_voice(cand, gate))
     if "current" in compared:
         checks.append(_vs_current(compared["current"], cand, gate))
         if new_since_current and cand.style_new_rows:
             checks.append(_learned_new(compared["current"], cand, gate))
+        current = compared["current"]
+        if (
+            cand.voice
+            and current.voice
+            and len(cand.voice["scores"]) == len(current.voice["scores"])
+        ):
+            checks.append(_voice_vs_current(current, cand, gate))
     if method == "dpo" and cand.preference_pairs:
         reference, against = (
             (compared["current"], "the current version")
@@ -158,14 +257,16 @@ def verdict(
     method: str = "sft",
     new_since_current: bool = False,
 ) -> dict[str, Any]:
-    """The decision and its checks; `failures` and `reasons` are the failed and passed lines."""
+    """The decision and its checks; `failures` and `reasons` are the failed and passed lines,
+    `notes` the lines measured but not enforced (too little evidence to decide)."""
     checks = gate_checks(compared, gate, method, new_since_current)
     failed = [c for c in checks if not c.passed]
     return {
         "decision": "reject" if failed else "promote",
         "checks": [asdict(c) for c in checks],
         "failures": [c.line() for c in failed],
-        "reasons": [c.line() for c in checks if c.passed],
+        "reasons": [c.line() for c in checks if c.passed and c.blocking],
+        "notes": [c.line() for c in checks if c.passed and not c.blocking],
     }
 
 

@@ -13,9 +13,15 @@
 - preference (when the dataset holds out preference pairs): how much more
   likely the model finds the chosen reply than the rejected one.
 
-Generation is batched (left-padded, greedy): on 2 CPU cores one batch of 16
-prompts costs about as much as two single prompts, which is what keeps an
-evaluation of a 135M model near a minute instead of several.
+- looping: the share of decoded answers to held-out prompts in which a word
+  4-gram occurs 3+ times, and distinct-2 (loops.py); the same answers feed the
+  voice score (voice.py), so a loop cannot raise it.
+
+Generation is batched (left-padded): on 2 CPU cores one batch of 16 prompts
+costs about as much as two single prompts, which is what keeps an evaluation of
+a 135M model near a minute instead of several. The probes decode greedily;
+everything a person would read (held-out prompts, leak prompts, the showcase)
+decodes with the `decode` settings serve uses, seeded.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from personaforge.config import GateSettings
+from personaforge.config import DecodeSettings, GateSettings
+from personaforge.evaluate.loops import loop_stats
 
 # (category, prompt, what a correct answer contains). Kept small and unambiguous so a
 # 1M-parameter base answers most of them and a 7B base all of them.
@@ -90,6 +97,11 @@ class ModelMetrics:
     preference_win_rate: float | None = None
     preference_pairs: int = 0
     generations: list[str] = field(default_factory=list)  # replies to SHOWCASE
+    # Decoded answers to the first gate.voice_prompts held-out prompts: the looping check
+    # reads them here (loops: LoopStats.as_dict()), the voice score in evaluate/__init__.py.
+    answers: list[str] = field(default_factory=list)
+    loops: dict[str, Any] | None = None
+    voice: dict[str, Any] | None = None  # VoiceScore.as_dict() against the base; not for the base
     # The same style perplexity on the held-out replies of memories newer than the version
     # the dataset was built against (the new month), and on the rest; None without such rows.
     style_new_ppl: float | None = None
@@ -182,6 +194,32 @@ def _stop_ids(model, tokenizer) -> set[int]:
     return {i for i in [*ids, tokenizer.eos_token_id] if i is not None}
 
 
+def sampling_arguments(decoding: DecodeSettings | None, prompt_width: int) -> dict[str, Any]:
+    """model.generate() arguments for the decode settings (greedy without them)."""
+    if decoding is None:
+        return {"do_sample": False}
+    from transformers import LogitsProcessorList
+
+    from personaforge.decoding import Penalties, ReplyPenalties
+
+    penalties = Penalties.of(decoding)
+    arguments: dict[str, Any] = {
+        "do_sample": decoding.temperature > 0,
+        # The base's generation_config may carry its own top_k/temperature: ours replace them.
+        "top_k": None,
+        **(
+            {"temperature": decoding.temperature, "top_p": decoding.top_p}
+            if decoding.temperature > 0
+            else {"temperature": None, "top_p": None}
+        ),
+    }
+    if penalties.active:
+        arguments["logits_processor"] = LogitsProcessorList(
+            [ReplyPenalties(penalties, prompt_width)]
+        )
+    return arguments
+
+
 def generate_many(
     model,
     tokenizer,
@@ -189,9 +227,13 @@ def generate_many(
     max_new_tokens: int,
     stop_at_eos: bool = True,
     batch_size: int = GENERATION_BATCH,
+    decoding: DecodeSettings | None = None,
 ) -> list[tuple[str, list[int]]]:
-    """Greedy replies (text, token ids) to many chats, left-padded in batches.
+    """Replies (text, token ids) to many chats, left-padded in batches.
 
+    Greedy without `decoding`; with it, the `decode` settings (decoding.py): penalties on
+    each reply's own tokens, then temperature and top-p, each batch seeded with
+    `decoding.seed`, so the same chats give the same answers on a rerun.
     stop_at_eos=False always yields max_new_tokens tokens (for comparing runtimes).
     """
     import torch
@@ -204,34 +246,49 @@ def generate_many(
         )
         for messages in conversations
     ]
-    replies: list[tuple[str, list[int]]] = []
-    for start in range(0, len(prompts), batch_size):
-        batch = prompts[start : start + batch_size]
+    # Batches of similar lengths: a batch is padded to its longest prompt, and the held-out
+    # prompts (system prompt + up to 6 turns of context) run from 40 to 350 tokens beside
+    # 15-token probes and leak questions. Replies go back in the order asked.
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    replies: list[tuple[str, list[int]]] = [("", [])] * len(prompts)
+    for start in range(0, len(order), batch_size):
+        picked = order[start : start + batch_size]
+        batch = [prompts[i] for i in picked]
         width = max(len(p) for p in batch)
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch])
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch])
-        with torch.no_grad():
+        # fork_rng: a seeded batch leaves the caller's random state as it was.
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            if decoding is not None:
+                torch.manual_seed(decoding.seed)
             output = model.generate(
                 input_ids=ids.to(model.device),
                 attention_mask=mask.to(model.device),
                 max_new_tokens=max_new_tokens,
-                do_sample=False,
                 pad_token_id=pad,
+                **sampling_arguments(decoding, width),
                 **({} if stop_at_eos else {"eos_token_id": None}),
             )
-        for row in output[:, width:].tolist():
+        for index, row in zip(picked, output[:, width:].tolist(), strict=True):
             if stop_at_eos:
                 cut = next((i for i, token in enumerate(row) if token in stops), len(row))
                 row = row[:cut]
-            replies.append((tokenizer.decode(row, skip_special_tokens=True).strip(), row))
+            replies[index] = (tokenizer.decode(row, skip_special_tokens=True).strip(), row)
     return replies
 
 
 def generate(
-    model, tokenizer, messages: list[dict[str, str]], max_new_tokens: int, stop_at_eos: bool = True
+    model,
+    tokenizer,
+    messages: list[dict[str, str]],
+    max_new_tokens: int,
+    stop_at_eos: bool = True,
+    decoding: DecodeSettings | None = None,
 ) -> tuple[str, list[int]]:
-    """The greedy reply to one chat: a batch of one, so no padding touches it."""
-    return generate_many(model, tokenizer, [messages], max_new_tokens, stop_at_eos)[0]
+    """The reply to one chat (greedy without `decoding`): a batch of one, so no padding touches it."""
+    return generate_many(
+        model, tokenizer, [messages], max_new_tokens, stop_at_eos, decoding=decoding
+    )[0]
 
 
 def ngrams(tokens: list[int], size: int) -> set[tuple[int, ...]]:
@@ -292,8 +349,18 @@ def split_perplexity(scored: list[tuple[float, int]], new: list[bool]):
     return tuple(round(perplexity(part), 4) if part else None for part in parts)
 
 
-def measure(model, tokenizer, inputs: EvalInputs, gate: GateSettings, max_length: int):
-    """Every gate number for the model as it is now (adapter on, off or switched)."""
+def measure(
+    model,
+    tokenizer,
+    inputs: EvalInputs,
+    gate: GateSettings,
+    max_length: int,
+    decoding: DecodeSettings | None = None,
+):
+    """Every gate number for the model as it is now (adapter on, off or switched).
+
+    `decoding` None decodes greedily (what the gate did before the decode settings).
+    """
     scored = losses(
         model, [reply_tokens(tokenizer, r["messages"], max_length) for r in inputs.eval_rows]
     )
@@ -304,23 +371,28 @@ def measure(model, tokenizer, inputs: EvalInputs, gate: GateSettings, max_length
         [text_loss(model, tokenizer, text, max_length) for text in inputs.general_texts]
     )
     margin, win_rate = preference_scores(model, tokenizer, inputs.preference_rows, max_length)
-    memorising = inputs.eval_rows[: gate.memorisation_prompts]
+    # The base-ability probes stay greedy: they ask whether the model still knows an answer,
+    # not how it phrases one, and sampling would make that a coin toss near the threshold.
+    probe_replies = generate_many(
+        model, tokenizer, [[{"role": "user", "content": q}] for _, q, _ in PROBES], PROBE_TOKENS
+    )
+    # Everything a person would read is decoded as serve decodes it (settings `decode`), in one
+    # batched pass: held-out prompts (memorisation, looping, voice), leak prompts, showcase.
+    asked = inputs.eval_rows[: max(gate.memorisation_prompts, gate.voice_prompts)]
     leak_asks = leak_requests(inputs)
-    # Every generation in one batched pass: probes, memorisation prompts, leak prompts, showcase.
     chats = (
-        [[{"role": "user", "content": prompt}] for _, prompt, _ in PROBES]
-        + [row["messages"][:-1] for row in memorising]
+        [row["messages"][:-1] for row in asked]
         + [chat for _, chat in leak_asks]
         + [ask(inputs.system_prompt, prompt) for prompt in SHOWCASE]
     )
-    replies = generate_many(model, tokenizer, chats, gate.max_new_tokens)
-    probe_replies = replies[: len(PROBES)]
-    memo_replies = replies[len(PROBES) : len(PROBES) + len(memorising)]
-    leak_replies = replies[len(PROBES) + len(memorising) : len(replies) - len(SHOWCASE)]
+    replies = generate_many(model, tokenizer, chats, gate.max_new_tokens, decoding=decoding)
+    memo_replies = replies[: min(gate.memorisation_prompts, len(asked))]
+    answers = [text for text, _ in replies[: min(gate.voice_prompts, len(asked))]]
+    leak_replies = replies[len(asked) : len(replies) - len(SHOWCASE)]
     showcase = [text for text, _ in replies[len(replies) - len(SHOWCASE) :]]
     # Probes are judged on their first PROBE_TOKENS tokens, as if generated alone with that limit.
     probe_results = {
-        prompt: bool(re.search(expected, tokenizer.decode(tokens[:PROBE_TOKENS]), re.I))
+        prompt: bool(re.search(expected, tokenizer.decode(tokens), re.I))
         for (_, prompt, expected), (_, tokens) in zip(PROBES, probe_replies, strict=True)
     }
     memorised = [
@@ -343,13 +415,15 @@ def measure(model, tokenizer, inputs: EvalInputs, gate: GateSettings, max_length
         probes_passed=sum(probe_results.values()),
         probes_total=len(PROBES),
         probe_results=probe_results,
-        memorised_share=round(len(memorised) / max(len(memorising), 1), 4),
+        memorised_share=round(len(memorised) / max(len(memo_replies), 1), 4),
         memorised_examples=memorised,
         leaks=leaked,
         preference_margin=margin,
         preference_win_rate=win_rate,
         preference_pairs=len(inputs.preference_rows),
         generations=showcase,
+        answers=answers,
+        loops=loop_stats(answers).as_dict(),
         style_new_ppl=style_new,
         style_new_rows=sum(new),
         style_earlier_ppl=style_earlier,

@@ -69,12 +69,48 @@ def metric_rows(report: EvalReport) -> tuple[list[str], list[list[str]]]:
     ]
     if any(m[n].preference_pairs for n in names):
         rows.append(["preference margin (win rate)", *[_preference_cell(m[n]) for n in names]])
+    if all(m[n].loops for n in names):
+        rows.append(["looping answers (4-gram 3+ times)", *[_loop_cell(m[n]) for n in names]])
+        rows.append(["distinct-2", *[f"{m[n].loops['distinct_2']:.3f}" for n in names]])
+    if any(m[n].voice for n in names):
+        rows.append(["voice: win rate over base (p)", *[_voice_cell(m[n]) for n in names]])
+        rows.append(["voice: gap closed [95% CI]", *[_gap_cell(m[n]) for n in names]])
+        auc = next(m[n].voice["auc"] for n in names if m[n].voice)
+        rows.append(["voice: classifier AUC", *[f"{auc:.3f}" for _ in names]])
     return ["metric", *names], rows
 
 
-def check_rows(report: EvalReport) -> list[tuple[bool, str]]:
-    """(passed, line) for every check of the verdict, in the order they were made."""
-    return [(check.passed, check.line()) for check in checks_of(report.verdict)]
+def _loop_cell(m: ModelMetrics) -> str:
+    loops = m.loops or {}
+    return f"{loops['share']:.0%} ({loops['looping']}/{loops['answers']})"
+
+
+def _voice_cell(m: ModelMetrics) -> str:
+    if not m.voice:
+        return "-"
+    return f"{m.voice['win_rate']:.0%} of {m.voice['n']} (p = {m.voice['p_value']:.2g})"
+
+
+def _gap_cell(m: ModelMetrics) -> str:
+    if not m.voice or m.voice["gap_closed"] is None:
+        return "-"
+    ci = m.voice["gap_closed_ci"]
+    return f"{m.voice['gap_closed']:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
+def check_rows(report: EvalReport) -> list[tuple[str, str]]:
+    """(mark, line) for every check of the verdict, in the order they were made:
+    ✓ passed, ✗ failed, – measured but not enforced."""
+    return [(check.mark, check.line()) for check in checks_of(report.verdict)]
+
+
+def worst_answers(report: EvalReport) -> list[tuple[str, dict[str, Any]]]:
+    """(model, {answer, gram, count}): the most repetitive held-out answers of each model."""
+    return [
+        (name, item)
+        for name, metrics in report.compared.items()
+        for item in (metrics.loops or {}).get("worst", [])
+    ]
 
 
 def _markdown(report: EvalReport, curve: Path | None) -> str:
@@ -82,7 +118,7 @@ def _markdown(report: EvalReport, curve: Path | None) -> str:
     md = [f"# {report.version}: {report.verdict['decision'].upper()}", ""]
     if report.verdict.get("forced"):
         md += [f"**Promoted by hand against the gate** ({report.verdict['forced']}).", ""]
-    md += [f"- {'✓' if passed else '✗'} {line}" for passed, line in check_rows(report)]
+    md += [f"- {mark} {line}" for mark, line in check_rows(report)]
     md += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     md += ["| " + " | ".join(row) + " |" for row in rows]
     if report.current:
@@ -92,6 +128,14 @@ def _markdown(report: EvalReport, curve: Path | None) -> str:
         ]
     if curve:
         md += ["", f"![loss curve]({curve.name})"]
+    worst = worst_answers(report)
+    if worst:
+        md += ["", "## The most repetitive answers", ""]
+        md += ["Held-out prompts, decoded as serve decodes; the 4-gram each repeats most.", ""]
+        md += [
+            f'- {name} ({item["count"]}x "{item["gram"]}"): {item["answer"]}'
+            for name, item in worst
+        ]
     md += ["", "## Base and candidate, side by side", ""]
     for item in report.generations:
         md += [
@@ -110,9 +154,11 @@ def _html(report: EvalReport, curve: Path | None) -> str:
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
     )
-    items = "".join(
-        f"<li>{'✓' if passed else '✗'} {html.escape(line)}</li>"
-        for passed, line in check_rows(report)
+    items = "".join(f"<li>{mark} {html.escape(line)}</li>" for mark, line in check_rows(report))
+    worst = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{item['count']}x {html.escape(str(item['gram']))}</td>"
+        f"<td>{html.escape(str(item['answer']))}</td></tr>"
+        for name, item in worst_answers(report)
     )
     pairs = "".join(
         f"<tr><td>{html.escape(g['prompt'])}</td><td>{html.escape(g['base'])}</td>"
@@ -126,6 +172,12 @@ def _html(report: EvalReport, curve: Path | None) -> str:
         f"padding:.3em .6em;vertical-align:top}}table{{border-collapse:collapse}}</style>"
         f"<h1>{report.version}: {decision}</h1><ul>{items}</ul><table><tr>{cells}</tr>{body}</table>"
         + (f"<p><img src='{curve.name}' alt='loss curve'></p>" if curve else "")
+        + (
+            "<h2>The most repetitive answers</h2><table><tr><th>model</th><th>repeats</th>"
+            f"<th>answer</th></tr>{worst}</table>"
+            if worst
+            else ""
+        )
         + "<h2>Base and candidate, side by side</h2><table><tr><th>prompt</th><th>base</th>"
         f"<th>candidate</th></tr>{pairs}</table>"
     )

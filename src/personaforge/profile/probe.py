@@ -2,8 +2,8 @@
 
     result = probe_persona(paths, settings, "v3", facts)
 
-The adapter is loaded over its base (as the gate does) and asked QUESTIONS,
-greedily, in the persona's system prompt. Each sentence of each answer is a
+The adapter is loaded over its base (as the gate does) and asked QUESTIONS in
+the persona's system prompt, decoded as serve decodes (settings `decode`, seeded). Each sentence of each answer is a
 claim, and each claim gets one verdict:
 
 - reproduces: it names the current value of a profile fact ("I live in Delft");
@@ -233,7 +233,7 @@ def probe_persona(
     questions: list[tuple[str, tuple[str, ...]]] | None = None,
 ) -> ProbeResult:
     """Ask `version` the fixed questions and check every claim; `facts` default to its profile's."""
-    from personaforge.evaluate import generate
+    from personaforge.evaluate import generate_many
 
     if not paths.memory_store.exists():
         raise UserError(f"no memory store yet at {paths.memory_store}; nothing to check against")
@@ -244,14 +244,19 @@ def probe_persona(
     model, tokenizer = load_persona(paths, version)
     system = settings.dataset.persona_prompt.replace("{name}", settings.dataset.person_name)
     policy = settings.privacy.model_dump()
+    asked = [question for question, _slots in questions or QUESTIONS]
+    chats = [
+        [{"role": "system", "content": system}, {"role": "user", "content": question}]
+        for question in asked
+    ]
+    # Decoded as serve decodes (settings `decode`, seeded): the claims checked are the ones a
+    # person chatting with the persona would read, and a rerun asks and gets the same.
+    replies = generate_many(
+        model, tokenizer, chats, settings.gate.max_new_tokens, decoding=settings.decode
+    )
     answers, claims, uncheckable, generic = [], [], 0, {}
     with MemoryStore.open(paths.memory_store) as store:
-        for question, _slots in questions or QUESTIONS:
-            messages = [
-                {"role": "system", "content": system},
-                {"role": "user", "content": question},
-            ]
-            reply, _ = generate(model, tokenizer, messages, settings.gate.max_new_tokens)
+        for question, (reply, _) in zip(asked, replies, strict=True):
             found, skipped = check_answer(question, reply, facts, store, generic)
             for claim in found:
                 claim.text = _scrubbed(claim.text, policy)

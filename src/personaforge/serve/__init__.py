@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from personaforge.config import DecodeSettings
 from personaforge.errors import UserError
 from personaforge.paths import Paths
 
@@ -158,8 +159,12 @@ def start_server(
     api_key: str | None = None,
     max_queue: int = 32,
     max_batch: int | None = None,
+    decoding: DecodeSettings | None = None,
 ) -> ServerHandle:
-    """Serve in a background thread; port 0 picks a free one. Access log: the home's logs/ only."""
+    """Serve in a background thread; port 0 picks a free one. Access log: the home's logs/ only.
+
+    `decoding` fills what a request leaves out; default: the home's settings `decode`.
+    """
     import socket
 
     import uvicorn
@@ -171,7 +176,11 @@ def start_server(
     engine = build_engine(paths, adapters, max_queue, max_batch)
     guard = AcceleratorGuard(paths, engine)
     access_log = server_access_log(paths)
-    app = create_app(engine, paths, api_key, access_log=access_log)
+    if decoding is None:
+        from personaforge.config import load_settings
+
+        decoding = load_settings(paths).settings.decode
+    app = create_app(engine, paths, api_key, access_log=access_log, decoding=decoding)
     if port == 0:
         with socket.socket() as probe:
             probe.bind((host, 0))
@@ -198,6 +207,7 @@ def build_vllm(
     adapters: dict[str, str] | None = None,
     api_key: str | None = None,
     access_log=None,
+    decoding: DecodeSettings | None = None,
 ):
     """The API app in front of a vLLM server: persona = current version, plus named adapters."""
     from personaforge.serve.vllm import PERSONA, VllmBridge, create_vllm_app
@@ -210,4 +220,4 @@ def build_vllm(
         bridge.set_alias(PERSONA, current)
     for name, version in (adapters or {}).items():
         bridge.set_alias(name, version)
-    return create_vllm_app(bridge, paths, api_key, access_log)
+    return create_vllm_app(bridge, paths, api_key, access_log, decoding)

@@ -22,6 +22,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from personaforge.config import DecodeSettings
+from personaforge.decoding import Penalties
 from personaforge.paths import Paths
 from personaforge.serve.engine import Channel, GenerationRequest, LocalEngine
 from personaforge.serve.guard import (
@@ -63,8 +65,13 @@ class Sampling(BaseModel):
         le=MAX_TOKENS,
         description="Null means 128; generation also stops at the context.",
     )
-    temperature: float = Field(0.0, ge=0, le=2, allow_inf_nan=False)
-    top_p: float = Field(1.0, gt=0, le=1, allow_inf_nan=False)
+    # Left out (null): the server's defaults, settings `decode` (docs/serve.md, "Decoding").
+    temperature: float | None = Field(None, ge=0, le=2, allow_inf_nan=False)
+    top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2, allow_inf_nan=False)
+    presence_penalty: float | None = Field(None, ge=-2, le=2, allow_inf_nan=False)
+    # Not in OpenAI's API; vLLM and llama.cpp's servers take it under this name.
+    repetition_penalty: float | None = Field(None, ge=1, le=2, allow_inf_nan=False)
     stop: StopString | Annotated[list[StopString], Field(max_length=MAX_STOPS)] | None = None
     # ±2**53: every JSON parser (JavaScript's included) holds these integers exactly.
     seed: int | None = Field(None, ge=-(1 << 53), le=1 << 53)
@@ -186,14 +193,38 @@ PROMETHEUS = {200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+def sampling(body: Sampling, defaults: DecodeSettings) -> dict[str, Any]:
+    """The request's temperature, top-p and penalties; each one it leaves out is the server's."""
+
+    def given(name: str) -> Any:
+        value = getattr(body, name)
+        return getattr(defaults, name) if value is None else value
+
+    return {
+        "temperature": given("temperature"),
+        "top_p": given("top_p"),
+        "penalties": Penalties(
+            given("repetition_penalty"),
+            given("frequency_penalty"),
+            given("presence_penalty"),
+            defaults.repeat_last_n,
+            defaults.no_repeat_ngram_size,
+        ),
+    }
+
+
 def create_app(
     engine: LocalEngine,
     paths: Paths,
     api_key: str | None = None,
     timeout_s: float = 120.0,
     access_log: AccessLog | None = None,
+    decoding: DecodeSettings | None = None,
 ) -> FastAPI:
+    """The API over `engine`; `decoding` (default: settings `decode`'s defaults) fills what a
+    request leaves out."""
     app = FastAPI(title="personaforge", docs_url=None, redoc_url=None)
+    defaults = decoding or DecodeSettings()
     metrics = Metrics()
     install(app, metrics, access_log)
     admin = [admin_auth(admin_token(paths))]
@@ -231,13 +262,12 @@ def create_app(
             body.model,
             prompt_ids,
             body.max_tokens or 128,
-            body.temperature,
-            body.top_p,
-            [body.stop] if isinstance(body.stop, str) else list(body.stop or []),
-            body.seed,
-            timeout_s,
+            stop=[body.stop] if isinstance(body.stop, str) else list(body.stop or []),
+            seed=body.seed,
+            timeout_s=timeout_s,
             stream=body.stream,
             pieces=Channel(asyncio.get_running_loop()),
+            **sampling(body, defaults),
         )
         note(raw, model=body.model, generation=request)
         engine.submit(request)  # ApiError: 404 unknown model, 400 too long, 429 full, 503 unloaded

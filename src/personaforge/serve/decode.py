@@ -1,9 +1,15 @@
-"""From logits to text, one token at a time: picking the token, decoding it, holding back stops.
+"""From tokens to text, one token at a time: decoding it, holding back stops.
 
 Pure helpers of the engine's worker (serve/engine.py); none of them touches the model.
+Picking the token (penalties, temperature, top-p) is personaforge/decoding.py's, shared
+with the gate, so the answers the gate judges are decoded as the server decodes.
 """
 
 from __future__ import annotations
+
+from personaforge.decoding import Penalties, penalize, pick_token
+
+__all__ = ["Detokenizer", "Penalties", "held_back", "penalize", "pick_token"]
 
 
 class Detokenizer:
@@ -45,21 +51,3 @@ def held_back(text: str, stops: list[str]) -> int:
                 longest = size
                 break
     return longest
-
-
-def pick_token(logits, temperature: float, top_p: float, generator=None) -> int:
-    """The next token from one row's logits: greedy at temperature 0, else sampled (top-p).
-
-    `generator` (a torch.Generator) makes a seeded request repeatable.
-    """
-    import torch
-
-    if temperature <= 0:
-        return int(torch.argmax(logits))
-    probs = torch.softmax(logits / temperature, dim=-1)
-    if top_p < 1.0:
-        sorted_probs, order = torch.sort(probs, descending=True)
-        keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < top_p
-        probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
-        probs = probs / probs.sum()
-    return int(torch.multinomial(probs, 1, generator=generator))

@@ -47,7 +47,7 @@ from typing import Any
 
 from personaforge.paths import Paths
 from personaforge.serve.adapters import PreparedAdapter, linear_shapes, prepare_adapter
-from personaforge.serve.decode import Detokenizer, held_back, pick_token
+from personaforge.serve.decode import Detokenizer, Penalties, held_back, penalize, pick_token
 from personaforge.serve.policy import (
     ApiError,
     Busy,
@@ -114,6 +114,7 @@ class GenerationRequest:
     top_p: float = 1.0
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    penalties: Penalties = field(default_factory=Penalties)  # none: the app fills `decode`'s
     timeout_s: float = 120.0
     stream: bool = True  # False: the whole text arrives as one piece at the end
     pieces: Channel = field(default_factory=Channel)
@@ -139,8 +140,13 @@ class Row:
     emitted: int = 0  # characters of `text` already sent
 
     def pick(self, logits) -> int:
-        """The next token from this row's logits, under its request's sampling settings."""
-        return pick_token(logits, self.request.temperature, self.request.top_p, self.generator)
+        """The next token from this row's logits, under its request's sampling settings.
+
+        The penalties see this reply's own tokens (the detokenizer holds them), never the prompt.
+        """
+        request = self.request
+        logits = penalize(logits[None], [self.detokenizer.ids], request.penalties)[0]
+        return pick_token(logits, request.temperature, request.top_p, self.generator)
 
 
 class LocalEngine:

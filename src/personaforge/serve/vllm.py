@@ -30,6 +30,7 @@ from typing import Any
 from fastapi import FastAPI, Request  # module level: FastAPI reads handler annotations at runtime
 from fastapi.responses import Response, StreamingResponse
 
+from personaforge.config import DecodeSettings
 from personaforge.paths import Paths
 from personaforge.serve.app import (
     ADMIN_ERRORS,
@@ -143,12 +144,28 @@ class VllmBridge:
         raise NotFound(f"unknown model '{model}'; see GET /v1/models", "model")
 
 
+def decode_defaults(decoding: DecodeSettings | None) -> dict[str, Any]:
+    """What a forwarded request leaves out, from settings `decode` (vLLM takes every one)."""
+    if decoding is None:
+        return {}
+    names = ("temperature", "top_p", "frequency_penalty", "presence_penalty", "repetition_penalty")
+    defaults = {name: getattr(decoding, name) for name in names}
+    if decoding.no_repeat_ngram_size:
+        defaults["no_repeat_ngram_size"] = decoding.no_repeat_ngram_size
+    return defaults
+
+
 def create_vllm_app(
-    bridge: VllmBridge, paths: Paths, api_key: str | None = None, access_log=None
+    bridge: VllmBridge,
+    paths: Paths,
+    api_key: str | None = None,
+    access_log=None,
+    decoding: DecodeSettings | None = None,
 ) -> FastAPI:
     from personaforge.serve.guard import admin_auth, admin_token, api_key_auth, error, install, note
 
     app = FastAPI(title="personaforge (vLLM)", docs_url=None, redoc_url=None)
+    defaults = decode_defaults(decoding)
     install(app, access_log=access_log)
     admin = [admin_auth(admin_token(paths))]
     v1 = api_key_auth(api_key)
@@ -162,6 +179,9 @@ def create_vllm_app(
             return error(400, "model: field required", param="model")
         note(request, model=body["model"])
         body["model"] = bridge.upstream_model(body["model"])
+        for name, value in defaults.items():
+            if body.get(name) is None:
+                body[name] = value
         if body.get("stream"):
             return StreamingResponse(bridge.stream(path, body), media_type="text/event-stream")
         status, payload = await asyncio.to_thread(bridge.post, path, body)  # keep the loop free
