@@ -273,4 +273,10 @@ def test_forgetting_a_correction_replays_only_dpo_from_the_clean_version(
         ("v2", "pairs", "v1"),
         ("v3", "pairs", "v1"),
     ]
-    assert report.proven is (report.verification[-1].reproduced == 0)
+    old, new = report.verification
+    if new.reproduced or new.separated:
+        assert report.proven is False
+    elif old.reproduced or old.separated:
+        assert report.proven is True
+    else:  # v2 never showed the one pair either: nothing to claim gone (a 6-step DPO)
+        assert report.proven is None and report.verdict == "nothing measurable to remove"

@@ -120,7 +120,7 @@ def test_demo_add_month_learns_the_new_month(demo_output, demo_home, capsys, mon
     assert f"2026-11: served {before} -> {after}" in out and after != before
     # The monthly mix took November as new, and the gate checked it learned it.
     assert sft.parent == before and checks["vs current: new memories"] is True
-    numbers = re.search(r"held-out replies: ([\d.]+) \((v\d+).*-> ([\d.]+)", out)
+    numbers = re.search(r"held-out replies: ([\d.]+) \((v\d+).*?-> ([\d.]+)", out, re.S)
     assert numbers and numbers[2] == before and float(numbers[3]) < float(numbers[1])
     runs = list_runs(demo_home)
     assert runs[0]["stages"][1]["numbers"]["strategy"] == "monthly"
@@ -140,7 +140,7 @@ def test_run_dry_run_says_what_would_happen(capsys, home_with_micro, sample_data
     )
     assert code == 0
     assert "foundation: every memory (no version on this base yet)" in out
-    assert "SFT on tiny:micro, from the base" in out
+    assert "SFT on tiny:micro: from the base" in out
     assert not home_with_micro.memory_store.exists()  # nothing was done
 
 

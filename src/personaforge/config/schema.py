@@ -528,7 +528,7 @@ class RunSettings(_Section):
         description="Folders and files `run` ingests (vaults, chat exports, memories, corrections).",
     )
     strategy: Literal["warm", "steady", "blend", "refresh", "retrain"] = Field(
-        "warm",
+        "steady",
         description=(
             "After the first version (docs/cycle.md has the measurements): warm = continue the "
             "current version on the new memories plus a replay sampled evenly from every earlier "
