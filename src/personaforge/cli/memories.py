@@ -49,7 +49,14 @@ def ingest(
     state = get_state(ctx)
     settings = state.loaded.settings.ingest
     with MemoryStore.open(state.paths.memory_store) as store:
-        summary = run_ingest(paths, store, settings, source=source, show_progress=not as_json)
+        summary = run_ingest(
+            paths,
+            store,
+            settings,
+            source=source,
+            show_progress=not as_json,
+            identity=state.loaded.settings.identity,
+        )
         total = store.count()
     if as_json:
         stdout.print_json(json.dumps({**summary.to_dict(), "memories_in_store": total}))

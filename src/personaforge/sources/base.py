@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from personaforge.config import IngestSettings
+from personaforge.sources.identity import People
 from personaforge.store import MemoryDraft
 
 
@@ -38,6 +39,8 @@ class Parsed:
     memories: list[MemoryDraft] = field(default_factory=list)
     bad: list[str] = field(default_factory=list)  # one reason per skipped record
     warnings: list[str] = field(default_factory=list)  # kept, but the user should know
+    # Messaging and mail: who wrote in the file; speakers are set by identity.resolve.
+    people: People | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class Source:
     extensions: tuple[str, ...]  # lower-case, with the dot
     sniff: Callable[[str, bytes], bool]  # (lower-case file name, first bytes) -> is it mine?
     parse: Callable[[SourceFile, IngestSettings], Parsed]
+    # Messages have authors: which are the person's is decided by the identity.* settings
+    # (identity.resolve), so reading it again is due when those settings change.
+    messaging: bool = False
 
 
 def decode_text(data: bytes) -> str:

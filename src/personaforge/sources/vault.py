@@ -589,7 +589,17 @@ def parse(file: SourceFile, settings: IngestSettings) -> Parsed:
     return parsed
 
 
+# signal-export writes a chat.md beside each chat's data.json ("[2024-03-08 08:30:00] Me: …"):
+# a rendering of messages, not a note; the signal source reads data.json instead.
+MESSAGE_LOG_NAMES = ("chat.md",)
+_MESSAGE_LOG = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})?\] [^\n:]{1,80}: "
+)
+
+
 def _sniff(name: str, head: bytes) -> bool:
+    if name in MESSAGE_LOG_NAMES and _MESSAGE_LOG.match(head):
+        return False
     return name.endswith((".md", ".markdown"))
 
 
