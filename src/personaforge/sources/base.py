@@ -57,11 +57,17 @@ class Source:
     messaging: bool = False
 
 
-def decode_text(data: bytes) -> str:
-    """UTF-8 (a BOM is dropped), with CRLF and CR line ends made LF."""
+def decode_text(data: bytes, cut_end: bool = False) -> str:
+    """UTF-8 (a BOM is dropped), with CRLF and CR line ends made LF.
+
+    `cut_end`: a file that ends inside a multi-byte character (a copy or a write
+    cut short) loses that character, not the whole file.
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        if cut_end and exc.reason == "unexpected end of data" and exc.end == len(data):
+            return decode_text(data[: exc.start])
         raise SkipFile(
             f"not UTF-8 (byte {exc.start}: {data[exc.start : exc.start + 1]!r})"
         ) from None

@@ -153,6 +153,9 @@ def parse(file: SourceFile, settings: IngestSettings) -> Parsed:
     for line, raw in _messages(file):
         try:
             read = read_mail(_PARSER.parsebytes(raw))
+        except RecursionError:  # MIME parts nested past Python's recursion limit
+            parsed.bad.append(f"message at line {line}: nested too deeply to read")
+            continue
         except (ValueError, TypeError, IndexError, AttributeError, LookupError) as exc:
             parsed.bad.append(f"message at line {line}: unreadable ({type(exc).__name__})")
             continue

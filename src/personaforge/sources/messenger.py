@@ -88,9 +88,8 @@ def read_message(message: dict[str, Any], index: int, seen: dict[int, int]) -> C
     return ChatMessage(f"{key}/{order}", sender or "?", text, when)
 
 
-def _ordered(messages: list[Any]) -> list[dict[str, Any]]:
+def _ordered(dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Oldest first (the export is newest first); a message without a time keeps its place."""
-    dicts = [m for m in messages if isinstance(m, dict)]
 
     def sent(message: dict[str, Any]) -> float:
         stamp = _field(message, "timestamp_ms", "timestamp")
@@ -109,9 +108,13 @@ def parse(file: SourceFile, settings: IngestSettings) -> Parsed:
     thread = str(data.get("thread_path") or data.get("threadPath") or title)
     label = "instagram" if "instagram" in file.relative.lower() else "messenger"
     messages, seen = [], {}
-    bad_before = sum(not isinstance(m, dict) for m in data["messages"])
-    parsed.bad += [f"message {i}: not an object" for i in range(bad_before)]
-    for index, message in enumerate(_ordered(data["messages"])):
+    parsed.bad += [
+        f"message {index}: not an object"
+        for index, message in enumerate(data["messages"])
+        if not isinstance(message, dict)
+    ]
+    dicts = [message for message in data["messages"] if isinstance(message, dict)]
+    for index, message in enumerate(_ordered(dicts)):
         read = read_message(message, index, seen)
         if read is not None:
             messages.append(read)

@@ -67,13 +67,19 @@ def _when(message: dict[str, Any]) -> str | None:
     return to_iso(message.get("date"))
 
 
-def read_chat(chat: dict[str, Any], owner: str | None) -> Chat:
-    """One chat's typed messages; `owner` is the owner's from_id when the export names it."""
+def read_chat(chat: dict[str, Any], owner: str | None, bad: list[str]) -> Chat:
+    """One chat's typed messages; `owner` is the owner's from_id when the export names it.
+
+    A message that is not an object is counted in `bad`.
+    """
     fallback = "Saved Messages" if chat.get("type") == "saved_messages" else "Telegram chat"
     title = str(chat.get("name") or fallback)
     messages = []
-    for message in chat.get("messages") or []:
-        if not isinstance(message, dict) or message.get("type") != "message":
+    for index, message in enumerate(chat.get("messages") or []):
+        if not isinstance(message, dict):
+            bad.append(f"chat {chat.get('id')} message {index}: not an object")
+            continue
+        if message.get("type") != "message":
             continue
         if any(message.get(key) for key in NOT_WRITTEN_HERE):
             continue
@@ -119,7 +125,7 @@ def parse(file: SourceFile, settings: IngestSettings) -> Parsed:
         if chat.get("type") in CHANNEL_TYPES:
             continue
         try:
-            chats.append(read_chat(chat, owner))
+            chats.append(read_chat(chat, owner, parsed.bad))
         except (TypeError, ValueError, AttributeError) as exc:
             parsed.bad.append(f"chat {chat.get('id')}: unreadable ({type(exc).__name__}: {exc})")
     parsed.memories = memories_of(chats, parsed.people, settings.chat_gap_hours, mtime_iso(file))

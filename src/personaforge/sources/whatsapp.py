@@ -247,7 +247,7 @@ class _Reader:
 
 def parse(file: SourceFile, settings: IngestSettings) -> Parsed:
     parsed = Parsed(people=People(key="name"))
-    raws = split_lines(decode_text(file.data), parsed)
+    raws = split_lines(decode_text(file.data, cut_end=True), parsed)
     if not raws:
         return parsed
     order = date_order([raw.date for raw in raws])
