@@ -26,6 +26,7 @@ from datetime import datetime
 
 from personaforge.config import REFLECTION_TAGS, DatasetSettings
 from personaforge.dataset.examples import Example
+from personaforge.dataset.targets import is_code, own_text, quotes
 from personaforge.store import Memory
 
 # Messaging and mail (sources/ marks them `messaging`; a test keeps the two in step): other
@@ -183,14 +184,25 @@ def voice_prompt(memory: Memory) -> str:
     return pick(NOTE_PROMPTS, memory).format(topic=topic)
 
 
+def with_quotes(prompt: str, quoted: list[str]) -> str:
+    """The prompt, followed by what the note quotes: context for her comment, never a target."""
+    if not quoted:
+        return prompt
+    passages = "\n\n".join("\n".join(f"> {line}" for line in q.split("\n")) for q in quoted)
+    return f"{prompt}\n\nThe note quotes:\n{passages}"
+
+
 def extract_voice(memories: list[Memory], context: ExtractContext) -> list[Example]:
+    """The person's notes as replies; what a note quotes goes to the prompt (targets.py)."""
     examples = []
     for memory in memories:
         if not is_own_writing(memory):
             continue
-        text = without_title(memory.text)
+        body = without_title(memory.text)
+        text = own_text(body)
         if text:
-            examples.append(Example("voice", context.chat(voice_prompt(memory), text), [memory]))
+            prompt = with_quotes(voice_prompt(memory), quotes(body))
+            examples.append(Example("voice", context.chat(prompt, text), [memory]))
     return examples
 
 
@@ -203,7 +215,6 @@ REFLECTION_PROMPTS = [
     "Looking back on {topic}, what stands out?",
 ]
 MIN_REFLECTION_WORDS = 8
-HEADING_LINES = re.compile(r"^#{1,6}[ \t]+[^\n]*\n?", re.M)
 
 
 def reflection_reasons(paragraph: str, memory: Memory, settings: DatasetSettings) -> list[str]:
@@ -233,10 +244,9 @@ def extract_reflection(memories: list[Memory], context: ExtractContext) -> list[
         if not is_own_writing(memory):
             continue
         for index, block in enumerate(without_title(memory.text).split("\n\n")):
-            paragraph = HEADING_LINES.sub(
-                "", block
-            ).strip()  # "## Morning\nI think..." -> "I think..."
-            if len(paragraph.split()) < MIN_REFLECTION_WORDS or paragraph.startswith("```"):
+            # "## Morning\nI think..." -> "I think..."; a quoted passage is not her reflection.
+            paragraph = own_text(block, headings="drop")
+            if len(paragraph.split()) < MIN_REFLECTION_WORDS or is_code(block):
                 continue
             reasons = reflection_reasons(paragraph, memory, context.settings)
             if not reasons:
@@ -301,10 +311,13 @@ def extract_dialogue(memories: list[Memory], context: ExtractContext) -> list[Ex
         messages = _context_messages(earlier, messaging and bool(memory.meta.get("group")))
         if not messages:
             continue
+        reply = own_text(memory.text)  # a passage she quotes back is not her reply
+        if not reply:
+            continue
         messages = [
             {"role": "system", "content": context.system_prompt},
             *messages,
-            {"role": "assistant", "content": memory.text},
+            {"role": "assistant", "content": reply},
         ]
         examples.append(
             Example(
@@ -361,7 +374,7 @@ MAX_KNOWLEDGE_SENTENCES = 3
 
 def template_knowledge(memory: Memory) -> list[tuple[str, str, str]]:
     """(category, question, answer) from first-person sentences of one memory."""
-    clean = re.sub(r"```.*?```", " ", memory.text, flags=re.S)
+    clean = re.sub(r"```.*?```", " ", own_text(memory.text, headings="drop"), flags=re.S)
     sentences = [
         s.strip()
         for line in clean.split("\n")

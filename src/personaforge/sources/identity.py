@@ -201,12 +201,11 @@ def likely_owner(files: list[People]) -> tuple[list[Candidate], int]:
     ], total
 
 
-def stop_line(files: list[People], where: str) -> str:
-    """The one line ingest stops with when exports need an identity that is not set."""
+def _suggestion(files: list[People]) -> str | None:
+    """'"Maren Holt", the author in every chat (3): personaforge config set …' for one key."""
     candidates, total = likely_owner(files)
-    head = f"whose messages are yours in {where}? No identity is set"
     if not candidates:
-        return head + '; set it: personaforge config set identity.names "Your Name"'
+        return None
     best = candidates[0]
     alone = len(candidates) == 1 or candidates[1].chats < best.chats
     if best.chats == total and alone:
@@ -215,4 +214,21 @@ def stop_line(files: list[People], where: str) -> str:
         also = ", ".join(f'"{c.shown}" ({c.chats})' for c in candidates[1:3])
         why = f"in {best.chats} of {total} chats" + (f"; also {also}" if also else "")
     value = best.value.replace('"', "'")
-    return f'{head}; likely "{best.shown}", {why}: personaforge config set {best.setting} "{value}"'
+    return f'"{best.shown}", {why}: personaforge config set {best.setting} "{value}"'
+
+
+def stop_line(files: list[People], where: str) -> str:
+    """The one line ingest stops with when exports need an identity that is not set.
+
+    Formats that know people by different keys (names, addresses, ids) get a
+    suggestion each: a name in WhatsApp says nothing about a Discord id.
+    """
+    head = f"whose messages are yours in {where}? No identity is set"
+    suggestions = [
+        found
+        for key in ("name", "email", "id")
+        if (found := _suggestion([people for people in files if people.key == key]))
+    ]
+    if not suggestions:
+        return head + '; set it: personaforge config set identity.names "Your Name"'
+    return f"{head}; likely " + "; and ".join(suggestions)
