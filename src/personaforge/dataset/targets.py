@@ -8,9 +8,10 @@ reply. So, outside code:
 - a blockquote (`> ` lines; Obsidian callouts are unwrapped at ingest) is
   someone else's words: it is never in a target, and goes to the prompt as what
   the note quotes, so her comment on it is the target;
-- a heading's `#` markup never reaches a target: a heading in the middle of a
-  note stays as a plain line of its words ("## What went well" -> "What went
-  well"); the headings a note opens with go to the prompt (extract.py).
+- a heading's markup never reaches a target: a heading in the middle of a note
+  stays as a plain line of its words ("## What went well" -> "What went well",
+  a setext heading loses its `===` line); the headings a note opens with go to
+  the prompt (extract.py).
 
 Code, fenced or indented by four spaces after a blank line, is hers and kept as
 written: a `>` or `#` in it is code, not a quote or a heading.
@@ -22,9 +23,10 @@ import re
 from dataclasses import dataclass
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_QUOTE = re.compile(r"^ {0,3}>")
-_QUOTE_MARKERS = re.compile(r"^(?: {0,3}> ?)+")
+_QUOTE = re.compile(r"^ {0,3}(?:(?:[-*+]|\d+[.)]) +)?>")  # "> x", and "- > x" in a list
+_QUOTE_MARKERS = re.compile(r"^ {0,3}(?:(?:[-*+]|\d+[.)]) +)?(?: {0,3}> ?)+")
 _HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+|$)(.*?)(?:[ \t]+#+)?[ \t]*$")
+_UNDERLINE = re.compile(r"^ {0,3}(?:={2,}|-{2,})[ \t]*$")  # a setext heading's second line
 _INDENTED = re.compile(r"^(?: {4}|\t)")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
 
@@ -81,6 +83,15 @@ def plain_heading(line: str) -> str:
     return match.group(1).strip() if match else line
 
 
+def _without_underlines(lines: list[str]) -> list[str]:
+    """Lines without setext underlines ("Title" over "=====" is a heading "Title")."""
+    return [
+        line
+        for index, line in enumerate(lines)
+        if not (index and lines[index - 1].strip() and _UNDERLINE.match(line))
+    ]
+
+
 def unquote(block: str) -> str:
     return "\n".join(_QUOTE_MARKERS.sub("", line) for line in block.split("\n")).strip()
 
@@ -93,14 +104,18 @@ def own_text(text: str, headings: str = "plain") -> str:
         if block.kind == "quote":
             continue
         if block.kind == "own":
-            lines = block.text.split("\n")
+            lines = _without_underlines(block.text.split("\n"))
             if headings == "drop":
                 lines = [line for line in lines if not _HEADING.match(line)]
             kept.append("\n".join(plain_heading(line) for line in lines))
         else:
             kept.append(block.text)
-    joined = "\n".join(kept)
-    return re.sub(r"\n{3,}", "\n\n", joined).strip()
+    lines = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines).rstrip()  # blank lines off the ends; code keeps its indent
 
 
 def quotes(text: str) -> list[str]:
