@@ -62,6 +62,7 @@ from typing import Any
 from personaforge.config import Settings
 from personaforge.demo import DEMO_SETTINGS
 from personaforge.paths import Paths
+from personaforge.sample import sample_identity
 
 MONTHS = ("2026-11", "2026-12", "2027-01", "2027-02")
 STRATEGIES = ("warm", "retrain")
@@ -87,6 +88,7 @@ def bench_settings(args: argparse.Namespace, strategy: str, data: Path) -> Setti
         train["max_steps"] = args.steps
     return Settings(
         model={"base": args.base},
+        identity=sample_identity(),  # her WhatsApp chats name no owner (sample/messaging.py)
         train=train,
         gate=demo["gate"],
         dataset={

@@ -621,3 +621,49 @@ def test_her_mail_after_her_own_mail_is_no_reply():
     memories = as_memories("mail", drafts)
     context = ExtractContext(DatasetSettings(), conversations_of(memories))
     assert [e.target for e in extract_dialogue(memories, context)] == ["Yes, in."]
+
+
+# -- the sample person ---------------------------------------------------------------------------
+
+
+def test_the_sample_persons_chats_are_read_as_she_wrote_them(sample_data, tmp_path):
+    from personaforge.sample import sample_identity
+    from personaforge.sample.messaging import her_messages
+
+    store = MemoryStore.open(tmp_path / "m.db")
+    folders = [
+        sample_data / "chats" / "whatsapp",
+        sample_data / "chats" / "telegram",
+        sample_data / "mail",
+    ]
+    with pytest.raises(UserError, match='likely "Maren Holt", the author in every chat'):
+        ingest(folders, store, IngestSettings(), show_progress=False)
+    summary = ingest(
+        folders, store, IngestSettings(), identity=sample_identity(), show_progress=False
+    )
+    assert dict(summary.files_by_source) == {"whatsapp": 2, "telegram": 1, "mail": 1}
+    assert summary.warnings == [] and summary.bad_records == []
+    mine = "\n".join(m.text for m in store.memories() if m.speaker == "self")
+    assert [text for text in her_messages() if text not in mine] == []
+    theirs = "\n".join(m.text for m in store.memories() if m.speaker == "other")
+    for never in (
+        "end-to-end",
+        "omitted",
+        "deleted",
+        "POLL",
+        "Rijkswaterstaat",
+        "wrote:",
+        "kayak today",
+    ):
+        assert never not in mine + theirs, never
+    assert "Mamma asks if you are coming home in August" in theirs
+
+
+def test_the_demo_home_knows_who_she_is(paths):
+    from personaforge.config import load_settings
+    from personaforge.demo import configure_home
+
+    paths.ensure()
+    configure_home(paths, "tiny:micro", "Maren")
+    identity = load_settings(paths).settings.identity
+    assert identity.names == ["Maren Holt"] and identity.emails == ["maren.holt@gmail.com"]

@@ -29,6 +29,7 @@ from personaforge.profile.build import scrub_facts
 from personaforge.profile.facts import Evidence, Fact, fact_id
 from personaforge.profile.render import fact_line as render_fact_lines
 from personaforge.profile.rules import TAG
+from personaforge.sample import sample_identity
 from personaforge.store import MemoryStore
 from tests.helpers import micro_home, micro_settings
 from tests.test_cli import run_cli
@@ -39,7 +40,9 @@ def sample_home(tmp_path_factory, sample_data) -> Paths:
     """The sample person ingested into a home of its own (shared: tests copy what they change)."""
     paths = Paths(tmp_path_factory.mktemp("profile") / "home")
     with MemoryStore.open(paths.memory_store) as store:
-        ingest([sample_data], store, IngestSettings(), show_progress=False)
+        ingest(
+            [sample_data], store, IngestSettings(), identity=sample_identity(), show_progress=False
+        )
     return paths
 
 

@@ -12,11 +12,11 @@ For every file under the given paths (minus `ingest.skip_globs`):
 4. after a complete scan, files recorded under the given paths that are gone
    have their memories marked deleted.
 
-Messaging and mail exports (sources with `messaging`) are always read and
-hashed, never trusted by their stat alone: which messages are the person's
-depends on the `identity.*` settings (sources/identity.py), so their hash
-includes those settings and `ingest.chat_gap_hours`, and a change to either
-reads them again. When such an export names no owner and no identity is set,
+Which messages of a messaging or mail export (sources with `messaging`) are
+the person's depends on the `identity.*` settings (sources/identity.py), and
+its conversations on `ingest.chat_gap_hours`: the hash recorded for such a
+file carries both (`<sha256>@<settings>`), so a change to either reads it
+again, and an unchanged stat is trusted only under the settings it was read with. When such an export names no owner and no identity is set,
 ingest stops before writing anything, with one line naming the likely owner.
 
 A memory dated only by its file's mtime (a section of an undated note) keeps
@@ -187,7 +187,7 @@ class _Run:
         self.forced = forced
         self.identity = identity or Identity()
         # What messaging files were read under: a change reads them again (module docstring).
-        self.reading = f"{self.identity.fingerprint()}:{settings.chat_gap_hours:g}".encode()
+        self.reading = f"{self.identity.fingerprint()}-{settings.chat_gap_hours:g}"
         self.summary = IngestSummary()
         self.seen: set[str] = set()
         self.known: dict[str, FileState] = {}  # what the store recorded under the roots, read once
@@ -227,7 +227,8 @@ class _Run:
         if self.forced is not None and state.source != self.forced.name:
             return False
         if state.source in SOURCES and SOURCES[state.source].messaging:
-            return False  # read and hashed with the identity settings (module docstring)
+            if not (state.content_hash or "").endswith("@" + self.reading):
+                return False  # read under other identity settings (module docstring)
         self.seen.add(path)
         if state.status == "skipped":
             self.summary.skipped.append((path, state.reason or "skipped before"))
@@ -310,10 +311,8 @@ class _Run:
         self.summary.warnings += [(path, warning) for warning in parsed.warnings]
 
     def digest(self, source: Source, data: bytes) -> str:
-        hashed = hashlib.sha256(data)
-        if source.messaging:
-            hashed.update(b"\0" + self.reading)
-        return hashed.hexdigest()
+        digest = hashlib.sha256(data).hexdigest()
+        return f"{digest}@{self.reading}" if source.messaging else digest
 
     def check_identity(self, candidates: list[Candidate]) -> None:
         """Stop before any write when an export names no owner and no identity is set."""
