@@ -226,9 +226,9 @@ class _Run:
             return False
         if self.forced is not None and state.source != self.forced.name:
             return False
-        if state.source in SOURCES and SOURCES[state.source].messaging:
-            if not (state.content_hash or "").endswith("@" + self.reading):
-                return False  # read under other identity settings (module docstring)
+        messaging = state.source in SOURCES and SOURCES[state.source].messaging
+        if messaging and not (state.content_hash or "").endswith("@" + self.reading):
+            return False  # read under other identity settings (module docstring)
         self.seen.add(path)
         if state.status == "skipped":
             self.summary.skipped.append((path, state.reason or "skipped before"))
