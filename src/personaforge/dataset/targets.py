@@ -115,7 +115,7 @@ def own_text(text: str, headings: str = "plain") -> str:
         lines.pop(0)
     while lines and not lines[-1].strip():
         lines.pop()
-    return "\n".join(lines).rstrip()  # blank lines off the ends; code keeps its indent
+    return "\n".join(lines)  # blank lines off the ends; code keeps every character
 
 
 def quotes(text: str) -> list[str]:

@@ -1,10 +1,14 @@
 """Mail: mbox files (Gmail Takeout's `All mail Including Spam and Trash.mbox`, Thunderbird,
 Apple Mail exports) and single `.eml` messages.
 
-Each message is read with the standard library's `email` package (policy
-`default`): RFC 2047 headers ("=?UTF-8?Q?Caf=C3=A9?="), quoted-printable and
-base64 bodies and their charsets are decoded there. The text/plain part is read,
-or, in HTML-only mail, the HTML as text (mailtext.html_text). Of the body only
+Each message is read with the standard library's `email` package: RFC 2047
+headers ("=?UTF-8?Q?Caf=C3=A9?=") through `email.header`, quoted-printable and
+base64 bodies decoded by the parser and read in their declared charset. The
+first text/plain part that is not an attachment is read, or, in HTML-only mail,
+the HTML as text (mailtext.html_text). The parser runs with the `compat32`
+policy, whose headers are plain strings: `policy.default` builds a header
+object on every fetch, and took 1.56 ms a mail against 0.13 ms (500 mails,
+one core) — 80 s against 7 s for a Takeout of 50,000 mails. Of the body only
 what the sender typed is kept (mailtext.own_words: quoted replies, Outlook
 headers, forwarded blocks and signatures cut).
 
@@ -22,7 +26,9 @@ from __future__ import annotations
 import contextlib
 import re
 from email import policy
-from email.message import EmailMessage
+from email.errors import HeaderParseError, MessageError
+from email.header import decode_header, make_header
+from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
@@ -40,52 +46,67 @@ _ESCAPED_FROM = re.compile(rb"^>(>*From )", re.M)
 _SUBJECT_PREFIX = re.compile(
     r"^\s*(?:(?:re|fwd?|aw|wg|sv|vs|tr|rv|antw|réf)\s*(?:\[\d+\])?\s*:\s*)+", re.I
 )
-_PARSER = BytesParser(policy=policy.default)
+_PARSER = BytesParser(policy=policy.compat32)
+_FOLDED = re.compile(r"\r?\n[ \t]+")
 
 
 def split_mbox(data: bytes) -> list[tuple[int, bytes]]:
     """(line number, raw message) for each message of an mbox; `>From ` lines unescaped."""
-    starts = [match for match in _FROM_LINE.finditer(data)]
+    starts = list(_FROM_LINE.finditer(data))
     messages = []
+    line = 1
     for index, match in enumerate(starts):
         end = starts[index + 1].start() if index + 1 < len(starts) else len(data)
         body = _ESCAPED_FROM.sub(rb"\1", data[match.end() : end])
-        messages.append((data.count(b"\n", 0, match.start()) + 1, body))
+        messages.append((line, body))
+        line += data.count(b"\n", match.start(), end)  # counted once: a 1 GB mbox is one pass
     return messages
 
 
-def header(message: EmailMessage, name: str) -> str:
-    """A header as text (RFC 2047 decoded), '' when absent or unreadable."""
-    try:
-        value = message.get(name)
-    except (ValueError, TypeError, IndexError, AttributeError):
+def header(message: Message, name: str) -> str:
+    """A header as text (unfolded, RFC 2047 decoded), '' when absent."""
+    value = message.get(name)
+    if value is None:
         return ""
-    return str(value or "").strip()
+    raw = _FOLDED.sub(" ", str(value))
+    if any("\udc80" <= ch <= "\udcff" for ch in raw):  # raw 8-bit bytes: read them as UTF-8
+        raw = raw.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    try:
+        return str(make_header(decode_header(raw))).strip()
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        return raw.strip()
 
 
-def body_text(message: EmailMessage) -> str:
+def _text_part(message: Message) -> Message | None:
+    """The first text/plain part that is not an attachment, else the first text/html one."""
+    found: dict[str, Message] = {}
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        kind = part.get_content_type()
+        if kind in ("text/plain", "text/html"):
+            found.setdefault(kind, part)
+    return found.get("text/plain") or found.get("text/html")
+
+
+def body_text(message: Message) -> str:
     """The text/plain body, else the HTML body as text; '' for a mail without either."""
-    try:
-        part = message.get_body(preferencelist=("plain", "html"))
-    except (KeyError, ValueError, TypeError, AttributeError):
-        part = None
-    if part is None:
+    part = _text_part(message)
+    payload = part.get_payload(decode=True) if part is not None else None
+    if not isinstance(payload, bytes):
         return ""
     try:
-        content = part.get_content()
-    except (LookupError, ValueError, TypeError, AttributeError, AssertionError):
-        raw = part.get_payload(decode=True)
-        content = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else ""
-    if not isinstance(content, str):
-        return ""
-    return html_text(content) if part.get_content_subtype() == "html" else content
+        text = payload.decode(part.get_content_charset() or "utf-8", "replace")
+    except (LookupError, MessageError, UnicodeError):  # a charset Python does not know
+        text = payload.decode("utf-8", "replace")
+    return html_text(text) if part.get_content_type() == "text/html" else text
 
 
 def _ids(value: str) -> list[str]:
     return re.findall(r"<([^<>\s]+)>", value) or value.split()
 
 
-def thread_of(message: EmailMessage) -> str:
+def thread_of(message: Message) -> str:
     """The thread a mail belongs to (see the module docstring)."""
     gmail = header(message, "X-GM-THRID")
     if gmail:
@@ -97,11 +118,11 @@ def thread_of(message: EmailMessage) -> str:
     return "subject:" + subject_of(message).casefold()
 
 
-def subject_of(message: EmailMessage) -> str:
+def subject_of(message: Message) -> str:
     return _SUBJECT_PREFIX.sub("", header(message, "Subject")).strip() or "(no subject)"
 
 
-def labels_of(message: EmailMessage) -> set[str]:
+def labels_of(message: Message) -> set[str]:
     return {
         label.strip().strip('"').casefold()
         for label in header(message, "X-Gmail-Labels").split(",")
@@ -109,7 +130,7 @@ def labels_of(message: EmailMessage) -> set[str]:
     }
 
 
-def read_mail(message: EmailMessage) -> tuple[ChatMessage, str, str] | None:
+def read_mail(message: Message) -> tuple[ChatMessage, str, str] | None:
     """(the mail as a chat message, its thread, its subject), or None for one not read."""
     labels = labels_of(message)
     if labels & SKIP_LABELS:
@@ -156,7 +177,14 @@ def parse(file: SourceFile, settings: IngestSettings) -> Parsed:
         except RecursionError:  # MIME parts nested past Python's recursion limit
             parsed.bad.append(f"message at line {line}: nested too deeply to read")
             continue
-        except (ValueError, TypeError, IndexError, AttributeError, LookupError) as exc:
+        except (
+            ValueError,
+            TypeError,
+            IndexError,
+            AttributeError,
+            LookupError,
+            MessageError,
+        ) as exc:
             parsed.bad.append(f"message at line {line}: unreadable ({type(exc).__name__})")
             continue
         if read is None:

@@ -118,6 +118,7 @@ def chat_memories(chat: Chat, gap_hours: float, fallback_date: str) -> list[Memo
     chat.messages = [m for m in chat.messages if m.text.strip()]
     memories: list[MemoryDraft] = []
     previous_at = fallback_date
+    in_group = _is_group(chat)  # once per chat: it looks at every message
     for run in conversations(chat, gap_hours):
         started = next((m.created_at for m in run if m.created_at), None) or previous_at
         conversation_id = f"{chat.id}@{started}"
@@ -127,7 +128,7 @@ def chat_memories(chat: Chat, gap_hours: float, fallback_date: str) -> list[Memo
             created_at = first.created_at or previous_at
             previous_at = created_at
             meta = _meta(chat, first, conversation_id)
-            meta.update(turn=turn, turns=len(groups), group=_is_group(chat))
+            meta.update(turn=turn, turns=len(groups), group=in_group)
             if len(group) > 1:
                 meta["messages"] = len(group)
             memories.append(
