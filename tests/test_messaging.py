@@ -667,3 +667,17 @@ def test_the_demo_home_knows_who_she_is(paths):
     configure_home(paths, "tiny:micro", "Maren")
     identity = load_settings(paths).settings.identity
     assert identity.names == ["Maren Holt"] and identity.emails == ["maren.holt@gmail.com"]
+
+
+def test_an_unchanged_export_is_not_read_again_under_the_same_settings(tmp_path, monkeypatch):
+    store = MemoryStore.open(tmp_path / "m.db")
+    export = tmp_path / "telegram"
+    shutil.copytree(TELEGRAM.parent, export)
+    ingest([export], store, IngestSettings(), show_progress=False)  # it names its owner
+    reads = []
+    original = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or original(self))
+    again = ingest([export], store, IngestSettings(), show_progress=False)
+    assert reads == [] and again.files_unchanged == 1  # not even by the identity check
+    ingest([export], store, IngestSettings(), identity=MAREN, show_progress=False)
+    assert [p.name for p in reads] == ["result.json"]  # other settings: read once more

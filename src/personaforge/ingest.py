@@ -16,8 +16,9 @@ Which messages of a messaging or mail export (sources with `messaging`) are
 the person's depends on the `identity.*` settings (sources/identity.py), and
 its conversations on `ingest.chat_gap_hours`: the hash recorded for such a
 file carries both (`<sha256>@<settings>`), so a change to either reads it
-again, and an unchanged stat is trusted only under the settings it was read with. When such an export names no owner and no identity is set,
-ingest stops before writing anything, with one line naming the likely owner.
+again, and an unchanged stat is trusted only under the settings it was read
+with. When such an export names no owner and no identity is set, ingest stops
+before writing anything, with one line naming the likely owner.
 
 A memory dated only by its file's mtime (a section of an undated note) keeps
 the date it was first seen while its own text is unchanged: editing one line
@@ -226,9 +227,8 @@ class _Run:
             return False
         if self.forced is not None and state.source != self.forced.name:
             return False
-        messaging = state.source in SOURCES and SOURCES[state.source].messaging
-        if messaging and not (state.content_hash or "").endswith("@" + self.reading):
-            return False  # read under other identity settings (module docstring)
+        if not self.read_under_these_settings(state):
+            return False  # a messaging file read under other identity settings
         self.seen.add(path)
         if state.status == "skipped":
             self.summary.skipped.append((path, state.reason or "skipped before"))
@@ -310,6 +310,22 @@ class _Run:
             self.summary.bad_records.append((path, len(parsed.bad), parsed.bad[0]))
         self.summary.warnings += [(path, warning) for warning in parsed.warnings]
 
+    def read_under_these_settings(self, state: FileState) -> bool:
+        """A file whose memories do not depend on identity, or were read under these settings."""
+        if state.source not in SOURCES or not SOURCES[state.source].messaging:
+            return True
+        return (state.content_hash or "").endswith("@" + self.reading)
+
+    def unchanged_and_read(self, candidate: Candidate) -> bool:
+        """Read before, unchanged since, under these settings (the identity check skips it)."""
+        state = self.known.get(str(candidate.path))
+        return (
+            state is not None
+            and state.status == "ok"
+            and (state.size, state.mtime_ns) == (candidate.size, candidate.mtime_ns)
+            and self.read_under_these_settings(state)
+        )
+
     def digest(self, source: Source, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
         return f"{digest}@{self.reading}" if source.messaging else digest
@@ -320,6 +336,8 @@ class _Run:
             return
         needing: list[tuple[str, People]] = []
         for candidate in candidates:
+            if self.unchanged_and_read(candidate):
+                continue  # it needed no identity then, and nothing changed
             source = self.source_for(candidate)
             if source is None or not source.messaging:
                 continue
@@ -337,10 +355,16 @@ class _Run:
                     resolve(parsed.memories, parsed.people, self.identity)
             except NeedsIdentity as needs:
                 needing.append((str(candidate.path), needs.people))
-            except (OSError, SkipFile, ValueError, TypeError, KeyError, AttributeError):
+            except (
+                OSError,
+                SkipFile,
+                ValueError,
+                TypeError,
+                KeyError,
+                AttributeError,
+                RecursionError,
+            ):
                 continue  # unreadable: skipped with its reason when it is processed
-            except RecursionError:
-                continue
         if needing:
             where = (
                 display(needing[0][0])
@@ -413,10 +437,10 @@ def ingest(
     run = _Run(store, settings, SOURCES.get(source), Identity.from_settings(identity))
     skip = compile_globs(settings.skip_globs)
     candidates = [c for root in roots for c in discover(root, skip, run.summary)]
+    run.load_known(roots)
     run.check_identity(candidates)
     run_id = store.start_run([str(root) for root in roots])
     run.run_id = run_id
-    run.load_known(roots)
     try:
         _process_all(run, candidates, show_progress)
     except KeyboardInterrupt:
