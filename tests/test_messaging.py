@@ -681,3 +681,23 @@ def test_an_unchanged_export_is_not_read_again_under_the_same_settings(tmp_path,
     assert reads == [] and again.files_unchanged == 1  # not even by the identity check
     ingest([export], store, IngestSettings(), identity=MAREN, show_progress=False)
     assert [p.name for p in reads] == ["result.json"]  # other settings: read once more
+
+
+def test_dataset_show_prints_dialogue_examples_from_chats(capsys, sample_data, monkeypatch):
+    from tests.test_cli import run_cli
+
+    monkeypatch.setenv("PERSONAFORGE_IDENTITY__NAMES", "Maren Holt")
+    chats = [str(sample_data / "chats" / "whatsapp"), str(sample_data / "chats" / "telegram")]
+    assert run_cli(capsys, "ingest", *chats, str(sample_data / "mail"))[0] == 0
+    code, out, _ = run_cli(capsys, "dataset", "build", "--kind", "dialogue")
+    assert code == 0 and "dialogues: whatsapp 12, telegram 5, mail 3" in out
+    code, out, _ = run_cli(
+        capsys, "dataset", "show", "--examples", "dialogue", "--source", "whatsapp", "--limit", "2"
+    )
+    assert code == 0 and out.count("dialogue · whatsapp ·") == 2
+    assert "  user: Mamma asks if you are coming home in August" in out
+    assert "  assistant: Yes. First to ninth of August, booked last night." in out
+    code, _, err = run_cli(
+        capsys, "dataset", "show", "--examples", "dialogue", "--source", "signal"
+    )
+    assert code == 0 and "no dialogue examples from signal" in err
