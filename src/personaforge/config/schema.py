@@ -232,8 +232,8 @@ class IdentitySettings(_Section):
     names: list[str] = Field(
         default_factory=list,
         description=(
-            "Your names as chat exports show them (WhatsApp, Messenger, Instagram, Signal "
-            'groups), e.g. "Maren Holt,Maren". Matched ignoring case and invisible marks.'
+            "Your names as chat exports show them (WhatsApp, Messenger, Instagram), e.g. "
+            '"Maren Holt,Maren". Matched ignoring case and invisible marks.'
         ),
     )
     emails: list[str] = Field(
