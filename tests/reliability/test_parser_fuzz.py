@@ -160,7 +160,8 @@ def test_truncated_files_never_crash(source, cut, seed, trials):
             assert all(f"{record_text(seed)} {n}" in kept for n in whole), (whole, kept)
     trials.add()
     trials.held(
-        "a cut JSON file skipped with a reason; every whole JSONL line kept, the cut one counted"
+        "a cut JSON file skipped with a reason; every whole JSONL line, chat message and mail "
+        "kept, the cut line counted"
     )
 
 
