@@ -54,6 +54,7 @@ from personaforge.config import Settings
 from personaforge.demo import DEMO_SETTINGS
 from personaforge.paths import Paths
 from personaforge.pipeline import STRATEGIES
+from personaforge.sample import sample_identity
 from personaforge.sample.story import BASE_MONTHS, LATER_MONTHS
 
 MONTHS = tuple(LATER_MONTHS)
@@ -101,6 +102,7 @@ def bench_settings(args: argparse.Namespace, label: str, data: Path) -> Settings
         train["max_steps"] = args.steps
     sections = {
         "model": {"base": args.base},
+        "identity": sample_identity(),  # her WhatsApp chats name no owner (sample/messaging.py)
         "train": train,
         "gate": dict(demo["gate"]),
         "dataset": {"person_name": "Maren", "old_samples": args.old_samples},

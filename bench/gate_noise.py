@@ -25,7 +25,7 @@ from personaforge.dataset.curate import counter_for_base
 from personaforge.evaluate import evaluate_version
 from personaforge.ingest import ingest
 from personaforge.paths import Paths
-from personaforge.sample import write_sample_data
+from personaforge.sample import sample_identity, write_sample_data
 from personaforge.store import MemoryStore
 from personaforge.train.run import TrainRequest, train
 
@@ -61,7 +61,13 @@ def main() -> None:
         write_sample_data(paths.demo_data)
         counter, name, _ = counter_for_base(args.base, paths)
         with MemoryStore.open(paths.memory_store) as store:
-            ingest([paths.demo_data], store, IngestSettings(), show_progress=False)
+            ingest(
+                [paths.demo_data],
+                store,
+                IngestSettings(),
+                identity=sample_identity(),
+                show_progress=False,
+            )
             build_dataset(
                 store, settings, paths, DatasetRequest(MixPlan("foundation")), counter, name
             )

@@ -36,14 +36,14 @@ from personaforge.dataset.privacy import find_secrets  # noqa: E402
 def planted(find) -> dict:
     from personaforge.config import IngestSettings
     from personaforge.ingest import ingest
-    from personaforge.sample import write_sample_data
+    from personaforge.sample import sample_identity, write_sample_data
     from personaforge.store import MemoryStore
 
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "sample"
         manifest = write_sample_data(root)
         with MemoryStore.open(Path(scratch) / "memories.db") as store:
-            ingest([root], store, IngestSettings(), show_progress=False)
+            ingest([root], store, IngestSettings(), identity=sample_identity(), show_progress=False)
             memories = store.memories()
     results = planted_catches(memories, manifest["planted_secrets"], find)
     caught = sum(r["caught"] for r in results)

@@ -54,7 +54,7 @@ from personaforge.ingest import ingest
 from personaforge.paths import Paths
 from personaforge.profile import Fact, build_profile
 from personaforge.profile.facts import slot_of
-from personaforge.sample import write_sample_data
+from personaforge.sample import sample_identity, write_sample_data
 from personaforge.store import MemoryStore
 
 MATCH: dict[str, list[tuple[str, str]]] = {
@@ -151,7 +151,7 @@ def run_seed(seed: int, root: Path) -> dict:
     data, paths = root / f"data-{seed}", Paths(root / f"home-{seed}")
     manifest = write_sample_data(data, seed=seed)
     with MemoryStore.open(paths.memory_store) as store:
-        ingest([data], store, IngestSettings(), show_progress=False)
+        ingest([data], store, IngestSettings(), identity=sample_identity(), show_progress=False)
     started = time.perf_counter()
     profile = build_profile(paths, Settings(), probe=False)
     seconds = time.perf_counter() - started

@@ -108,7 +108,7 @@ def prepare_home(home: Path, models_from: Path | None) -> None:
     from personaforge.dataset import DatasetRequest, MixPlan, build_dataset
     from personaforge.ingest import ingest
     from personaforge.paths import Paths
-    from personaforge.sample import write_sample_data
+    from personaforge.sample import sample_identity, write_sample_data
     from personaforge.store import MemoryStore
 
     paths = Paths(home)
@@ -117,7 +117,13 @@ def prepare_home(home: Path, models_from: Path | None) -> None:
         (home / "models").symlink_to((models_from / "models").resolve(), target_is_directory=True)
     write_sample_data(paths.demo_data)
     with MemoryStore.open(paths.memory_store) as store:
-        ingest([paths.demo_data], store, IngestSettings(), show_progress=False)
+        ingest(
+            [paths.demo_data],
+            store,
+            IngestSettings(),
+            identity=sample_identity(),
+            show_progress=False,
+        )
         build_dataset(store, Settings(), paths, DatasetRequest(MixPlan("foundation")))
 
 

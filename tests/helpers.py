@@ -30,13 +30,16 @@ def micro_home(root, micro_models_dir, sample_data):
     from personaforge.dataset import DatasetRequest, MixPlan, build_dataset
     from personaforge.ingest import ingest
     from personaforge.paths import Paths
+    from personaforge.sample import sample_identity
     from personaforge.store import MemoryStore
 
     paths = Paths(root / "home")
     paths.home.mkdir(parents=True)
     paths.models.symlink_to(micro_models_dir, target_is_directory=True)
     with MemoryStore.open(paths.memory_store) as store:
-        ingest([sample_data], store, IngestSettings(), show_progress=False)
+        ingest(
+            [sample_data], store, IngestSettings(), identity=sample_identity(), show_progress=False
+        )
         build_dataset(store, Settings(), paths, DatasetRequest(MixPlan("foundation")))
     return paths
 

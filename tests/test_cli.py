@@ -136,7 +136,8 @@ def test_base_build_tiny_and_info(capsys, home_with_micro):
     assert code == 0 and "safetensors headers" in out
 
 
-def test_ingest_then_browse_the_store(capsys, sample_data):
+def test_ingest_then_browse_the_store(capsys, sample_data, monkeypatch):
+    monkeypatch.setenv("PERSONAFORGE_IDENTITY__NAMES", "Maren Holt")  # her WhatsApp chats
     code, out, _ = run_cli(capsys, "ingest", str(sample_data))
     assert code == 0 and "added" in out and "not UTF-8" in out
     code, out, _ = run_cli(capsys, "ingest", str(sample_data), "--json")
@@ -149,6 +150,13 @@ def test_ingest_then_browse_the_store(capsys, sample_data):
         and stats["memories"] == summary["memories_in_store"]
         and "vault" in stats["by_source"]
     )
+    # Counts per messaging source, her messages and others' apart.
+    assert {k: stats["by_source"][k] for k in ("whatsapp", "telegram", "mail")} == {
+        "whatsapp": 30,
+        "telegram": 13,
+        "mail": 8,
+    }
+    assert stats["by_speaker"]["other"] == 27
     code, out, _ = run_cli(capsys, "memories", "stats")
     assert code == 0 and "2026-10" in out and "reflection" in out
     code, out, _ = run_cli(capsys, "memories", "list", "--source", "chatgpt", "--limit", "3")
@@ -175,7 +183,8 @@ def test_ingest_user_errors(capsys, tmp_path):
     assert code == 2 and "unknown source 'notes'" in err
 
 
-def test_dataset_build_show_list(capsys, sample_data):
+def test_dataset_build_show_list(capsys, sample_data, monkeypatch):
+    monkeypatch.setenv("PERSONAFORGE_IDENTITY__NAMES", "Maren Holt")
     assert run_cli(capsys, "ingest", str(sample_data))[0] == 0
     code, out, err = run_cli(capsys, "dataset", "build", "--kind", "voice,preference")
     assert code == 0 and "privacy" in out and "quality" in out and "token lengths estimated" in err

@@ -26,6 +26,7 @@ from personaforge.dataset.extract import (
 from personaforge.dataset.mix import is_eval, select
 from personaforge.ingest import ingest
 from personaforge.paths import Paths
+from personaforge.sample import sample_identity
 from personaforge.store import Memory, MemoryStore
 
 
@@ -68,7 +69,9 @@ def context(memories=()) -> ExtractContext:
 def sample_store(sample_data, tmp_path_factory):
     path = tmp_path_factory.mktemp("store") / "memories.db"
     with MemoryStore.open(path) as store:
-        ingest([sample_data], store, IngestSettings(), show_progress=False)
+        ingest(
+            [sample_data], store, IngestSettings(), identity=sample_identity(), show_progress=False
+        )
     return path
 
 

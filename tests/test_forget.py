@@ -16,6 +16,7 @@ from personaforge.ingest import ingest
 from personaforge.paths import Paths
 from personaforge.provenance import learned_from, match_memories, provenance
 from personaforge.registry import Registry
+from personaforge.sample import sample_identity
 from personaforge.store import MemoryStore
 from personaforge.train.run import TrainRequest, train
 
@@ -41,6 +42,7 @@ def settings(sources, **train_overrides) -> Settings:
         train=train_settings,
         gate={"memorisation_prompts": 2, "max_eval_examples": 8, "max_new_tokens": 8},
         run={"sources": [str(sources)], "export_formats": ["adapter"], "profile": False},
+        identity=sample_identity(),
     )
 
 
@@ -65,7 +67,7 @@ def two_versions(tmp_path_factory, micro_models_dir, sample_data):
     paths, data = new_home(root, micro_models_dir, sample_data)
     config = settings(data)
     with MemoryStore.open(paths.memory_store) as store:
-        ingest([data], store, IngestSettings(), show_progress=False)
+        ingest([data], store, IngestSettings(), identity=sample_identity(), show_progress=False)
         build_dataset(store, config, paths, DatasetRequest(MixPlan("foundation")))
     v1 = train(paths, config, TrainRequest(fresh=True, show_progress=False)).version
     with Registry.open(paths) as registry:
@@ -74,7 +76,7 @@ def two_versions(tmp_path_factory, micro_models_dir, sample_data):
         "# Later\n\nA new note, written later on.\n"
     )
     with MemoryStore.open(paths.memory_store) as store:
-        ingest([data], store, IngestSettings(), show_progress=False)
+        ingest([data], store, IngestSettings(), identity=sample_identity(), show_progress=False)
         build_dataset(store, config, paths, DatasetRequest(MixPlan("monthly", as_of="2026-11-30")))
     v2 = train(paths, config, TrainRequest(show_progress=False)).version
     with Registry.open(paths) as registry:
@@ -146,7 +148,9 @@ def test_forget_removes_it_everywhere_and_keeps_it_out(home, monkeypatch):
     os.utime(data / NOTE)
     shutil.copy(data / NOTE, data / "vault" / "copy-of-ingrid.md")
     with MemoryStore.open(paths.memory_store) as store:
-        summary = ingest([data], store, IngestSettings(), show_progress=False)
+        summary = ingest(
+            [data], store, IngestSettings(), identity=sample_identity(), show_progress=False
+        )
         # The copied home sees every file as new, so both the note and its copy are read again.
         assert summary.memories.forgotten == 2
         same_words = store.db.execute(
@@ -174,7 +178,7 @@ def test_forget_retrains_and_the_membership_gap_closes(tmp_path, micro_models_di
         }
     )
     with MemoryStore.open(paths.memory_store) as store:
-        ingest([data], store, IngestSettings(), show_progress=False)
+        ingest([data], store, IngestSettings(), identity=sample_identity(), show_progress=False)
         result = build_dataset(
             store,
             config,

@@ -13,6 +13,7 @@ from personaforge import ingest as ingest_module
 from personaforge.config import IngestSettings
 from personaforge.errors import UserError
 from personaforge.ingest import compile_globs, ingest
+from personaforge.sample import sample_identity
 from personaforge.sources import SOURCES
 from personaforge.store import MIGRATIONS, MemoryStore
 
@@ -39,8 +40,16 @@ def write(path: Path, text: str, mtime: float | None = None) -> Path:
 
 
 def test_sample_data_ingests_every_format_and_its_traps(sample_data, store):
-    summary = ingest([sample_data], store, IngestSettings(), show_progress=False)
-    assert set(summary.files_by_source) == set(SOURCES) - {"jsonl"}
+    summary = ingest(
+        [sample_data], store, IngestSettings(), identity=sample_identity(), show_progress=False
+    )
+    # Every format but generic JSONL and the messaging formats she does not use.
+    assert set(summary.files_by_source) == set(SOURCES) - {
+        "jsonl",
+        "discord",
+        "messenger",
+        "signal",
+    }
     skipped = {Path(p).relative_to(sample_data).as_posix(): reason for p, reason in summary.skipped}
     assert "not UTF-8" in skipped.pop("vault/Inbox/cafe-latin1.md")
     assert "missing content" in skipped.pop("episodic/2026/07/evt-broken.json")
@@ -68,12 +77,14 @@ def test_sample_data_ingests_every_format_and_its_traps(sample_data, store):
 
 
 def test_unchanged_rerun_reads_nothing_and_changes_no_row(sample_data, store, monkeypatch):
-    ingest([sample_data], store, IngestSettings(), show_progress=False)
+    ingest([sample_data], store, IngestSettings(), identity=sample_identity(), show_progress=False)
     before = memory_rows(store)
     reads = []
     original = Path.read_bytes
     monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or original(self))
-    summary = ingest([sample_data], store, IngestSettings(), show_progress=False)
+    summary = ingest(
+        [sample_data], store, IngestSettings(), identity=sample_identity(), show_progress=False
+    )
     assert reads == []
     assert summary.files_read == 0 and summary.files_unchanged > 200
     assert vars(summary.memories) == {
@@ -259,7 +270,7 @@ def test_migrations_are_named_applied_once_and_recorded(tmp_path):
 
 
 def test_search_finds_words_phrases_and_survives_bad_syntax(sample_data, store):
-    ingest([sample_data], store, IngestSettings(), show_progress=False)
+    ingest([sample_data], store, IngestSettings(), identity=sample_identity(), show_progress=False)
     hits = store.search("sourdough starter", limit=5)
     assert hits and all("starter" in (m.text + m.title).lower() for m, _ in hits)
     phrase = store.search('"slack water"')
@@ -278,7 +289,7 @@ def words_of(memory) -> str:
 
 
 def test_get_by_prefix(sample_data, store):
-    ingest([sample_data], store, IngestSettings(), show_progress=False)
+    ingest([sample_data], store, IngestSettings(), identity=sample_identity(), show_progress=False)
     memory = store.memories(limit=1)[0]
     assert store.get(memory.id[:8]).id == memory.id
     with pytest.raises(UserError, match="no memory"):

@@ -163,6 +163,7 @@ def test_a_killed_run_resumes_without_redoing_finished_stages(
     config = {
         "model.base": "tiny:micro",
         "run.sources": str(sample_data),
+        "identity.names": "Maren Holt",
         "run.dpo": "false",
         "run.export_formats": "adapter",
         "run.profile": "false",

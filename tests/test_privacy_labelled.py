@@ -12,6 +12,7 @@ import pytest
 from personaforge.config import IngestSettings
 from personaforge.dataset.privacy import KINDS, find_secrets
 from personaforge.ingest import ingest
+from personaforge.sample import sample_identity
 from personaforge.store import MemoryStore
 from tests.fixtures.privacy.labelled import load, planted_catches, score
 
@@ -43,7 +44,9 @@ def test_precision_on_the_labelled_set(labelled):
 def test_recall_on_the_planted_secrets_is_complete(sample_data, tmp_path):
     planted = json.loads((sample_data / "sample-manifest.json").read_text())["planted_secrets"]
     with MemoryStore.open(tmp_path / "memories.db") as store:
-        ingest([sample_data], store, IngestSettings(), show_progress=False)
+        ingest(
+            [sample_data], store, IngestSettings(), identity=sample_identity(), show_progress=False
+        )
         memories = store.memories()
     results = planted_catches(memories, planted, find_secrets)
     assert len(results) >= 11

@@ -80,12 +80,15 @@ def test_a_local_base_trains_without_touching_the_network(
     from personaforge.config import IngestSettings, Settings
     from personaforge.dataset import DatasetRequest, MixPlan, build_dataset
     from personaforge.ingest import ingest
+    from personaforge.sample import sample_identity
     from personaforge.store import MemoryStore
     from personaforge.train.run import TrainRequest, train
     from tests.helpers import micro_settings
 
     with MemoryStore.open(home_with_micro.memory_store) as store:
-        ingest([sample_data], store, IngestSettings(), show_progress=False)
+        ingest(
+            [sample_data], store, IngestSettings(), identity=sample_identity(), show_progress=False
+        )
         build_dataset(store, Settings(), home_with_micro, DatasetRequest(MixPlan("foundation")))
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)

@@ -26,6 +26,7 @@ from personaforge.dataset.extract import (
 from personaforge.dataset.privacy import find_secrets, scrub
 from personaforge.ingest import ingest
 from personaforge.paths import Paths
+from personaforge.sources import SOURCES
 from personaforge.store import MemoryStore
 from tests.real_format import (
     CHATGPT_EXPORT,
@@ -36,6 +37,7 @@ from tests.real_format import (
     markup_in,
     parse_file,
 )
+from tests.test_messaging import MAREN
 
 
 def context(memories=()) -> ExtractContext:
@@ -350,11 +352,19 @@ def test_mixed_real_format_export_end_to_end(tmp_path):
     shutil.copytree(REAL, export, ignore=shutil.ignore_patterns("README.md"))
     paths = Paths(tmp_path / "home")
     with MemoryStore.open(tmp_path / "memories.db") as store:
-        summary = ingest([export], store, IngestSettings(split_chars=200), show_progress=False)
+        summary = ingest(
+            [export], store, IngestSettings(split_chars=200), identity=MAREN, show_progress=False
+        )
         assert summary.skipped == [] and summary.bad_records == []
-        assert set(summary.files_by_source) == {"claude-code", "chatgpt", "vault"}
+        assert set(summary.files_by_source) == set(SOURCES) - {
+            "claude",
+            "episodic",
+            "jsonl",
+            "feedback",
+        }
         stats = store.stats()
-        assert stats["by_source"]["claude-code"] == 12 and stats["by_source"]["chatgpt"] == 20
+        # 12 from the compacted session, 6 from the resumed one (stored once, not 10)
+        assert stats["by_source"]["claude-code"] == 18 and stats["by_source"]["chatgpt"] == 20
         for memory in store.memories():
             assert markup_in(memory.text) == [], (memory.locator, markup_in(memory.text))
         result = build_dataset(store, Settings(), paths, DatasetRequest(MixPlan("foundation")))

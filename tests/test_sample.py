@@ -20,6 +20,7 @@ from personaforge.sample import (
     MANIFEST,
     life_events,
     persona,
+    sample_identity,
     story,
     write_sample_data,
     write_sample_month,
@@ -508,10 +509,12 @@ def test_a_later_month_ingests_like_the_base_months(sample, tmp_path):
     root = tmp_path / "data"
     shutil.copytree(sample[0], root)
     with MemoryStore.open(tmp_path / "memories.db") as store:
-        ingest([root], store, IngestSettings(), show_progress=False)
+        ingest([root], store, IngestSettings(), identity=sample_identity(), show_progress=False)
         before = store.count()
         write_sample_month(root, "2026-11")
-        summary = ingest([root], store, IngestSettings(), show_progress=False)
+        summary = ingest(
+            [root], store, IngestSettings(), identity=sample_identity(), show_progress=False
+        )
         months = dict(store.counts_by("month"))
     # The month's files are new; the rewritten ChatGPT export only adds: no old turn changes.
     assert summary.files_new >= 40 and summary.files_changed == 1

@@ -21,6 +21,12 @@ FILE_NAMES = {
     "episodic": "event.json",
     "jsonl": "log.jsonl",
     "feedback": "corrections.jsonl",
+    "telegram": "result.json",
+    "discord": "Direct Messages - anna [1].json",
+    "messenger": "message_1.json",
+    "signal": "data.json",
+    "whatsapp": "_chat.txt",
+    "mail": "All mail.mbox",
 }
 SETTINGS = IngestSettings(split_chars=200, max_memory_chars=500)
 
@@ -61,6 +67,25 @@ json_values = st.recursive(
                     "summary",
                     "input",
                     "name",
+                    # messaging and mail exports
+                    "messages",
+                    "from",
+                    "from_id",
+                    "date_unixtime",
+                    "personal_information",
+                    "user_id",
+                    "chats",
+                    "list",
+                    "forwarded_from",
+                    "sender_name",
+                    "timestamp_ms",
+                    "participants",
+                    "guild",
+                    "channel",
+                    "isBot",
+                    "sender",
+                    "body",
+                    "quote",
                 ]
             )
             | st.text(max_size=8),

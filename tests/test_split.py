@@ -12,6 +12,7 @@ from personaforge.dataset.examples import Example
 from personaforge.dataset.mix import split_group
 from personaforge.ingest import ingest
 from personaforge.paths import Paths
+from personaforge.sample import sample_identity
 from personaforge.store import Memory, MemoryStore
 
 
@@ -22,7 +23,9 @@ def _rows(folder, name):
 def test_no_note_conversation_or_day_straddles_train_and_eval(tmp_path, sample_data):
     paths = Paths(tmp_path / "home")
     with MemoryStore.open(paths.memory_store) as store:
-        ingest([sample_data], store, IngestSettings(), show_progress=False)
+        ingest(
+            [sample_data], store, IngestSettings(), identity=sample_identity(), show_progress=False
+        )
         memories = {m.id: m for m in store.memories()}
         result = build_dataset(
             store, Settings(), paths, DatasetRequest(MixPlan("foundation", seed=7))

@@ -15,6 +15,7 @@ from personaforge.dataset import DatasetRequest, MixPlan, build_dataset
 from personaforge.errors import UserError
 from personaforge.ingest import ingest
 from personaforge.registry import Registry
+from personaforge.sample import sample_identity
 from personaforge.store import MemoryStore
 from personaforge.train.lock import AcceleratorLock
 from personaforge.train.plan import package_available
@@ -32,7 +33,9 @@ def settings(**train) -> Settings:
 def home(home_with_micro, sample_data):
     """A home with the micro base, the sample person ingested and a foundation dataset built."""
     with MemoryStore.open(home_with_micro.memory_store) as store:
-        ingest([sample_data], store, IngestSettings(), show_progress=False)
+        ingest(
+            [sample_data], store, IngestSettings(), identity=sample_identity(), show_progress=False
+        )
         build_dataset(store, Settings(), home_with_micro, DatasetRequest(MixPlan("foundation")))
     return home_with_micro
 

@@ -140,6 +140,8 @@ def demo_settings_for(base: str) -> dict[str, dict[str, Any]]:
 
 def configure_home(paths: Paths, base: str, person: str) -> None:
     """Write the demo's choices into the home's config.toml, so the home works without flags."""
+    from personaforge.sample import sample_identity
+
     values: dict[str, Any] = {
         "model.base": base,
         "dataset.person_name": person,
@@ -150,6 +152,10 @@ def configure_home(paths: Paths, base: str, person: str) -> None:
     for section, table in demo_settings_for(base).items():
         for key, value in table.items():
             values[f"{section}.{key}"] = value
+    # Who she is in her chats: her WhatsApp exports name no owner (sample/messaging.py).
+    for key, names in sample_identity().model_dump().items():
+        if names:
+            values[f"identity.{key}"] = ",".join(names)
     for dotted, value in values.items():
         set_in_file(paths, dotted, _toml_text(value))
 

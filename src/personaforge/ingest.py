@@ -12,6 +12,14 @@ For every file under the given paths (minus `ingest.skip_globs`):
 4. after a complete scan, files recorded under the given paths that are gone
    have their memories marked deleted.
 
+Which messages of a messaging or mail export (sources with `messaging`) are
+the person's depends on the `identity.*` settings (sources/identity.py), and
+its conversations on `ingest.chat_gap_hours`: the hash recorded for such a
+file carries both (`<sha256>@<settings>`), so a change to either reads it
+again, and an unchanged stat is trusted only under the settings it was read
+with. When such an export names no owner and no identity is set, ingest stops
+before writing anything, with one line naming the likely owner.
+
 A memory dated only by its file's mtime (a section of an undated note) keeps
 the date it was first seen while its own text is unchanged: editing one line
 of a note re-dates that section, not all of them.
@@ -32,9 +40,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from personaforge.config import IngestSettings
+from personaforge.config import IdentitySettings, IngestSettings
 from personaforge.errors import UserError
 from personaforge.sources import SNIFF_BYTES, SOURCES, SkipFile, Source, SourceFile, detect
+from personaforge.sources.identity import Identity, NeedsIdentity, People, resolve, stop_line
+from personaforge.sources.vault import MESSAGE_LOG_NAMES
 from personaforge.store import FileState, MemoryChanges, MemoryDraft, MemoryStore, memory_id
 from personaforge.ui import step_progress
 
@@ -165,11 +175,20 @@ def _read_head(path: Path) -> bytes:
 class _Run:
     """State of one ingest run, so each step below stays a small function."""
 
-    def __init__(self, store: MemoryStore, settings: IngestSettings, forced: Source | None):
+    def __init__(
+        self,
+        store: MemoryStore,
+        settings: IngestSettings,
+        forced: Source | None,
+        identity: Identity | None = None,
+    ):
         self.run_id = 0
         self.store = store
         self.settings = settings
         self.forced = forced
+        self.identity = identity or Identity()
+        # What messaging files were read under: a change reads them again (module docstring).
+        self.reading = f"{self.identity.fingerprint()}-{settings.chat_gap_hours:g}"
         self.summary = IngestSummary()
         self.seen: set[str] = set()
         self.known: dict[str, FileState] = {}  # what the store recorded under the roots, read once
@@ -188,9 +207,12 @@ class _Run:
                 if candidate.path.name.lower().endswith(self.forced.extensions)
                 else None
             )
+        # Notes are told by their name alone (no read), but for the names other tools
+        # write message logs under (vault.MESSAGE_LOG_NAMES).
+        note = candidate.path.suffix.lower() in (".md", ".markdown")
         head = (
             b""
-            if candidate.path.suffix.lower() in (".md", ".markdown")
+            if note and candidate.path.name.lower() not in MESSAGE_LOG_NAMES
             else _read_head(candidate.path)
         )
         return detect(candidate.path.name, head)
@@ -205,6 +227,8 @@ class _Run:
             return False
         if self.forced is not None and state.source != self.forced.name:
             return False
+        if not self.read_under_these_settings(state):
+            return False  # a messaging file read under other identity settings
         self.seen.add(path)
         if state.status == "skipped":
             self.summary.skipped.append((path, state.reason or "skipped before"))
@@ -244,7 +268,7 @@ class _Run:
         except OSError as exc:
             self._skip(candidate, source, f"unreadable: {exc.strerror}")
             return
-        digest = hashlib.sha256(data).hexdigest()
+        digest = self.digest(source, data)
         if state is not None and state.status == "ok" and state.content_hash == digest:
             self.store.touch_file(path, candidate.size, candidate.mtime_ns)
             self.summary.files_unchanged += 1
@@ -261,6 +285,11 @@ class _Run:
                 candidate, source, f"{source.name} parser failed: {type(exc).__name__}: {exc}"
             )
             return
+        if source.messaging and parsed.people is not None:
+            try:
+                parsed.warnings += resolve(parsed.memories, parsed.people, self.identity)
+            except NeedsIdentity as needs:  # the check before the run makes this rare
+                raise UserError(stop_line([needs.people], display(path))) from None
         keep_first_seen_dates(self.store, source.name, parsed.memories)
         changes = self.store.replace_file(
             path,
@@ -280,6 +309,69 @@ class _Run:
         if parsed.bad:
             self.summary.bad_records.append((path, len(parsed.bad), parsed.bad[0]))
         self.summary.warnings += [(path, warning) for warning in parsed.warnings]
+
+    def read_under_these_settings(self, state: FileState) -> bool:
+        """A file whose memories do not depend on identity, or were read under these settings."""
+        if state.source not in SOURCES or not SOURCES[state.source].messaging:
+            return True
+        return (state.content_hash or "").endswith("@" + self.reading)
+
+    def unchanged_and_read(self, candidate: Candidate) -> bool:
+        """Read before, unchanged since, under these settings (the identity check skips it)."""
+        state = self.known.get(str(candidate.path))
+        return (
+            state is not None
+            and state.status == "ok"
+            and (state.size, state.mtime_ns) == (candidate.size, candidate.mtime_ns)
+            and self.read_under_these_settings(state)
+        )
+
+    def digest(self, source: Source, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        return f"{digest}@{self.reading}" if source.messaging else digest
+
+    def check_identity(self, candidates: list[Candidate]) -> None:
+        """Stop before any write when an export names no owner and no identity is set."""
+        if self.identity:
+            return
+        needing: list[tuple[str, People]] = []
+        for candidate in candidates:
+            if self.unchanged_and_read(candidate):
+                continue  # it needed no identity then, and nothing changed
+            source = self.source_for(candidate)
+            if source is None or not source.messaging:
+                continue
+            if candidate.size > self.settings.max_file_mb * 1024 * 1024:
+                continue  # skipped with its reason later
+            try:
+                file = SourceFile(
+                    candidate.path,
+                    candidate.relative,
+                    candidate.path.read_bytes(),
+                    candidate.mtime_ns / 1e9,
+                )
+                parsed = source.parse(file, self.settings)
+                if parsed.people is not None:
+                    resolve(parsed.memories, parsed.people, self.identity)
+            except NeedsIdentity as needs:
+                needing.append((str(candidate.path), needs.people))
+            except (
+                OSError,
+                SkipFile,
+                ValueError,
+                TypeError,
+                KeyError,
+                AttributeError,
+                RecursionError,
+            ):
+                continue  # unreadable: skipped with its reason when it is processed
+        if needing:
+            where = (
+                display(needing[0][0])
+                if len(needing) == 1
+                else f"{len(needing)} chat and mail exports"
+            )
+            raise UserError(stop_line([people for _, people in needing], where))
 
     def mark_deleted(self, roots: list[Path]) -> None:
         for root in roots:
@@ -313,14 +405,26 @@ def keep_first_seen_dates(store: MemoryStore, source: str, drafts: list[MemoryDr
             draft.created_at = known.created_at
 
 
+def display(path: str) -> str:
+    """A path as the user would type it: under the home folder as ~/..."""
+    home = str(Path.home())
+    return "~" + path[len(home) :] if path.startswith(home + os.sep) else path
+
+
 def ingest(
     paths: list[Path],
     store: MemoryStore,
     settings: IngestSettings,
     source: str = "auto",
     show_progress: bool = True,
+    identity: IdentitySettings | None = None,
 ) -> IngestSummary:
-    """Read `paths` (files or folders) into `store`; see the module docstring."""
+    """Read `paths` (files or folders) into `store`; see the module docstring.
+
+    `identity` (the `identity.*` settings) says which chat and mail messages are
+    the person's; without it, an export that does not name its owner stops the
+    run with a UserError naming the likely owner.
+    """
     if source != "auto" and source not in SOURCES:
         raise UserError(f"unknown source '{source}'; choose auto or one of: {', '.join(SOURCES)}")
     roots = []
@@ -330,12 +434,13 @@ def ingest(
             raise UserError(f"no such file or folder: {raw}")
         roots.append(path.resolve())
     started = time.perf_counter()
-    run = _Run(store, settings, SOURCES.get(source))
-    run_id = store.start_run([str(root) for root in roots])
-    run.run_id = run_id
+    run = _Run(store, settings, SOURCES.get(source), Identity.from_settings(identity))
     skip = compile_globs(settings.skip_globs)
     candidates = [c for root in roots for c in discover(root, skip, run.summary)]
     run.load_known(roots)
+    run.check_identity(candidates)
+    run_id = store.start_run([str(root) for root in roots])
+    run.run_id = run_id
     try:
         _process_all(run, candidates, show_progress)
     except KeyboardInterrupt:

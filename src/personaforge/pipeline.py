@@ -169,6 +169,7 @@ def stage_ingest(ctx: RunContext) -> Outcome:
             store,
             ctx.settings.ingest,
             show_progress=ctx.request.show_progress,
+            identity=ctx.settings.identity,
         )
         total = store.count()
     if summary.interrupted:

@@ -130,7 +130,11 @@ def _learned_by_current(paths, settings, as_of, days_recent) -> tuple[str | None
 
 @dataset_app.command(
     "show",
-    epilog=examples("personaforge dataset show", "personaforge dataset show ds-1a2b3c4d5e6f"),
+    epilog=examples(
+        "personaforge dataset show",
+        "personaforge dataset show ds-1a2b3c4d5e6f",
+        "personaforge dataset show --examples dialogue --source whatsapp",
+    ),
 )
 def dataset_show(
     ctx: typer.Context,
@@ -138,8 +142,20 @@ def dataset_show(
         str | None, typer.Argument(metavar="[ID]", help="Dataset id; default: the latest.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--examples",
+            metavar="KIND",
+            help="Also print examples of this kind (voice, reflection, dialogue, knowledge).",
+        ),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="With --examples: only those from this source.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="With --examples: at most this many.")] = 5,
 ) -> None:
-    """Print a dataset's manifest: counts, quality metrics, privacy findings."""
+    """Print a dataset's manifest: counts, quality metrics, privacy findings; and examples."""
     from personaforge.dataset.build import load_manifest
 
     paths = get_state(ctx).paths
@@ -148,6 +164,32 @@ def dataset_show(
         stdout.print_json(json.dumps(manifest))
     else:
         print_dataset(manifest, paths.datasets / manifest["id"])
+    if kind is not None:
+        print_examples(paths.datasets / manifest["id"], kind, source, limit)
+
+
+def print_examples(folder: Path, kind: str, source: str | None, limit: int) -> None:
+    """Training and held-out examples of one kind: the prompt turns, then the reply trained on."""
+    shown = 0
+    for name in ("train.jsonl", "eval.jsonl"):
+        path = folder / name
+        for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
+            record = json.loads(line)
+            meta = record["meta"]
+            if meta["kind"] != kind or (source is not None and meta["source"] != source):
+                continue
+            if shown == limit:
+                return
+            shown += 1
+            stdout.print(
+                f"[bold]{kind}[/] · {meta['source']} · {meta['date']} · {name}", soft_wrap=True
+            )
+            for message in record["messages"][1:]:
+                text = message["content"].replace("\n", "\n      ")
+                stdout.print(f"  {message['role']}: {text}", markup=False, soft_wrap=True)
+    if shown == 0:
+        where = f" from {source}" if source else ""
+        console.print(f"[yellow]no {kind} examples{where} in this dataset[/]")
 
 
 @dataset_app.command("list", epilog=examples("personaforge dataset list"))
@@ -253,6 +295,9 @@ def print_dataset(manifest: dict, folder: Path, findings_limit: int = 12) -> Non
     )
     stdout.print(quality)
     stdout.print("  kinds: " + ", ".join(f"{k} {v}" for k, v in metrics["by_kind"].items()))
+    dialogues = metrics.get("dialogue_by_source") or {}
+    if dialogues:
+        stdout.print("  dialogues: " + ", ".join(f"{k} {v}" for k, v in dialogues.items()))
     stdout.print("  modes: " + ", ".join(f"{k} {v}" for k, v in metrics["by_mode"].items()))
     stdout.print("  months: " + ", ".join(f"{k} {v}" for k, v in metrics["by_month"].items()))
     for warning in manifest["warnings"]:

@@ -22,6 +22,8 @@ memories_app = typer.Typer(help="Browse and search the memory store.", no_args_i
         "personaforge ingest ~/Downloads/chatgpt-export/conversations.json --source chatgpt",
         "personaforge ingest ~/.claude/projects",
         "personaforge ingest ~/vault ~/exports --json",
+        'personaforge config set identity.names "Maren Holt"; personaforge ingest ~/Downloads/WhatsApp',
+        "personaforge ingest ~/Takeout/Mail --set ingest.max_file_mb=2000",
     )
 )
 def ingest(
@@ -32,12 +34,20 @@ def ingest(
     source: Annotated[
         str,
         typer.Option(
-            help="auto (detect per file), vault, chatgpt, claude, claude-code, episodic, jsonl or feedback."
+            help=(
+                "auto (detect per file), vault, chatgpt, claude, claude-code, whatsapp, telegram, "
+                "discord, messenger, signal, mail, episodic, jsonl or feedback."
+            )
         ),
     ] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Read notes, chat transcripts, episodic memories and corrections into the memory store.
+    """Read notes, AI-chat transcripts, chats, mail, episodic memories and corrections into the store.
+
+    In chats and mail your messages are the ones identity.names / emails / ids
+    match (or that the export marks as yours); everyone else's are kept as
+    context. Without them, an export that does not say who you are stops the
+    run with the likely owner named.
 
     Incremental: unchanged files are not read again, edited files replace their
     memories, deleted files mark theirs deleted. Unreadable files are skipped
@@ -49,7 +59,14 @@ def ingest(
     state = get_state(ctx)
     settings = state.loaded.settings.ingest
     with MemoryStore.open(state.paths.memory_store) as store:
-        summary = run_ingest(paths, store, settings, source=source, show_progress=not as_json)
+        summary = run_ingest(
+            paths,
+            store,
+            settings,
+            source=source,
+            show_progress=not as_json,
+            identity=state.loaded.settings.identity,
+        )
         total = store.count()
     if as_json:
         stdout.print_json(json.dumps({**summary.to_dict(), "memories_in_store": total}))

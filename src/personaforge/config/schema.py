@@ -222,8 +222,43 @@ class IngestSettings(_Section):
         ge=1,
         description="Files per database transaction: a crash loses at most this much progress, never consistency.",
     )
+    chat_gap_hours: float = Field(
+        6.0,
+        gt=0,
+        description=(
+            "Messaging and mail: a silence longer than this starts a new conversation, so a "
+            "morning message is not read as the reply to last night's (6 h separates an "
+            "evening from the next morning). Consecutive messages of one person are joined "
+            "only within a conversation."
+        ),
+    )
 
     _split_globs = field_validator("skip_globs", mode="before")(split_comma_list)
+
+
+class IdentitySettings(_Section):
+    """Who the person is in messaging and mail exports, where every message has an author."""
+
+    names: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Your names as chat exports show them (WhatsApp, Messenger, Instagram), e.g. "
+            '"Maren Holt,Maren". Matched ignoring case and invisible marks.'
+        ),
+    )
+    emails: list[str] = Field(
+        default_factory=list,
+        description="Your mail addresses: mail From one of them is yours (mbox, Gmail Takeout).",
+    )
+    ids: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Your account ids: Telegram's from_id (user123456789, or the number alone) when "
+            "the export has no personal_information, a Discord user id or username."
+        ),
+    )
+
+    _split_lists = field_validator("names", "emails", "ids", mode="before")(split_comma_list)
 
 
 REFLECTION_TAGS = [
@@ -561,6 +596,7 @@ class Settings(BaseModel):
 
     model: ModelSettings = Field(default_factory=ModelSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     train: TrainSettings = Field(default_factory=TrainSettings)

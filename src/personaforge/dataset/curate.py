@@ -408,6 +408,10 @@ def quality(examples: list[Example], curated: Curated) -> tuple[dict[str, Any], 
             curated.filler_candidates / max(total + curated.dropped["filler"], 1), 3
         ),
         "by_kind": dict(Counter(e.kind for e in examples).most_common()),
+        # Which chats and exports her replies come from (AI chats, messaging, mail).
+        "dialogue_by_source": dict(
+            Counter(e.primary.source for e in examples if e.kind == "dialogue").most_common()
+        ),
         "by_mode": dict(Counter(e.primary.mode for e in examples).most_common()),
         "by_month": dict(sorted(Counter(e.primary.created_at[:7] for e in examples).items())),
         "tokens": {

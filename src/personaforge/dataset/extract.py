@@ -6,7 +6,8 @@
 - reflection: paragraphs of the person's own writing (notes, journals, episodic
   memories; never chat turns) marked by reflection tags or phrases, the reasons kept;
 - dialogue: the person's real chat replies, the earlier turns as context (the
-  other side of the chat plays the user);
+  other side of the chat plays the user); in messaging and mail, another
+  person's message followed by her reply, the others only ever in the prompt;
 - knowledge: question/answer pairs about the person, from a teacher model when
   one is configured (synth.py), otherwise from sentence templates below;
 - preference: corrections as {prompt, chosen, rejected}.
@@ -25,9 +26,13 @@ from datetime import datetime
 
 from personaforge.config import REFLECTION_TAGS, DatasetSettings
 from personaforge.dataset.examples import Example
+from personaforge.dataset.targets import is_code, own_text, quotes
 from personaforge.store import Memory
 
-CHAT_SOURCES = {"chatgpt", "claude", "claude-code", "jsonl"}
+# Messaging and mail (sources/ marks them `messaging`; a test keeps the two in step): other
+# people write there, so a reply is hers only when it answers someone else.
+MESSAGING_SOURCES = {"whatsapp", "telegram", "discord", "messenger", "signal", "mail"}
+CHAT_SOURCES = {"chatgpt", "claude", "claude-code", "jsonl", *MESSAGING_SOURCES}
 DAILY_TITLE = re.compile(r"^\d{4}-(?:\d{2}-\d{2}|W\d{2})")  # 2026-06-02, 2026-W41
 # Tags that say what kind of note it is rather than what it is about; never a prompt's topic.
 GENERIC_TAGS = {"daily", "journal", "review", "note", "notes", "inbox", *REFLECTION_TAGS}
@@ -179,14 +184,25 @@ def voice_prompt(memory: Memory) -> str:
     return pick(NOTE_PROMPTS, memory).format(topic=topic)
 
 
+def with_quotes(prompt: str, quoted: list[str]) -> str:
+    """The prompt, followed by what the note quotes: context for her comment, never a target."""
+    if not quoted:
+        return prompt
+    passages = "\n\n".join("\n".join(f"> {line}" for line in q.split("\n")) for q in quoted)
+    return f"{prompt}\n\nThe note quotes:\n{passages}"
+
+
 def extract_voice(memories: list[Memory], context: ExtractContext) -> list[Example]:
+    """The person's notes as replies; what a note quotes goes to the prompt (targets.py)."""
     examples = []
     for memory in memories:
         if not is_own_writing(memory):
             continue
-        text = without_title(memory.text)
+        body = without_title(memory.text)
+        text = own_text(body)
         if text:
-            examples.append(Example("voice", context.chat(voice_prompt(memory), text), [memory]))
+            prompt = with_quotes(voice_prompt(memory), quotes(body))
+            examples.append(Example("voice", context.chat(prompt, text), [memory]))
     return examples
 
 
@@ -199,7 +215,6 @@ REFLECTION_PROMPTS = [
     "Looking back on {topic}, what stands out?",
 ]
 MIN_REFLECTION_WORDS = 8
-HEADING_LINES = re.compile(r"^#{1,6}[ \t]+[^\n]*\n?", re.M)
 
 
 def reflection_reasons(paragraph: str, memory: Memory, settings: DatasetSettings) -> list[str]:
@@ -229,10 +244,9 @@ def extract_reflection(memories: list[Memory], context: ExtractContext) -> list[
         if not is_own_writing(memory):
             continue
         for index, block in enumerate(without_title(memory.text).split("\n\n")):
-            paragraph = HEADING_LINES.sub(
-                "", block
-            ).strip()  # "## Morning\nI think..." -> "I think..."
-            if len(paragraph.split()) < MIN_REFLECTION_WORDS or paragraph.startswith("```"):
+            # "## Morning\nI think..." -> "I think..."; a quoted passage is not her reflection.
+            paragraph = own_text(block, headings="drop")
+            if len(paragraph.split()) < MIN_REFLECTION_WORDS or is_code(block):
                 continue
             reasons = reflection_reasons(paragraph, memory, context.settings)
             if not reasons:
@@ -252,8 +266,35 @@ def extract_reflection(memories: list[Memory], context: ExtractContext) -> list[
 # -- dialogue -----------------------------------------------------------------------------
 
 
+def _context_messages(earlier: list[Memory], group: bool) -> list[dict[str, str]]:
+    """Earlier turns as chat messages: hers as the assistant, everyone else's as the user.
+
+    Consecutive turns of other people are one user message (a group's three replies
+    in a row are one prompt), each line led by its author's name when the
+    conversation is a group, so the model sees who said what.
+    """
+    messages: list[dict[str, str]] = []
+    for turn in earlier:
+        role = "assistant" if turn.speaker == "self" else "user"
+        text = turn.text
+        if role == "user" and group:
+            text = f"{turn.meta.get('author') or 'Someone'}: {text}"
+        if messages and messages[-1]["role"] == role:
+            messages[-1] = {"role": role, "content": messages[-1]["content"] + "\n\n" + text}
+        else:
+            messages.append({"role": role, "content": text})
+    while messages and messages[0]["role"] != "user":
+        messages.pop(0)
+    return messages
+
+
 def extract_dialogue(memories: list[Memory], context: ExtractContext) -> list[Example]:
-    """Each of the person's chat replies, with the turns before it; the other side plays the user."""
+    """Each of the person's chat replies, with the turns before it; the other side plays the user.
+
+    In messaging and mail a reply counts only when the turn just before it is
+    someone else's: her message after her own (the same person again, after a
+    thread of her own mails) has no one to answer.
+    """
     examples = []
     for memory in memories:
         if memory.speaker != "self" or memory.source not in CHAT_SOURCES:
@@ -263,19 +304,20 @@ def extract_dialogue(memories: list[Memory], context: ExtractContext) -> list[Ex
         position = next((i for i, turn in enumerate(turns) if turn.id == memory.id), None)
         if not position:  # the opening message has nothing to reply to
             continue
+        messaging = memory.source in MESSAGING_SOURCES
+        if messaging and turns[position - 1].speaker == "self":
+            continue
         earlier = turns[max(0, position - context.settings.dialogue_context_turns) : position]
-        messages = [
-            {"role": "assistant" if t.speaker == "self" else "user", "content": t.text}
-            for t in earlier
-        ]
-        while messages and messages[0]["role"] != "user":
-            messages.pop(0)
+        messages = _context_messages(earlier, messaging and bool(memory.meta.get("group")))
         if not messages:
+            continue
+        reply = own_text(memory.text)  # a passage she quotes back is not her reply
+        if not reply:
             continue
         messages = [
             {"role": "system", "content": context.system_prompt},
             *messages,
-            {"role": "assistant", "content": memory.text},
+            {"role": "assistant", "content": reply},
         ]
         examples.append(
             Example(
@@ -332,7 +374,7 @@ MAX_KNOWLEDGE_SENTENCES = 3
 
 def template_knowledge(memory: Memory) -> list[tuple[str, str, str]]:
     """(category, question, answer) from first-person sentences of one memory."""
-    clean = re.sub(r"```.*?```", " ", memory.text, flags=re.S)
+    clean = re.sub(r"```.*?```", " ", own_text(memory.text, headings="drop"), flags=re.S)
     sentences = [
         s.strip()
         for line in clean.split("\n")
@@ -366,6 +408,8 @@ def extract_knowledge(memories: list[Memory], context: ExtractContext) -> list[E
                     )
                 )
             continue
+        if memory.source in MESSAGING_SOURCES:
+            continue  # a chat's title is a contact's name: no topic for a template question
         for category, question, answer in template_knowledge(memory):
             examples.append(
                 Example(

@@ -6,11 +6,15 @@
     DIR/chats/chatgpt/             ChatGPT export (conversations.json, one edited branch)
     DIR/chats/claude/              Claude.ai export (conversations.json)
     DIR/chats/claude-code/<proj>/  Claude Code session transcripts (*.jsonl)
+    DIR/chats/whatsapp/            WhatsApp chats: her sister (iOS), a running group (Android)
+    DIR/chats/telegram/            a Telegram Desktop export (result.json)
+    DIR/mail/                      Gmail Takeout mail (an mbox with Sent labels)
     DIR/episodic/YYYY/MM/          episodic memories (MetaHuman OS JSON)
     DIR/feedback/corrections.jsonl preference pairs and rated responses
     DIR/sample-manifest.json       what was written, the planted fake secrets, the facts
-                                   (and `fact_history`: facts that change, with dates), and
-                                   the traps ingest must handle (kept outside the sources)
+                                   (and `fact_history`: facts that change, with dates), the
+                                   traps ingest must handle (kept outside the sources), and
+                                   `identity`: the identity.* settings her chats need
 
 `write_sample_month(DIR, "2026-11")` then adds one further month (Nov 2026 to
 Mar 2027, in order): new daily notes, reviews, topic notes, chats, episodic
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from personaforge.atomic import atomic_write_text
+from personaforge.config import IdentitySettings
 from personaforge.errors import UserError
 from personaforge.sample import persona
 from personaforge.sample.chats import BRANCHED, write_chatgpt, write_claude, write_claude_code
@@ -38,6 +43,7 @@ from personaforge.sample.drift import DRIFT, DUTCH_WORDS, SUMMARY_MARKERS, measu
 from personaforge.sample.grammar import Voice, stream
 from personaforge.sample.life_events import write_life_events
 from personaforge.sample.memories import write_episodic, write_feedback
+from personaforge.sample.messaging import IDENTITY, write_messaging
 from personaforge.sample.months import month_bounds, write_month
 from personaforge.sample.planted import make_secrets
 from personaforge.sample.story import BASE_MONTHS, LATER_MONTHS, MONTHS
@@ -51,9 +57,18 @@ SOURCE_DIRS = {
     "chatgpt": "chats/chatgpt",
     "claude": "chats/claude",
     "claude-code": "chats/claude-code",
+    "whatsapp": "chats/whatsapp",
+    "telegram": "chats/telegram",
+    "mail": "mail",
     "episodic": "episodic",
     "feedback": "feedback",
 }
+
+
+def sample_identity() -> IdentitySettings:
+    """Her identity.* settings: her WhatsApp chats name no owner (the demo writes these into
+    config.toml; code that ingests the sample passes them to `ingest`)."""
+    return IdentitySettings(**IDENTITY)
 
 
 def _words(root: Path, relatives: list[str]) -> int:
@@ -91,6 +106,7 @@ def write_sample_data(
     write_chatgpt(writer, stream(seed, "chatgpt"))
     write_claude(writer, stream(seed, "claude"))
     write_claude_code(writer, stream(seed, "claude-code"), secrets)
+    write_messaging(writer)  # fixed texts: no random stream, so the other sources are unchanged
     write_episodic(writer, Voice(voice.grammar, stream(seed, "episodic"), seen=voice.seen))
     write_feedback(writer)
     fact_history = write_life_events(writer)  # facts that change: she moves in September
@@ -109,6 +125,7 @@ def write_sample_data(
         },
         "facts": persona.FACTS,
         "fact_history": fact_history,
+        "identity": IDENTITY,
         "planted_secrets": [asdict(secret) for secret in writer.planted],
         "expectations": writer.expectations,
         "branched_conversation": {

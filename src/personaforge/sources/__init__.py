@@ -8,7 +8,21 @@ accepts a file reads it, so the specific formats come before the generic ones.
 
 from __future__ import annotations
 
-from personaforge.sources import chatgpt, claude, claude_code, episodic, feedback, jsonl, vault
+from personaforge.sources import (
+    chatgpt,
+    claude,
+    claude_code,
+    discord,
+    episodic,
+    feedback,
+    jsonl,
+    mail,
+    messenger,
+    signal,
+    telegram,
+    vault,
+    whatsapp,
+)
 from personaforge.sources.base import Parsed, SkipFile, Source, SourceFile
 
 SOURCES: dict[str, Source] = {
@@ -18,6 +32,12 @@ SOURCES: dict[str, Source] = {
         chatgpt.SOURCE,
         claude.SOURCE,
         claude_code.SOURCE,
+        telegram.SOURCE,  # the messaging formats before episodic: their messages have ids
+        discord.SOURCE,  # and timestamps too, and episodic's sniff looks for no more
+        messenger.SOURCE,
+        signal.SOURCE,
+        whatsapp.SOURCE,
+        mail.SOURCE,
         feedback.SOURCE,
         episodic.SOURCE,
         jsonl.SOURCE,
@@ -36,4 +56,15 @@ def detect(name: str, head: bytes) -> Source | None:
     return None
 
 
-__all__ = ["SNIFF_BYTES", "SOURCES", "Parsed", "SkipFile", "Source", "SourceFile", "detect"]
+MESSAGING = tuple(name for name, source in SOURCES.items() if source.messaging)
+
+__all__ = [
+    "MESSAGING",
+    "SNIFF_BYTES",
+    "SOURCES",
+    "Parsed",
+    "SkipFile",
+    "Source",
+    "SourceFile",
+    "detect",
+]

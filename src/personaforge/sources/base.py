@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from personaforge.config import IngestSettings
+from personaforge.sources.identity import People
 from personaforge.store import MemoryDraft
 
 
@@ -38,6 +39,8 @@ class Parsed:
     memories: list[MemoryDraft] = field(default_factory=list)
     bad: list[str] = field(default_factory=list)  # one reason per skipped record
     warnings: list[str] = field(default_factory=list)  # kept, but the user should know
+    # Messaging and mail: who wrote in the file; speakers are set by identity.resolve.
+    people: People | None = None
 
 
 @dataclass(frozen=True)
@@ -49,13 +52,22 @@ class Source:
     extensions: tuple[str, ...]  # lower-case, with the dot
     sniff: Callable[[str, bytes], bool]  # (lower-case file name, first bytes) -> is it mine?
     parse: Callable[[SourceFile, IngestSettings], Parsed]
+    # Messages have authors: which are the person's is decided by the identity.* settings
+    # (identity.resolve), so reading it again is due when those settings change.
+    messaging: bool = False
 
 
-def decode_text(data: bytes) -> str:
-    """UTF-8 (a BOM is dropped), with CRLF and CR line ends made LF."""
+def decode_text(data: bytes, cut_end: bool = False) -> str:
+    """UTF-8 (a BOM is dropped), with CRLF and CR line ends made LF.
+
+    `cut_end`: a file that ends inside a multi-byte character (a copy or a write
+    cut short) loses that character, not the whole file.
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        if cut_end and exc.reason == "unexpected end of data" and exc.end == len(data):
+            return decode_text(data[: exc.start])
         raise SkipFile(
             f"not UTF-8 (byte {exc.start}: {data[exc.start : exc.start + 1]!r})"
         ) from None

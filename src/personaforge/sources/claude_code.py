@@ -18,6 +18,12 @@ blocks in WRAPPERS wherever they occur (system reminders, slash-command and
 bash-mode echoes with their output). Tool results, thinking and images are
 dropped too. A truncated last line, as a session killed mid-write leaves, is
 counted and skipped.
+
+A resumed session (`claude --resume`, `--continue`) is written to a new file
+that begins with copies of the earlier session's entries, under their own
+uuids and sessionId, and goes on under the new one. Both files are read; the
+conversation is named by the first session on the path, so the copied turns
+have the same memory ids as in the earlier file and are stored once.
 """
 
 from __future__ import annotations
@@ -230,8 +236,11 @@ def parse(file: SourceFile, settings: IngestSettings) -> Parsed:
         text = entry_text(entry["message"].get("content"))
         uuid = str(entry.get("uuid") or len(turns))
         turns.append(Turn(uuid, speaker, text, to_iso(entry.get("timestamp"))))
+    # The conversation is named by the session that began it: a resumed session's file
+    # starts with copies of the earlier session's entries (their uuids and sessionId kept),
+    # so its turns get the same locators as in the earlier file and are stored once.
     session_id = next(
-        (str(e["sessionId"]) for e in reversed(path or entries) if e.get("sessionId")),
+        (str(e["sessionId"]) for e in (path or entries) if e.get("sessionId")),
         file.path.stem,
     )
     project = next((str(e["cwd"]) for e in entries if e.get("cwd")), "")

@@ -11,6 +11,14 @@ memory per heading section. What a note carries:
 - the date: frontmatter, then a YYYY-MM-DD (or YYYY/MM/DD folder) in the path,
   then the file's mtime.
 
+Highlight notes that Readwise, the Kindle plugin or Hypothesis export into the
+vault (highlights.py) are mostly someone else's words: the passages become a
+memory of speaker `other` (`#highlights` in the locator), her notes on them a
+memory of her own.
+
+Code is fenced, or indented four spaces (or a tab) after a blank line that no
+list comes before, as CommonMark reads it.
+
 Only what the person wrote reaches the memory's text. Obsidian markup is taken
 off (MARKUP below says what and why): `%% comments %%` and `<!-- -->` are
 hidden text and are dropped; a callout (`> [!note] Title`) keeps its title and
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -37,6 +46,7 @@ from typing import Any
 import yaml
 
 from personaforge.config import IngestSettings
+from personaforge.sources import highlights
 from personaforge.sources.base import (
     Parsed,
     SkipFile,
@@ -168,15 +178,60 @@ def _fence_opener(line: str) -> str | None:
     return opener.group(1)[0] * 3 if opener else None
 
 
+_INDENTED = re.compile(r"^(?: {4}|\t)")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
+
+
+def _may_hold_code(text: str) -> bool:
+    """A fence, or a line indented four spaces or a tab (an indented code block's)."""
+    return (
+        "```" in text
+        or "~~~" in text
+        or "\n    " in text
+        or "\n\t" in text
+        or text.startswith(("    ", "\t"))
+    )
+
+
+class _IndentedCode:
+    """CommonMark's indented code block: lines indented four spaces (or a tab) after a blank
+    line, unless a list item or a list's indented text comes before the blank line."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.blank_before = True
+        self.previous = ""  # the last non-blank line of prose
+
+    def step(self, line: str) -> bool:
+        """Is this line (outside fences) indented code?"""
+        blank = not line.strip()
+        if blank:
+            code = self.open  # a blank line inside the block belongs to it
+        elif _INDENTED.match(line):
+            code = self.open or (
+                self.blank_before
+                and not (_LIST_ITEM.match(self.previous) or self.previous.startswith((" ", "\t")))
+            )
+        else:
+            code = False
+        self.open = code  # a blank line is code exactly when the block is open
+        if not blank and not code:
+            self.previous = line
+        self.blank_before = blank
+        return code
+
+
 def split_fenced(text: str) -> list[tuple[bool, str]]:
-    """The text in runs of fenced code (True) and of everything else (False).
+    """The text in runs of code (True: fenced, or indented four spaces after a blank line) and
+    of everything else (False).
 
     Joined, the runs are the text again. An unclosed fence runs to the end.
     """
-    if "```" not in text and "~~~" not in text:
-        return [(False, text)]  # most prose holds no fence: skip the per-line scan
+    if not _may_hold_code(text):
+        return [(False, text)]  # most prose holds no code: skip the per-line scan
     runs: list[tuple[bool, list[str]]] = []
     fence: str | None = None
+    indented = _IndentedCode()
     for line in text.split("\n"):
         opener = _fence_opener(line)
         in_code = fence is not None or opener is not None
@@ -184,6 +239,10 @@ def split_fenced(text: str) -> list[tuple[bool, str]]:
             fence = opener
         elif fence is not None and _dequote(line).lstrip().startswith(fence):
             fence = None
+        if not in_code:
+            in_code = indented.step(line)
+        else:
+            indented = _IndentedCode()
         if runs and runs[-1][0] == in_code:
             runs[-1][1].append(line)
         else:
@@ -555,6 +614,11 @@ def parse(file: SourceFile, settings: IngestSettings) -> Parsed:
     aliases = clean_tags(frontmatter.get("aliases", frontmatter.get("alias")))
     created_at, date_origin = note_date(frontmatter, inside)
     created_at = created_at or mtime_iso(file)
+    kind = highlights.exporter(frontmatter, body)
+    if kind is not None:  # someone else's passages, with her notes between them
+        note = _Note(vault, inside, title, note_tags, aliases, created_at, date_origin, frontmatter)
+        parsed.memories = highlight_memories(note, body, kind, settings)
+        return parsed
     chunks = [([], "", body.strip())] if len(body) <= settings.split_chars else sections(body)
     for raw_path, heading_line, section in chunks:
         heading_path = [readable_links(heading)[0] for heading in raw_path]
@@ -589,7 +653,67 @@ def parse(file: SourceFile, settings: IngestSettings) -> Parsed:
     return parsed
 
 
+@dataclass(frozen=True)
+class _Note:
+    """What every memory of one note shares."""
+
+    vault: str
+    inside: str
+    title: str
+    tags: list[str]
+    aliases: list[str]
+    created_at: str
+    date_origin: str
+    frontmatter: dict[str, Any]
+
+
+def highlight_memories(
+    note: _Note, body: str, kind: str, settings: IngestSettings
+) -> list[MemoryDraft]:
+    """A highlight export (sources/highlights.py) as memories: her notes as `self`, the passages
+    she highlighted as `other` (someone else's words: context, never a target)."""
+    own, passages = highlights.split(body, kind)
+    memories = []
+    for speaker, text, suffix in (("self", own, ""), ("other", passages, "#highlights")):
+        parts = cut_long(readable_links(text)[0], settings.max_memory_chars) if text else []
+        for number, part in enumerate(parts, start=1):
+            locator = f"{note.vault}/{note.inside}{suffix}"
+            if len(parts) > 1:
+                locator += f" (part {number})"
+            memories.append(
+                MemoryDraft(
+                    locator=locator,
+                    text=part,
+                    created_at=note.created_at,
+                    title=note.title,
+                    tags=note.tags,
+                    mode="observation",
+                    speaker=speaker,
+                    meta={
+                        "path": note.inside,
+                        "note": note.title,
+                        "heading_path": [],
+                        "aliases": note.aliases,
+                        "date_from": note.date_origin,
+                        "highlights_from": kind,
+                        "frontmatter": _frontmatter_meta(note.frontmatter),
+                    },
+                )
+            )
+    return memories
+
+
+# signal-export writes a chat.md beside each chat's data.json ("[2024-03-08 08:30:00] Me: …"):
+# a rendering of messages, not a note; the signal source reads data.json instead.
+MESSAGE_LOG_NAMES = ("chat.md",)
+_MESSAGE_LOG = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})?\] [^\n:]{1,80}: "
+)
+
+
 def _sniff(name: str, head: bytes) -> bool:
+    if name in MESSAGE_LOG_NAMES and _MESSAGE_LOG.match(head):
+        return False
     return name.endswith((".md", ".markdown"))
 
 
