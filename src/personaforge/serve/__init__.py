@@ -29,6 +29,7 @@ class ServerHandle:
     token: str
     guard: AcceleratorGuard | None = None
     access_log: object | None = None
+    retriever: object | None = None  # serve/retrieval.Retriever when answers are grounded
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -38,6 +39,8 @@ class ServerHandle:
         self.engine.close()
         if self.access_log is not None:
             self.access_log.close()
+        if self.retriever is not None:
+            self.retriever.close()
 
 
 class AcceleratorGuard:
@@ -150,6 +153,21 @@ def build_engine(
     return engine
 
 
+def build_retriever(paths: Paths, settings, engine) -> tuple[object | None, str]:
+    """(the retriever for grounded answers, or None; the persona's system prompt).
+
+    None when `serve.retrieval` is off or the home has no memory store yet. The context's
+    token budget is counted with the engine's own tokenizer.
+    """
+    from personaforge.serve.retrieval import open_retriever
+
+    def count(text: str) -> int:
+        return len(engine.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    prompt = settings.dataset.persona_prompt.replace("{name}", settings.dataset.person_name)
+    return open_retriever(paths, settings, count), prompt
+
+
 def start_server(
     paths: Paths,
     host: str = "127.0.0.1",
@@ -158,20 +176,29 @@ def start_server(
     api_key: str | None = None,
     max_queue: int = 32,
     max_batch: int | None = None,
+    settings=None,
 ) -> ServerHandle:
-    """Serve in a background thread; port 0 picks a free one. Access log: the home's logs/ only."""
+    """Serve in a background thread; port 0 picks a free one. Access log: the home's logs/ only.
+
+    settings: the home's (config.toml) when None; `serve.retrieval` decides grounding.
+    """
     import socket
 
     import uvicorn
 
+    from personaforge.config import load_settings
     from personaforge.serve.app import admin_token, create_app
     from personaforge.serve.guard import server_access_log
 
     check_bind(host, api_key)
+    settings = settings if settings is not None else load_settings(paths).settings
     engine = build_engine(paths, adapters, max_queue, max_batch)
     guard = AcceleratorGuard(paths, engine)
     access_log = server_access_log(paths)
-    app = create_app(engine, paths, api_key, access_log=access_log)
+    retriever, prompt = build_retriever(paths, settings, engine)
+    app = create_app(
+        engine, paths, api_key, access_log=access_log, retriever=retriever, persona_prompt=prompt
+    )
     if port == 0:
         with socket.socket() as probe:
             probe.bind((host, 0))
@@ -187,7 +214,14 @@ def start_server(
             raise UserError(f"the server did not start on {host}:{port}")
         time.sleep(0.05)
     return ServerHandle(
-        f"http://{host}:{port}", engine, server, thread, admin_token(paths), guard, access_log
+        f"http://{host}:{port}",
+        engine,
+        server,
+        thread,
+        admin_token(paths),
+        guard,
+        access_log,
+        retriever,
     )
 
 
