@@ -103,6 +103,28 @@ def _preference(reference: ModelMetrics, cand: ModelMetrics, against: str) -> Ch
     )
 
 
+def _knows(cand: ModelMetrics, gate: GateSettings) -> Check:
+    """Fact questions about the person: with retrieval (what `serve` answers) and without."""
+    facts = cand.facts or {}
+    accuracy = facts.get("grounded", facts.get("accuracy", 0.0))
+    stale = facts.get("grounded_superseded_stated", facts.get("superseded_stated", 0))
+    how = "with memories" if "grounded" in facts else "without retrieval (serve.retrieval off)"
+    limit = gate.min_fact_accuracy
+    measured = f"{accuracy:.2f} {how}, {stale} superseded"
+    if "grounded" in facts:
+        measured += f"; {facts.get('accuracy', 0.0):.2f} without"
+    return Check(
+        "knows",
+        limit is None or (accuracy >= limit and stale == 0),
+        measured,
+        "informational (set gate.min_fact_accuracy)"
+        if limit is None
+        else f">= {limit:.2f}, 0 superseded",
+        f"{facts.get('n', 0)} questions about the person, answered right when the answer states "
+        "the fact and no superseded value",
+    )
+
+
 def gate_checks(
     compared: dict[str, ModelMetrics], gate: GateSettings, method: str = "sft"
 ) -> list[Check]:
@@ -114,6 +136,8 @@ def gate_checks(
         _memorisation(cand, gate),
         _leakage(cand),
     ]
+    if cand.facts:
+        checks.append(_knows(cand, gate))
     if "current" in compared:
         checks.append(_vs_current(compared["current"], cand, gate))
     if method == "dpo" and cand.preference_pairs:

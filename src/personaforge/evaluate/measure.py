@@ -88,6 +88,9 @@ class ModelMetrics:
     preference_win_rate: float | None = None
     preference_pairs: int = 0
     generations: list[str] = field(default_factory=list)  # replies to SHOWCASE
+    # The fact questions (knows.measure_facts): accuracy plain and with retrieval, superseded
+    # values and secrets stated, and every answer. None when the home has no memory store.
+    facts: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return vars(self)

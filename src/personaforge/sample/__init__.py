@@ -9,7 +9,8 @@
     DIR/episodic/YYYY/MM/          episodic memories (MetaHuman OS JSON)
     DIR/feedback/corrections.jsonl preference pairs and rated responses
     DIR/sample-manifest.json       what was written, the planted fake secrets, the facts
-                                   (and `fact_history`: facts that change, with dates), and
+                                   (and `fact_history`: facts that change, with dates), her
+                                   opinions, the `quiz` the fact benchmark asks (quiz.py), and
                                    the traps ingest must handle (kept outside the sources)
 
 `write_sample_month(DIR, "2026-11")` then adds one further month (Nov 2026 to
@@ -40,6 +41,7 @@ from personaforge.sample.life_events import write_life_events
 from personaforge.sample.memories import write_episodic, write_feedback
 from personaforge.sample.months import month_bounds, write_month
 from personaforge.sample.planted import make_secrets
+from personaforge.sample.quiz import fact_quiz
 from personaforge.sample.story import BASE_MONTHS, LATER_MONTHS, MONTHS
 from personaforge.sample.vault import write_vault
 from personaforge.sample.writer import SampleWriter
@@ -109,6 +111,8 @@ def write_sample_data(
         },
         "facts": persona.FACTS,
         "fact_history": fact_history,
+        "opinions": list(persona.OPINIONS),
+        "quiz": fact_quiz(),  # the fact benchmark's questions (evaluate/knows.py)
         "planted_secrets": [asdict(secret) for secret in writer.planted],
         "expectations": writer.expectations,
         "branched_conversation": {
