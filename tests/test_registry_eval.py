@@ -62,7 +62,12 @@ def test_evaluation_measures_base_and_candidate_and_writes_the_report(home):
         "forgetting: probes",
         "memorisation",
         "leakage",
+        "knows",
     ]
+    # The fact questions: the base plainly, the candidate plainly and with retrieval.
+    assert base.facts["n"] == cand.facts["n"] > 0 and "grounded" not in base.facts
+    assert 0 <= cand.facts["grounded"] <= 1 and len(cand.facts["showcase"]) == 4
+    assert checks[-1]["threshold"] == "informational (set gate.min_fact_accuracy)"
     assert cand.style_ppl < base.style_ppl
     assert report.verdict["decision"] == "promote" and all(c["passed"] for c in checks)
     assert report.verdict["failures"] == []
@@ -87,6 +92,22 @@ def test_evaluation_measures_base_and_candidate_and_writes_the_report(home):
         (home.adapters / "v1" / name).read_text() for name in ("evaluation.json", "report.md")
     )
     assert not any(value.splitlines()[0] in written for _, value in secrets)
+
+
+def test_a_minimum_fact_accuracy_makes_knows_a_gate(home):
+    """The micro base knows nothing about her: informational it passes, required it rejects."""
+    strict = settings()
+    strict.gate.min_fact_accuracy = 0.8
+    report = evaluate_version(home, strict, "v1", None)
+    knows = next(c for c in report.verdict["checks"] if c["name"] == "knows")
+    grounded = report.compared["candidate"].facts["grounded"]
+    assert grounded < 0.8 and knows["passed"] is False
+    assert report.verdict["decision"] == "reject"
+    assert report.verdict["failures"] == [
+        "knows: "
+        + knows["detail"]
+        + f" (measured {knows['measured']}; needs >= 0.80, 0 superseded)"
+    ]
 
 
 def test_evaluation_compares_with_the_current_version(home):
@@ -284,8 +305,10 @@ def test_eval_models_and_status_commands(home, capsys, monkeypatch):
     # every other check, so the gate promotes it, and says so once per check.
     verdict = json.loads((home.adapters / "v1" / "evaluation.json").read_text())["verdict"]
     assert verdict["decision"] == "promote" and "v1: promote" in out
-    assert all(c["passed"] for c in verdict["checks"]) and len(verdict["checks"]) == 5
-    assert out.count("✓") == 5 and "✗" not in out
+    # Five gate checks and the informational knows check (the home has a memory store).
+    assert all(c["passed"] for c in verdict["checks"]) and len(verdict["checks"]) == 6
+    assert verdict["checks"][-1]["name"] == "knows"
+    assert out.count("✓") == 6 and "✗" not in out
     with Registry.open(home) as registry:
         assert registry.get("v1").status == "candidate" and registry.current() is None
         assert registry.get("v1").verdict["decision"] == "promote"
@@ -302,7 +325,7 @@ def test_eval_models_and_status_commands(home, capsys, monkeypatch):
     assert rows["v2"][1] == "candidate" and rows["v3"][1] == "candidate"
     code, out, _ = run_cli(capsys, "models", "show", "v1")
     assert code == 0 and out.startswith("v1 promoted (sft, parent base)")
-    assert "verdict: promote" in out and out.count("✓") == 5 and "evaluated" in out
+    assert "verdict: promote" in out and out.count("✓") == 6 and "evaluated" in out
     code, out, _ = run_cli(capsys, "models", "diff", "v1", "v2")
     assert code == 0 and "train.seed" in out
     code, out, _ = run_cli(capsys, "status")
