@@ -67,7 +67,7 @@ def test_query_words_are_stemmed_into_prefix_searches():
 
 def test_where_she_lives_is_delft_and_rotterdam_era_notes_are_left_out(retriever):
     context = retriever.retrieve("Where do you live?")
-    assert [(f.label, f.value) for f in context.facts][0] == ("Lives in", "Delft")
+    assert (context.facts[0].label, context.facts[0].value) == ("Lives in", "Delft")
     assert all("Rotterdam" not in f.value for f in context.facts)
     # Her notes from before the move say "I live in Rotterdam": true then, stale now.
     assert context.left_out["stale"] >= 1

@@ -232,11 +232,19 @@ def build_vllm(
     adapters: dict[str, str] | None = None,
     api_key: str | None = None,
     access_log=None,
+    settings=None,
 ):
-    """The API app in front of a vLLM server: persona = current version, plus named adapters."""
+    """The API app in front of a vLLM server: persona = current version, plus named adapters.
+
+    Answers are grounded as the local engine's are; the context's budget is counted with the
+    adapter's tokenizer when its folder has one (else about four characters a token).
+    """
+    from personaforge.config import load_settings
+    from personaforge.serve.retrieval import approximate_tokens, open_retriever
     from personaforge.serve.vllm import PERSONA, VllmBridge, create_vllm_app
     from personaforge.train.run import read_card
 
+    settings = settings if settings is not None else load_settings(paths).settings
     current, anchor = current_and_anchor(paths)
     base = base_model or read_card(paths.adapters / anchor)["base"]["location"]
     bridge = VllmBridge(url, paths, base)
@@ -244,4 +252,15 @@ def build_vllm(
         bridge.set_alias(PERSONA, current)
     for name, version in (adapters or {}).items():
         bridge.set_alias(name, version)
-    return create_vllm_app(bridge, paths, api_key, access_log)
+    count = approximate_tokens
+    if (paths.adapters / anchor / "tokenizer_config.json").is_file():
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(paths.adapters / anchor)
+
+        def count(text: str) -> int:
+            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    prompt = settings.dataset.persona_prompt.replace("{name}", settings.dataset.person_name)
+    retriever = open_retriever(paths, settings, count)
+    return create_vllm_app(bridge, paths, api_key, access_log, retriever, prompt)
