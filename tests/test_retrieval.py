@@ -194,6 +194,29 @@ def test_a_rewritten_profile_is_read_again_without_a_restart(sample_home, tmp_pa
         retriever.close()
 
 
+def test_a_fact_whose_memories_were_forgotten_is_not_offered(sample_home, tmp_path):
+    """`forget` takes notes out of the store; the profile on disk still names what they said."""
+    home = Paths(tmp_path / "home")
+    home.home.mkdir()
+    shutil.copy(sample_home.memory_store, home.memory_store)
+    shutil.copy(sample_home.home / "USER_PROFILE.json", home.home / "USER_PROFILE.json")
+    data = json.loads((home.home / "USER_PROFILE.json").read_text())
+    sister = next(f for f in data["facts"] if f["key"] == "relationship:sister")
+    question = "What is your sister's name?"
+
+    def values() -> list[str]:
+        retriever = open_retriever(home, SETTINGS)
+        try:
+            return [f.value for f in retriever.retrieve(question).facts]
+        finally:
+            retriever.close()
+
+    assert "Ingrid" in values()
+    with MemoryStore.open(home.memory_store) as store:
+        assert store.forget([e["memory_id"] for e in sister["evidence"]]) > 0
+    assert "Ingrid" not in values()
+
+
 def test_no_store_or_retrieval_off_means_no_retriever(sample_home, paths):
     assert open_retriever(paths, SETTINGS) is None  # an empty home
     assert open_retriever(sample_home, Settings(serve={"retrieval": False})) is None

@@ -137,6 +137,7 @@ class KnownFact:
     label: str
     value: str  # scrubbed
     statement: bool  # the value is the person's own sentence (an opinion), not a name
+    evidence: tuple[str, ...] = ()  # the memories that state it
 
 
 @dataclass
@@ -361,7 +362,16 @@ class Retriever:
             value = scrub(fact.value, self.policy)
             if value.drop:
                 continue
-            known.append(KnownFact(fact.id, fact.key, fact.label, value.text, fact.statement))
+            known.append(
+                KnownFact(
+                    fact.id,
+                    fact.key,
+                    fact.label,
+                    value.text,
+                    fact.statement,
+                    tuple(fact.memory_ids),
+                )
+            )
         for fact in facts:
             if fact.status == "current" or not slot_of(fact.key).single:
                 continue
@@ -392,12 +402,18 @@ class Retriever:
         rows = self._index.execute(
             f"SELECT rowid, bm25(facts, {', '.join(map(str, FACT_WEIGHTS))}) AS score "
             "FROM facts WHERE facts MATCH ? ORDER BY score LIMIT ?",
-            (fts_match(terms), self.max_facts),
+            (fts_match(terms), self.max_facts * 2),
         ).fetchall()
-        if not rows:
+        # A fact whose every memory was forgotten or deleted since the profile was written
+        # is gone with them: `forget` removes the notes, and the profile is only rebuilt later.
+        found = [(self._facts[rowid], score) for rowid, score in rows]
+        live = self.store.live_ids([m for fact, _ in found for m in fact.evidence])
+        found = [(fact, score) for fact, score in found if live & set(fact.evidence)]
+        if not found:
             return []
-        best = rows[0][1]  # bm25 is negative: lower is better
-        return [self._facts[rowid] for rowid, score in rows if score <= best * FACT_MIN_SHARE]
+        best = found[0][1]  # bm25 is negative: lower is better
+        kept = [fact for fact, score in found if score <= best * FACT_MIN_SHARE]
+        return kept[: self.max_facts]
 
     # -- the person's memories ------------------------------------------------------------------
 

@@ -137,6 +137,18 @@ class ReadPath:
             found.update((row["id"], Memory.from_row(row)) for row in rows)
         return found
 
+    def live_ids(self, ids: list[str]) -> set[str]:
+        """Which of these memory ids are live rows (not deleted, not forgotten)."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):  # SQLite caps bound parameters per statement
+            chunk = ids[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT id FROM memories WHERE deleted_at IS NULL AND id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update(row[0] for row in rows)
+        return found
+
     def count(self, include_deleted: bool = False) -> int:
         where = "" if include_deleted else " WHERE deleted_at IS NULL"
         return int(self.db.execute(f"SELECT count(*) FROM memories{where}").fetchone()[0])
