@@ -32,6 +32,8 @@ from personaforge.sample.quiz import fact_quiz
         ("range", "Estimates should be ranges, not numbers.", True),
         ("morning pages", "I write morning pages first.", True),
         ("morning pages", "I start my morning with coffee.", False),  # half is not enough
+        ("morning pages", "My morning starts with coffee, then a few pages of a book.", False),
+        ("failing test", "Write a test that fails, then fix it.", True),
         ("Kestrel Freight", "I work at Kestrel.", False),  # every name in the value
         ("Weekly review, every Sunday", "A weekly review on Sundays.", True),
         ("Morning pages at 6:30 with tea", "Morning pages with tea.", False),  # the number

@@ -14,9 +14,11 @@ Questions come from two places:
 
 An answer is right when it *states* one of the question's values and no superseded value of
 the same slot ("I live in Delft" is right; "I live in Rotterdam" and "Rotterdam, and now
-Delft" are not: the second names an old value beside the new one). A value is stated when
-the answer holds every name and number in it (capitalised words, digits) and more than half
-of its other content words, each as a word or a word's prefix ("ranges" states "range").
+Delft" are not: the second names an old value beside the new one). A value of up to three
+words is stated when the answer says each of them within six words of the others ("Kestrel
+Freight", "morning pages", "a test that fails" for "failing test"); a longer one when the
+answer holds every name and number in it (capitalised words, digits) and more than half of
+its other words. Words match by stem ("ranges" states "range"; "Gus" is never "Gustav").
 
 Three answers per question, on the same questions: the base, the persona without retrieval
 (its system prompt only), and the persona with retrieval (the same system prompt plus the
@@ -27,6 +29,7 @@ generation goes through `measure.generate_many`, the one place decoding settings
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -54,6 +57,10 @@ PROFILE_QUESTIONS: dict[str, str] = {
     "favourite": "What is your favourite {sub}?",
     "relationship": "Who is your {sub}?",
 }
+# A value of up to PHRASE_WORDS words (after FILLER) is a phrase: each word must be said,
+# all within PHRASE_WINDOW words of each other ("a test that fails" states "failing test").
+PHRASE_WORDS = 3
+PHRASE_WINDOW = 6
 RECITED_TOKENS = 12  # an answer repeating this many consecutive tokens of one memory recites it
 WORD = re.compile(r"[^\W_]+(?:[:.'’][^\W_]+)*")
 # Words too common to say whether a value was stated (a value's "the", "with", "at").
@@ -130,24 +137,30 @@ def _same(a: str, b: str) -> bool:
 
 
 def states(value: str, answer: str) -> bool:
-    """Does `answer` state `value`? Every name and number in it, and most of its other words."""
+    """Does `answer` state `value`? A short value as a phrase, a long one by its names and most
+    of its words (see the module docstring)."""
     said = [w.casefold() for w in WORD.findall(answer)]
-    said_stems = {stem(w) for w in said}
 
-    def found(word: str) -> bool:
+    def found(word: str, candidate: str) -> bool:
         root = stem(word)
         # A prefix match for stems of 4+ letters ("rang" finds "ranges"); shorter ones must
         # be the word itself, or "Gus" would be found in "Gustav".
-        return root in said_stems or (len(root) >= 4 and any(w.startswith(root) for w in said))
+        return stem(candidate) == root or (len(root) >= 4 and candidate.startswith(root))
 
     words = [w for w in WORD.findall(value) if w.casefold() not in FILLER]
     if not words:
         return False
-    strong = [w for w in words if w[:1].isupper() or w[:1].isdigit()]
-    plain = [w for w in words if w not in strong]
-    if not all(found(w) for w in strong):
-        return False
-    return not plain or sum(found(w) for w in plain) * 2 > len(plain)
+    places = [[i for i, w in enumerate(said) if found(word, w)] for word in words]
+    if len(words) <= PHRASE_WORDS:
+        # "morning pages" is not stated by "my morning ... a few pages of a book".
+        return all(places) and any(
+            max(chosen) - min(chosen) < PHRASE_WINDOW for chosen in itertools.product(*places)
+        )
+    strong = [p for w, p in zip(words, places, strict=True) if w[:1].isupper() or w[:1].isdigit()]
+    plain = [
+        p for w, p in zip(words, places, strict=True) if not (w[:1].isupper() or w[:1].isdigit())
+    ]
+    return all(strong) and (not plain or sum(map(bool, plain)) * 2 > len(plain))
 
 
 @dataclass(frozen=True)
