@@ -396,14 +396,30 @@ class Retriever:
         self._facts, self._stale = known, stale
 
     def _ranked_facts(self, text: str) -> list[KnownFact]:
+        """Facts for the question, best first.
+
+        A question that names a slot ("where do you *live*") gets only facts of the slots it
+        names (matched in their cues or label), so an opinion that merely holds the word ("the
+        anxiety *lives* in the things I haven't written") stays out; a question that names no
+        slot ("how should estimates be given?") is matched against every fact's words.
+        """
         terms = query_terms(text, keep=CUE_WORDS)
         if not terms or not self._facts:
             return []
-        rows = self._index.execute(
+        anything = fts_match(terms)
+        ranked = (
             f"SELECT rowid, bm25(facts, {', '.join(map(str, FACT_WEIGHTS))}) AS score "
-            "FROM facts WHERE facts MATCH ? ORDER BY score LIMIT ?",
-            (fts_match(terms), self.max_facts * 2),
-        ).fetchall()
+            "FROM facts WHERE facts MATCH ? {} ORDER BY score LIMIT ?"
+        )
+        # Ranked on every column either way: a column filter would also narrow bm25 to it.
+        named = ranked.format("AND rowid IN (SELECT rowid FROM facts WHERE facts MATCH ?)")
+        limit = self.max_facts * 2
+        rows = (
+            self._index.execute(
+                named, (anything, f"{{cues label}} : ({anything})", limit)
+            ).fetchall()
+            or self._index.execute(ranked.format(""), (anything, limit)).fetchall()
+        )
         # A fact whose every memory was forgotten or deleted since the profile was written
         # is gone with them: `forget` removes the notes, and the profile is only rebuilt later.
         found = [(self._facts[rowid], score) for rowid, score in rows]
