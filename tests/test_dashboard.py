@@ -176,6 +176,23 @@ def test_version_page_shows_gate_table_verdict_loss_curve_and_answers(dash):
     assert "<svg" in chart and chart.count("<path") > 10
 
 
+def test_version_page_shows_what_the_persona_knows(dash):
+    """The fact benchmark: three accuracies, a row per question, the gate's knows line."""
+    import html
+
+    paths, url = dash
+    evaluation = json.loads((paths.adapters / "v2" / "evaluation.json").read_text())
+    facts = evaluation["metrics"]["candidate"]["facts"]
+    body = get(url, "/versions/v2")[2]
+    assert f"Fact accuracy on {facts['n']} questions about the person" in body
+    assert f"v2 + memories <b>{facts['grounded']:.2f}</b>" in body
+    assert "fact accuracy (with memories)" in body  # the gate table's row
+    assert "knows: " in body and "<th>v2 + memories</th>" in body
+    assert facts["n"] == len(facts["answers"]) > 0
+    for row in facts["answers"]:
+        assert html.escape(row["question"], quote=False) in body
+
+
 def test_compare_page_puts_two_versions_side_by_side(dash):
     _, url = dash
     status, _, body = get(url, "/compare?a=v1&b=v2")

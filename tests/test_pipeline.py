@@ -53,7 +53,17 @@ def test_demo_runs_every_stage_and_reports_each(demo_output, demo_home):
         ("ingest", "dataset", "train", "evaluate", "dpo", "export", "reload", "profile"), 1
     ):
         assert f"{index}/8 {stage}" in out, stage
-    assert "the same prompts, base and persona" in out
+    assert "the same prompts: base, persona and persona + memories" in out
+    # The fact benchmark's three accuracies, and a served answer grounded in her notes.
+    assert re.search(
+        r"fact accuracy on \d+ questions about her: base [01]\.\d\d, persona [01]\.\d\d, "
+        r"persona \+ memories [01]\.\d\d; superseded values stated as current \d+; "
+        r"planted secrets stated 0",
+        out,
+    ), out[-4000:]
+    assert "the grounded answer was given:" in out and re.search(
+        r"persona \(v\d+\) \+ memories", out
+    )
     assert "judged on what it writes" in out and re.search(r"looping answers .* base \d+%", out)
     assert "what next" in out and f"PERSONAFORGE_HOME={demo_home.home}" in out
     assert "ollama create" in out

@@ -65,15 +65,21 @@ def test_evaluation_measures_base_and_candidate_and_writes_the_report(home):
         "leakage",
         "looping",
         "voice",
+        "knows",
     ]
+    # The fact questions: the base plainly, the candidate plainly and with retrieval.
+    assert base.facts["n"] == cand.facts["n"] > 0 and "grounded" not in base.facts
+    assert 0 <= cand.facts["grounded"] <= 1 and len(cand.facts["showcase"]) == 4
+    assert checks[-1]["threshold"] == "informational (set gate.min_fact_accuracy)"
     assert cand.style_ppl < base.style_ppl
     assert report.verdict["decision"] == "promote" and all(c["passed"] for c in checks)
     assert report.verdict["failures"] == []
     # Eight held-out prompts are too few to enforce the voice score: it is reported as a
     # note, marked "–", never as a ✓ it did not earn.
-    voice = checks[-1]
+    voice = checks[-2]
     assert voice["blocking"] is False and cand.voice["n"] == 8 == len(cand.answers)
-    assert len(report.verdict["notes"]) == 1 and report.verdict["notes"][0].startswith("voice:")
+    # The knows check without gate.min_fact_accuracy is a note too.
+    assert [note.split(":")[0] for note in report.verdict["notes"]] == ["voice", "knows"]
     assert len(report.verdict["reasons"]) == 6
     assert cand.loops["answers"] == 8 and base.loops["answers"] == 8
     style = checks[0]
@@ -98,6 +104,22 @@ def test_evaluation_measures_base_and_candidate_and_writes_the_report(home):
         (home.adapters / "v1" / name).read_text() for name in ("evaluation.json", "report.md")
     )
     assert not any(value.splitlines()[0] in written for _, value in secrets)
+
+
+def test_a_minimum_fact_accuracy_makes_knows_a_gate(home):
+    """The micro base knows nothing about her: informational it passes, required it rejects."""
+    strict = settings()
+    strict.gate.min_fact_accuracy = 0.8
+    report = evaluate_version(home, strict, "v1", None)
+    knows = next(c for c in report.verdict["checks"] if c["name"] == "knows")
+    grounded = report.compared["candidate"].facts["grounded"]
+    assert grounded < 0.8 and knows["passed"] is False
+    assert report.verdict["decision"] == "reject"
+    assert report.verdict["failures"] == [
+        "knows: "
+        + knows["detail"]
+        + f" (measured {knows['measured']}; needs >= 0.80, 0 superseded)"
+    ]
 
 
 def test_evaluation_compares_with_the_current_version(home):
@@ -324,9 +346,12 @@ def test_eval_models_and_status_commands(home, capsys, monkeypatch):
     # every other check, so the gate promotes it, and says so once per check.
     verdict = json.loads((home.adapters / "v1" / "evaluation.json").read_text())["verdict"]
     assert verdict["decision"] == "promote" and "v1: promote" in out
-    assert all(c["passed"] for c in verdict["checks"]) and len(verdict["checks"]) == 7
-    # Six enforced checks passed; the voice score on 8 prompts is reported, not enforced.
-    assert out.count("✓") == 6 and out.count("– voice:") == 1 and "✗" not in out
+    # Six enforced checks passed; the voice score on 8 prompts and the knows check (the home
+    # has a memory store, gate.min_fact_accuracy is unset) are reported, not enforced.
+    assert all(c["passed"] for c in verdict["checks"]) and len(verdict["checks"]) == 8
+    assert verdict["checks"][-1]["name"] == "knows"
+    assert out.count("✓") == 6 and out.count("– voice:") == 1 and "– knows:" in out
+    assert "✗" not in out
     with Registry.open(home) as registry:
         assert registry.get("v1").status == "candidate" and registry.current() is None
         assert registry.get("v1").verdict["decision"] == "promote"

@@ -126,12 +126,57 @@ def test_openai_client_lists_chats_and_streams(served):
     assert completion.choices[0].text and completion.usage.completion_tokens <= 5
 
 
+def test_persona_answers_are_grounded_in_the_store_and_say_what_they_were_given(served):
+    """The openai client keeps working; the sources come in a header and an extra field."""
+    from personaforge.store import MemoryStore
+
+    paths, handle = served
+    question = [{"role": "user", "content": "Which code editor do you use?"}]
+
+    def asked(model: str, **kwargs):
+        return client(handle).chat.completions.with_raw_response.create(
+            model=model, messages=question, max_tokens=6, **kwargs
+        )
+
+    grounded = asked("persona")
+    sources = json.loads(grounded.headers["x-personaforge-sources"])
+    completion = grounded.parse()
+    assert completion.model_extra["personaforge"] == sources
+    assert sources["retrieval"] is True and sources["memories"]
+    with MemoryStore.open(paths.memory_store) as store:  # each one is a memory she wrote
+        assert {store.get(m["id"]).speaker for m in sources["memories"]} == {"self"}
+    assert any("Neovim" in store_text for store_text in _texts(paths, sources))
+    for plain in (asked("persona-raw"), asked("persona", extra_body={"retrieval": False})):
+        assert "x-personaforge-sources" not in plain.headers
+        assert "personaforge" not in (plain.parse().model_extra or {})
+        # The context is what makes the prompt longer: same adapter, same question.
+        assert plain.parse().usage.prompt_tokens < completion.usage.prompt_tokens
+    # A stream carries the sources in its header; the base is grounded only when asked.
+    stream = asked("persona", stream=True)
+    assert json.loads(stream.headers["x-personaforge-sources"]) == sources
+    streamed = "".join(c.choices[0].delta.content or "" for c in stream.parse() if c.choices)
+    assert streamed == completion.choices[0].message.content
+    assert "x-personaforge-sources" not in asked("tiny:micro").headers
+    assert "x-personaforge-sources" in asked("tiny:micro", extra_body={"retrieval": True}).headers
+    names = [m.id for m in client(handle).models.list()]
+    assert {"persona-raw", "other-raw", "persona:v1-raw"} <= set(names)
+    assert "tiny:micro-raw" not in names
+
+
+def _texts(paths, sources) -> list[str]:
+    from personaforge.store import MemoryStore
+
+    with MemoryStore.open(paths.memory_store) as store:
+        return [store.get(m["id"]).text for m in sources["memories"]]
+
+
 def test_each_adapter_gives_its_own_output(served):
     _, handle = served
     # Sampled with one seed, from adapters trained hard (lr 3e-2): the micro base's replies
     # are flat, and a gently trained adapter moved its logits by up to 2.7 without changing
     # the top token, so gentle adapters cannot be told apart by their text.
-    sampled = {"temperature": 1.0, "seed": 3}
+    # Retrieval off: this checks routing, and a long shared context makes micro adapters agree.
+    sampled = {"temperature": 1.0, "seed": 3, "extra_body": {"retrieval": False}}
     outputs = {model: ask(handle, model, **sampled) for model in ("tiny:micro", "persona", "other")}
     assert len(set(outputs.values())) == 3, outputs
     assert ask(handle, "persona:v2", **sampled) == outputs["other"]
@@ -365,8 +410,9 @@ def test_replies_match_plain_peft_for_each_adapter(served):
         return text.strip()
 
     assert ask(handle, "tiny:micro").strip() == expected(None)
-    assert ask(handle, "persona:v1").strip() == expected("v1")
-    assert ask(handle, "other").strip() == expected("v2")
+    # Without retrieval, so the prompt is exactly the one above (grounding has its own tests).
+    assert ask(handle, "persona:v1-raw").strip() == expected("v1")
+    assert ask(handle, "other", extra_body={"retrieval": False}).strip() == expected("v2")
 
 
 def test_concurrent_requests_are_batched_and_answer_as_alone(served):

@@ -99,11 +99,26 @@ def run_app(app) -> tuple[str, object]:
     return f"http://127.0.0.1:{port}", server
 
 
+NOTE = "What editor do you use? Neovim. Boring, fast, mine."
+
+
+def write_memory(paths) -> str:
+    """One memory of the person's own in the home's store; returns its id."""
+    from personaforge.store import MemoryDraft, MemoryStore, memory_id
+
+    with MemoryStore.open(paths.memory_store) as store, store.batch():
+        draft = MemoryDraft("editor", NOTE, "2026-10-31", title="Editor")
+        store.replace_file("/notes/editor.md", "vault", 1, 1, "h", [draft])
+    return memory_id("vault", "editor")
+
+
 @pytest.fixture
-def setup(paths, tmp_path):
+def setup(paths, tmp_path, request):
     from personaforge.registry import Registry
     from personaforge.serve import build_vllm
 
+    if getattr(request, "param", None) == "with memories":
+        write_memory(paths)
     for version in ("v1", "v2", "v3"):
         folder = paths.adapters / version
         folder.mkdir(parents=True)
@@ -197,3 +212,37 @@ def test_vllm_path_rules_and_unknown_models(setup):
     assert post(url + "/admin/reload-model", {"version": "v9"}, token)[0] == 404
     status, body = post(url + "/v1/chat/completions", {"model": "nobody", "messages": []})
     assert status == 404 and "unknown model" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("setup", ["with memories"], indirect=True)
+def test_vllm_answers_are_grounded_like_the_local_engines(setup, paths):
+    """The same models, `-raw` names, `retrieval` field and sources in front of vLLM."""
+    from personaforge.store import memory_id
+
+    url, fake, _ = setup
+    question = {"role": "user", "content": "Which editor do you use?"}
+    request = urllib.request.Request(
+        url + "/v1/chat/completions",
+        data=json.dumps({"model": "persona", "messages": [question]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        header = json.loads(response.headers["X-Personaforge-Sources"])
+        body = json.loads(response.read())
+    sent = fake.state.calls[-1][1]
+    assert sent["model"] == "persona-v1" and "retrieval" not in sent
+    assert sent["messages"][0]["role"] == "system" and "Neovim" in sent["messages"][0]["content"]
+    assert sent["messages"][-1] == question
+    assert body["personaforge"] == header
+    assert [m["id"] for m in header["memories"]] == [memory_id("vault", "editor")]
+    for plain in ({"model": "persona-raw"}, {"model": "persona", "retrieval": False}):
+        status, answer = post(url + "/v1/chat/completions", {**plain, "messages": [question]})
+        assert status == 200 and "personaforge" not in answer
+        assert fake.state.calls[-1][1] == {"model": "persona-v1", "messages": [question]}
+    assert (
+        post(url + "/v1/chat/completions", {"model": "org/base", "messages": [question]})[0] == 200
+    )
+    assert fake.state.calls[-1][1]["messages"] == [question]  # the base: not grounded
+    with urllib.request.urlopen(url + "/v1/models", timeout=30) as response:
+        names = {m["id"] for m in json.loads(response.read())["data"]}
+    assert {"persona-raw", "work-raw", "persona:v1-raw"} <= names and "org/base-raw" not in names

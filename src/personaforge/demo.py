@@ -10,9 +10,10 @@
 4. `personaforge run`: the same pipeline a user runs monthly (ingest, dataset,
    train, evaluate, DPO, export, reload, profile), each stage reported as it ends;
 5. serve: start the OpenAI-compatible server, ask the base and the persona,
-   hot-reload another version, ask again (plain HTTP, no extra packages);
-6. what it shows: the base's and the persona's answers side by side, and the
-   commands to look around.
+   the persona grounded in her memories (with its sources), hot-reload another
+   version, ask again (plain HTTP, no extra packages);
+6. what it shows: the base's, the persona's and the grounded persona's answers
+   side by side, the fact accuracy of all three, and the commands to look around.
 
 Every status the demo prints comes from what the stage produced: a stage that
 made nothing says so (skipped, with its reason), never "done".
@@ -38,6 +39,17 @@ BASE_QUESTIONS = [
     "What day comes after Friday?",
 ]
 SERVE_QUESTION = "How was your week?"
+# Asked of the served persona with retrieval on, its sources printed: where she lives changed
+# in September, and the answer must come from the notes after the move.
+GROUNDED_QUESTION = "Where do you live?"
+# Fact questions shown in the side-by-side table beside the report's showcase prompts (their
+# answers come from the gate's fact benchmark, so showing them costs no generation).
+LIFE_PROMPTS = [
+    "Where do you live?",
+    "What is your sister's name?",
+    "What is your sourdough starter called?",
+    "Which code editor do you use?",
+]
 
 # The demo's settings per base, written into the demo home's config.toml.
 #
@@ -123,7 +135,11 @@ class DemoResult:
     record: Any = None  # the pipeline's RunRecord
     current: str | None = None
     conversation: list[tuple[str, str, str]] = field(default_factory=list)  # (model, q, a)
-    side_by_side: list[dict[str, str]] = field(default_factory=list)  # prompt, base, persona
+    # prompt, base, persona, and "grounded" (the persona with retrieval) where measured
+    side_by_side: list[dict[str, str]] = field(default_factory=list)
+    # Fact accuracy of base, persona and persona + memories, from the gate's fact benchmark
+    facts: dict[str, Any] = field(default_factory=dict)
+    grounded_sources: list[str] = field(default_factory=list)  # what the served answer was given
     writing: dict[str, Any] = field(default_factory=dict)  # looping and voice, base vs persona
     # (stage, status, what it did): from what each stage produced, never assumed
     stages: list[tuple[str, str, str]] = field(default_factory=list)
@@ -222,8 +238,8 @@ def run_demo(
     done("run", started)
 
     started = time.monotonic()
-    result.conversation = serve_and_ask(paths, result.current)
-    result.side_by_side = side_by_side(paths, result.current)
+    result.conversation, result.grounded_sources = serve_and_ask(paths, result.current)
+    result.side_by_side, result.facts = side_by_side(paths, result.current)
     result.writing = judged_on_writing(paths, result.current)
     result.stages = stage_table(result)
     done("serve", started)
@@ -332,7 +348,8 @@ def _previous_promoted(paths: Paths, current: str) -> str | None:
     return earlier[-1] if earlier else None
 
 
-def _ask(url: str, model: str, question: str) -> str:
+def _ask(url: str, model: str, question: str) -> dict[str, Any]:
+    """The server's whole answer (the reply, and for a grounded one its `personaforge` sources)."""
     body = {"model": model, "messages": [{"role": "user", "content": question}], "max_tokens": 40}
     request = urllib.request.Request(
         url + "/v1/chat/completions",
@@ -340,48 +357,102 @@ def _ask(url: str, model: str, question: str) -> str:
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=300) as response:
-        return json.loads(response.read())["choices"][0]["message"]["content"]
+        return json.loads(response.read())
 
 
-def serve_and_ask(paths: Paths, current: str | None) -> list[tuple[str, str, str]]:
-    """Start the server, ask the base and the persona, hot-reload another version, ask again."""
+def _reply(answer: dict[str, Any]) -> str:
+    return answer["choices"][0]["message"]["content"]
+
+
+def _sources(answer: dict[str, Any]) -> list[str]:
+    given = answer.get("personaforge") or {}
+    return [f"fact {f['label']}: {f['value']}" for f in given.get("facts", [])] + [
+        f"memory {m['date']} {m['source']} {m['title']}" for m in given.get("memories", [])
+    ]
+
+
+def serve_and_ask(
+    paths: Paths, current: str | None
+) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """Start the server, ask the base and the persona (raw and grounded), hot-reload another
+    version, ask again. Returns (model, question, answer) rows and the grounded one's sources."""
     from personaforge.serve import start_server
     from personaforge.serve.client import admin_post
 
     if current is None:
-        return []
+        return [], []
     handle = start_server(paths)
+    sources: list[str] = []
     try:
         base_name = handle.engine.base_name
         asked = [
             (
                 f"{base_name} (the base)",
                 SERVE_QUESTION,
-                _ask(handle.url, base_name, SERVE_QUESTION),
+                _reply(_ask(handle.url, base_name, SERVE_QUESTION)),
             ),
-            (f"persona ({current})", SERVE_QUESTION, _ask(handle.url, "persona", SERVE_QUESTION)),
+            (
+                f"persona-raw ({current}, no retrieval)",
+                SERVE_QUESTION,
+                _reply(_ask(handle.url, "persona-raw", SERVE_QUESTION)),
+            ),
         ]
+        if handle.retriever is not None:
+            grounded = _ask(handle.url, "persona", GROUNDED_QUESTION)
+            sources = _sources(grounded)
+            asked.append((f"persona ({current}) + memories", GROUNDED_QUESTION, _reply(grounded)))
         other = _previous_promoted(paths, current)
         if other:
             admin_post(paths, handle.url, "/admin/reload-model", {"version": other})
-            answer = _ask(handle.url, "persona", SERVE_QUESTION)
-            asked.append((f"persona ({other}, hot-reloaded)", SERVE_QUESTION, answer))
+            answer = _reply(_ask(handle.url, "persona-raw", SERVE_QUESTION))
+            asked.append((f"persona-raw ({other}, hot-reloaded)", SERVE_QUESTION, answer))
     finally:
         handle.stop()
-    return asked
+    return asked, sources
 
 
-def side_by_side(paths: Paths, current: str | None) -> list[dict[str, str]]:
-    """The base's and the current persona's answers to the same prompts, from its gate report."""
+def side_by_side(paths: Paths, current: str | None) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    """The base's, the persona's and the grounded persona's answers to the same prompts, and
+    the three fact accuracies, all from the current version's gate report (nothing generated).
+
+    Rows: the report's showcase prompts, then LIFE_PROMPTS from its fact benchmark.
+    """
     from personaforge.evaluate import load_report
 
     report = load_report(paths, current) if current else None
     if report is None:
-        return []
-    return [
+        return [], {}
+    rows = [
         {"prompt": g["prompt"], "base": g["base"], "persona": g["candidate"]}
+        | ({"grounded": g["grounded"]} if "grounded" in g else {})
         for g in report.generations
     ]
+    base, persona = report.compared["base"].facts, report.compared["candidate"].facts
+    if not (base and persona):
+        return rows, {}
+    by_question = {row["question"]: row for row in persona["answers"]}
+    base_answers = {row["question"]: row["answer"] for row in base["answers"]}
+    for prompt in LIFE_PROMPTS:
+        row = by_question.get(prompt)
+        if row is None or prompt not in base_answers:
+            continue
+        rows.append(
+            {"prompt": prompt, "base": base_answers[prompt], "persona": row["answer"]}
+            | ({"grounded": row["grounded"]} if "grounded" in row else {})
+        )
+    facts = {
+        "n": persona["n"],
+        "base": base["accuracy"],
+        "persona": persona["accuracy"],
+        "grounded": persona.get("grounded"),
+        "superseded_stated": persona.get("grounded_superseded_stated"),
+        "secrets_stated": sum(
+            result.get(key, 0)
+            for result in (base, persona)
+            for key in ("secrets_stated", "grounded_secrets_stated")
+        ),
+    }
+    return rows, facts
 
 
 def judged_on_writing(paths: Paths, current: str | None) -> dict[str, Any]:
@@ -411,7 +482,15 @@ def stage_table(result: DemoResult) -> list[tuple[str, str, str]]:
     if record is not None:
         rows += [(s.name, s.status, s.summary) for s in record.stages]
     if result.conversation:
-        rows.append(("serve", "done", f"{len(result.conversation)} answers over the OpenAI API"))
+        grounded = f", one grounded in {len(result.grounded_sources)} memories and facts"
+        rows.append(
+            (
+                "serve",
+                "done",
+                f"{len(result.conversation)} answers over the OpenAI API"
+                + (grounded if result.grounded_sources else ""),
+            )
+        )
     else:
         rows.append(("serve", "skipped", "no version was promoted, so no persona to serve"))
     return rows

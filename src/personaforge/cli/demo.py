@@ -141,6 +141,10 @@ def _print_step(name: str, result) -> None:
         for model, question, answer in result.conversation:
             stdout.print(f"  {model} <- {question}", markup=False)
             stdout.print(f"    {answer}", markup=False, soft_wrap=True)
+        if result.grounded_sources:
+            stdout.print("  the grounded answer was given:", markup=False)
+            for source in result.grounded_sources:
+                stdout.print(f"    {source}", markup=False, soft_wrap=True)
         if not result.conversation:
             stdout.print("  skipped: no version was promoted, so there is no persona to serve")
     stdout.print(f"[dim]{name}: {seconds:.1f} s[/]")
@@ -148,13 +152,9 @@ def _print_step(name: str, result) -> None:
 
 def print_outcome(result, home: Path) -> None:
     if result.side_by_side:
-        stdout.rule(f"[bold]the same prompts, base and persona ({result.current})[/]", align="left")
-        table = Table(show_lines=True, expand=True)
-        for column in ("prompt", f"base ({result.base})", f"persona {result.current}"):
-            table.add_column(column, ratio=1 if column == "prompt" else 2)
-        for row in result.side_by_side:
-            table.add_row(row["prompt"], row["base"][:ANSWER_WIDTH], row["persona"][:ANSWER_WIDTH])
-        stdout.print(table)
+        print_side_by_side(result)
+    if result.facts:
+        print_fact_accuracy(result.facts)
     if result.writing:
         print_writing(result.writing, result.current)
     stdout.rule("[bold]stages[/]", align="left")
@@ -203,6 +203,41 @@ def print_writing(writing: dict, current: str | None) -> None:
     )
 
 
+def print_side_by_side(result) -> None:
+    grounded = any("grounded" in row for row in result.side_by_side)
+    title = "base, persona" + (" and persona + memories" if grounded else " and persona")
+    stdout.rule(f"[bold]the same prompts: {title} ({result.current})[/]", align="left")
+    table = Table(show_lines=True, expand=True)
+    columns = ["prompt", f"base ({result.base})", f"persona {result.current}"]
+    columns += ["persona + memories"] if grounded else []
+    for column in columns:
+        table.add_column(escape(column), ratio=1 if column == "prompt" else 2)
+    for row in result.side_by_side:
+        cells = [row["prompt"], row["base"], row["persona"]]
+        cells += [row.get("grounded", "-")] if grounded else []
+        table.add_row(*(escape(cell[:ANSWER_WIDTH]) for cell in cells))
+    stdout.print(table)
+
+
+def print_fact_accuracy(facts: dict) -> None:
+    """The fact benchmark's three accuracies, as the gate measured them."""
+    line = (
+        f"  fact accuracy on {facts['n']} questions about her: base {facts['base']:.2f}, "
+        f"persona {facts['persona']:.2f}"
+    )
+    if facts.get("grounded") is not None:
+        line += (
+            f", persona + memories [bold]{facts['grounded']:.2f}[/]; superseded values stated "
+            f"as current {facts['superseded_stated']}"
+        )
+    stdout.print(line + f"; planted secrets stated {facts['secrets_stated']}", soft_wrap=True)
+    stdout.print(
+        "  (an answer is right when it states the fact and no superseded value: "
+        "docs/evaluation.md, bench/persona.py)",
+        markup=False,
+    )
+
+
 def print_next_steps(result, home: Path) -> None:
     env = f"PERSONAFORGE_HOME={shlex.quote(str(home))}"
     venv = ".venv/bin/" if Path(".venv/bin/personaforge").exists() else ""
@@ -214,7 +249,7 @@ def print_next_steps(result, home: Path) -> None:
         f"{env} {exe} runs show {result.record.id if result.record else 1}",
         f"{env} {exe} memories search 'Tidewatch'",
         f"{env} {exe} serve              # OpenAI API on 127.0.0.1:7373, model 'persona'",
-        f"{env} {exe} chat               # in a second terminal",
+        f"{env} {exe} chat --sources     # in a second terminal; persona-raw: no memories",
         f"{env} {exe} dashboard          # training curves, versions, data in the browser",
         f"{env} {exe} blindtest          # which one is you? your replies against the persona's",
         f"{env} {exe} demo --forget      # take one correction back out (make demo-forget)",

@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from personaforge.cli.app import app, examples, get_state
 from personaforge.errors import UserError
@@ -66,7 +67,7 @@ def serve(
     """Serve the base, the current persona and named adapters on an OpenAI-compatible API."""
     import uvicorn
 
-    from personaforge.serve import AcceleratorGuard, build_engine, check_bind
+    from personaforge.serve import AcceleratorGuard, build_engine, build_retriever, check_bind
     from personaforge.serve.app import create_app
     from personaforge.serve.guard import access_log_path, server_access_log, token_path
 
@@ -99,15 +100,45 @@ def serve(
             return
         local = build_engine(paths, named, max_queue=max_queue, max_batch=max_batch)
         guard = AcceleratorGuard(paths, local)
-        api = create_app(local, paths, api_key, access_log=log, decoding=decoding)
+        retriever, prompt = build_retriever(paths, get_state(ctx).loaded.settings, local)
+        api = create_app(
+            local,
+            paths,
+            api_key,
+            access_log=log,
+            decoding=decoding,
+            retriever=retriever,
+            persona_prompt=prompt,
+        )
         console.print(f"serving {', '.join(local.models())} on http://{host}:{port}/v1 ({where})")
+        console.print(grounding_line(retriever, paths))
         try:
             uvicorn.run(api, **options)
         finally:
             guard.stop()
             local.close()
+            if retriever is not None:
+                retriever.close()
     finally:
         log.close()
+
+
+def grounding_line(retriever, paths) -> str:
+    """What `persona` answers are grounded in, as serve prints it at start."""
+    if retriever is None:
+        why = (
+            "no memory store yet" if not paths.memory_store.is_file() else "serve.retrieval is off"
+        )
+        return f"answers are not grounded ({why}): persona answers from its adapter alone"
+    facts = (
+        "and USER_PROFILE.json's current facts"
+        if retriever.profile_path and retriever.profile_path.is_file()
+        else "(no USER_PROFILE.json yet: memories only)"
+    )
+    return (
+        f"persona answers are grounded in {paths.memory_store.name} {facts}; "
+        'model persona-raw or "retrieval": false turns it off'
+    )
 
 
 def _admin(paths, url: str, path: str, body: dict | None = None) -> dict:
@@ -152,6 +183,8 @@ def reload(
 @app.command(
     epilog=examples(
         "personaforge chat",
+        "personaforge chat --sources        # after each answer, the memories and facts it was given",
+        "personaforge chat --model persona-raw   # the adapter alone, no retrieval",
         "personaforge chat --model work",
         "personaforge chat --temperature 0   # greedy: the same answer every time",
         "personaforge --set decode.repetition_penalty=1.3 chat",
@@ -169,12 +202,22 @@ def chat(
     seed: Annotated[
         int | None, typer.Option(help="Seed every reply (repeatable answers); default: none.")
     ] = None,
+    sources: Annotated[
+        bool,
+        typer.Option(
+            "--sources", help="Print which memories and profile facts each answer was given."
+        ),
+    ] = False,
 ) -> None:
     """Talk to the persona in the terminal (Ctrl-D or /quit to leave).
 
-    Replies are decoded with this home's settings `decode` (temperature, top-p, penalties),
-    sent with every request, so any OpenAI-compatible server that takes them decodes alike.
+    `persona` answers are grounded in your memory store and profile when the server has them
+    (docs/serve.md); `persona-raw` is the same adapter without them. Replies are decoded with
+    this home's settings `decode` (temperature, top-p, penalties), sent with every request, so
+    any OpenAI-compatible server that takes them decodes alike.
     """
+    from personaforge.serve.app import SOURCES_HEADER
+
     openai = __import__("openai")
     decoding = get_state(ctx).loaded.settings.decode
     sampling = {
@@ -198,16 +241,40 @@ def chat(
             continue
         history.append({"role": "user", "content": line})
         try:
-            stream = client.chat.completions.create(
+            response = client.chat.completions.with_raw_response.create(
                 model=model, messages=history, max_tokens=max_tokens, stream=True, **sampling
             )
             reply = ""
             stdout.print(f"{model}> ", end="")
-            for chunk in stream:
-                piece = chunk.choices[0].delta.content or ""
+            for chunk in response.parse():
+                piece = chunk.choices[0].delta.content or "" if chunk.choices else ""
                 reply += piece
                 stdout.print(piece, end="", markup=False)
             stdout.print()
         except openai.APIConnectionError:
             raise UserError(f"no server at {url}; start one with `personaforge serve`") from None
+        except openai.APIStatusError as exc:
+            raise UserError(f"{url}: {exc.message}") from None
+        if sources:
+            print_sources(response.headers.get(SOURCES_HEADER))
         history.append({"role": "assistant", "content": reply})
+
+
+def print_sources(header: str | None) -> None:
+    """The memories and facts an answer was given, from the server's sources header."""
+    if header is None:
+        stdout.print("  [dim](not grounded: no memories were given with this answer)[/]")
+        return
+    given = json.loads(header)
+    for fact in given.get("facts", []):
+        stdout.print(
+            f"  [dim]fact[/] {escape(fact['label'])}: {escape(fact['value'])}", soft_wrap=True
+        )
+    for memory in given.get("memories", []):
+        stdout.print(
+            f"  [dim]memory[/] {memory['date']} {memory['source']} "
+            f"{escape(memory['title'])} ({memory['id']})",
+            soft_wrap=True,
+        )
+    if not given.get("facts") and not given.get("memories"):
+        stdout.print("  [dim](retrieval found nothing for this question)[/]")

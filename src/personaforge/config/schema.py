@@ -492,6 +492,16 @@ class GateSettings(_Section):
         True,
         description="`eval` promotes a passing candidate and rejects a failing one without asking.",
     )
+    min_fact_accuracy: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description=(
+            "The `knows` check: the share of fact questions (from the profile) the persona must "
+            "answer right with retrieval, and no superseded value stated. Empty: the check is "
+            "informational (its numbers are reported, it never blocks a promotion)."
+        ),
+    )
 
     _split_canaries = field_validator("canaries", mode="before")(split_comma_list)
 
@@ -589,6 +599,38 @@ class RunSettings(_Section):
     _split_lists = field_validator("sources", "export_formats", mode="before")(split_comma_list)
 
 
+class ServeSettings(_Section):
+    """`personaforge serve` and `chat`: answers grounded in the person's own memories and profile."""
+
+    retrieval: bool = Field(
+        True,
+        description=(
+            "Ground the `persona` model's answers in the memory store and the profile's current "
+            "facts, whenever a store exists. A request turns it off with the model `persona-raw` "
+            'or the field `"retrieval": false`.'
+        ),
+    )
+    retrieval_format: Literal["notes", "first-person", "question-notes", "recalled"] = Field(
+        "notes",
+        description=(
+            "How the retrieved context reaches the model (serve/retrieval.py FORMATS); the "
+            "default is the one smollm2-135m answered most facts with (docs/serve.md)."
+        ),
+    )
+    retrieval_facts: int = Field(
+        4, ge=0, le=32, description="Current profile facts given with a question, best first."
+    )
+    retrieval_memories: int = Field(
+        3, ge=0, le=32, description="Passages of the person's own memories given, best first."
+    )
+    retrieval_tokens: int = Field(
+        256,
+        ge=16,
+        le=8192,
+        description="Token budget of the retrieved context; what does not fit is left out.",
+    )
+
+
 class Settings(BaseModel):
     """All settings. Sections mirror the pipeline stages."""
 
@@ -603,6 +645,7 @@ class Settings(BaseModel):
     gate: GateSettings = Field(default_factory=GateSettings)
     decode: DecodeSettings = Field(default_factory=DecodeSettings)
     run: RunSettings = Field(default_factory=RunSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
 
 SECTIONS: dict[str, type[_Section]] = {

@@ -293,9 +293,48 @@ def version_detail(paths: Paths, name: str) -> dict[str, Any]:
         "card": card,
         "evaluation": evaluation,
         "gate": gate,
+        "knows": knows(evaluation),
         "has_log": (folder / METRICS).is_file(),
         "events": [e for e in events if e["version"] == name],
     }
+
+
+def knows(evaluation: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The fact benchmark of an evaluation: the three accuracies and one row per question.
+
+    None when the evaluation measured no facts (no memory store, or an older gate).
+    """
+    metrics = (evaluation or {}).get("metrics") or {}
+    base = (metrics.get("base") or {}).get("facts")
+    persona = (metrics.get("candidate") or {}).get("facts")
+    if not isinstance(base, dict) or not isinstance(persona, dict):
+        return None
+    try:
+        plain = {row["question"]: row for row in base["answers"]}
+        rows = [
+            {
+                "question": row["question"],
+                "base": plain.get(row["question"], {}).get("answer", ""),
+                "base_right": plain.get(row["question"], {}).get("right", False),
+                "persona": row["answer"],
+                "right": row["right"],
+                "grounded": row.get("grounded"),
+                "grounded_right": row.get("grounded_right", False),
+                "stale": row.get("grounded_stale", False),
+            }
+            for row in persona["answers"]
+        ]
+        return {
+            "n": persona["n"],
+            "base": base["accuracy"],
+            "persona": persona["accuracy"],
+            "grounded": persona.get("grounded"),
+            "superseded": persona.get("grounded_superseded_stated"),
+            "recited": persona.get("recited"),
+            "rows": rows,
+        }
+    except (KeyError, TypeError):  # written by another version of the benchmark
+        return None
 
 
 # -- data ----------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from personaforge.atomic import atomic_write_text
 from personaforge.config import Settings
 from personaforge.errors import UserError
 from personaforge.evaluate.gate import Check, checks_of, gate_checks, verdict
+from personaforge.evaluate.knows import FactInputs, FactQuestion, judge, measure_facts
 from personaforge.evaluate.measure import (
     PROBES,
     SHOWCASE,
@@ -53,15 +54,20 @@ __all__ = [
     "Check",
     "EvalInputs",
     "EvalReport",
+    "FactInputs",
+    "FactQuestion",
     "ModelMetrics",
     "checks_of",
     "evaluate_and_apply",
     "evaluate_version",
+    "fact_inputs",
     "gate_checks",
     "generate",
     "generate_many",
+    "judge",
     "leaks",
     "load_report",
+    "measure_facts",
     "metric_rows",
     "perplexity",
     "reply_loss",
@@ -72,9 +78,10 @@ __all__ = [
 ]
 
 # Bump when measure() changes what a number means; cached measurements are then redone.
-# 5: held-out answers decoded with the decode settings (memorisation, looping, voice); style
-# split into new and earlier rows; memorisation counts one reply's runs.
-METRICS_VERSION = 5
+# 6: held-out answers decoded with the decode settings (memorisation, looping, voice); style
+# split into new and earlier rows; memorisation counts one reply's runs; ModelMetrics.facts
+# (the fact questions).
+METRICS_VERSION = 6
 
 
 # -- inputs ------------------------------------------------------------------------------------------
@@ -175,6 +182,92 @@ def eval_inputs(
     )
 
 
+# -- the facts it should know ("knows") ---------------------------------------------------------------
+
+SAMPLE_MANIFEST = "sample-manifest.json"
+
+
+def sample_quiz(paths: Paths, settings: Settings) -> list[dict[str, Any]]:
+    """The sample person's quiz, when a source folder (or the demo's data) holds her manifest."""
+    for folder in [*map(Path, settings.run.sources), paths.demo_data]:
+        manifest = Path(folder).expanduser() / SAMPLE_MANIFEST
+        if manifest.is_file():
+            return json.loads(manifest.read_text(encoding="utf-8")).get("quiz", [])
+    return []
+
+
+def profile_facts(paths: Paths, settings: Settings) -> list[Any]:
+    """The home's profile facts (USER_PROFILE.json), or built from the store when there is none
+    yet: the first `run` evaluates before its profile stage writes the file."""
+    from personaforge.profile import build_profile, load_profile
+    from personaforge.profile.build import DATA
+
+    if (paths.home / DATA).is_file():
+        return load_profile(paths).facts
+    return build_profile(paths, settings, probe=False).facts
+
+
+def _in_her_words(store, value: str) -> bool:
+    """Did the person write these words (as a phrase, the last word also as a prefix)?"""
+    phrase = '"' + value.replace('"', '""') + '"*'
+    return bool(store.ranked(phrase, 1, speaker="self"))
+
+
+def fact_inputs(paths: Paths, settings: Settings, tokenizer, system_prompt: str):
+    """The fact questions asked plainly and with retrieval (knows.FactInputs); None without a store.
+
+    Quiz questions whose answer the person never wrote down are left out and listed
+    (`unanswerable`): retrieval cannot find what is not there, and the base could only guess.
+    """
+    from personaforge.evaluate.knows import FactInputs, fact_questions
+    from personaforge.serve.retrieval import open_retriever
+    from personaforge.store import MemoryStore
+
+    if not paths.memory_store.exists():
+        return None
+    facts = profile_facts(paths, settings)
+    questions, unanswerable = [], []
+    with MemoryStore.open(paths.memory_store) as store:
+        for question in fact_questions(facts, sample_quiz(paths, settings)):
+            known = question.origin == "profile" or any(
+                _in_her_words(store, value) for value in question.values
+            )
+            (questions if known else unanswerable).append(question)
+    if not questions:
+        return None
+
+    def tokens(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def ask(text: str) -> list[dict[str, str]]:
+        return [{"role": "system", "content": system_prompt}, {"role": "user", "content": text}]
+
+    plain = [ask(q.question) for q in questions]
+    retriever = open_retriever(paths, settings, tokens, facts=facts)
+    grounded, contexts, sources, showcase = [], [], [], []
+    if retriever is not None:
+        try:
+            for chat in plain:
+                result = retriever.ground(chat, system_prompt)
+                grounded.append(result.messages)
+                contexts.append(result.context.texts())
+                sources.append(result.context.sources())
+            showcase = [retriever.ground(ask(p), system_prompt).messages for p in SHOWCASE]
+        finally:
+            retriever.close()
+    secrets = store_secrets(paths) + [("canary", c) for c in settings.gate.canaries]
+    return FactInputs(
+        questions,
+        plain,
+        grounded,
+        contexts,
+        sources,
+        secrets,
+        showcase,
+        [q.question for q in unanswerable],
+    )
+
+
 # -- the cache -----------------------------------------------------------------------------------------
 
 
@@ -186,8 +279,11 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def inputs_key(inputs: EvalInputs, settings: Settings, dataset_id: str) -> str:
+def inputs_key(inputs: EvalInputs, settings: Settings, dataset_id: str, facts=None) -> str:
     payload = {
+        "facts": hashlib.sha256(
+            json.dumps(facts.fingerprint() if facts else None, sort_keys=True).encode()
+        ).hexdigest(),
         "metrics": METRICS_VERSION,
         "dataset": dataset_id,
         "gate": settings.gate.model_dump(exclude={"auto_apply", "current_style_margin"}),
@@ -257,7 +353,8 @@ def evaluate_version(
     tokenizer = AutoTokenizer.from_pretrained(folder)
     dataset_id = card["dataset"]["id"]
     inputs = eval_inputs(paths, settings, dataset_id, ref.location, tokenizer)
-    cache = MetricsCache(paths, inputs_key(inputs, settings, dataset_id))
+    facts = fact_inputs(paths, settings, tokenizer, inputs.system_prompt)
+    cache = MetricsCache(paths, inputs_key(inputs, settings, dataset_id, facts))
     current_folder = _weights(paths, current) if current != version else None
     identities = {
         "base": fingerprint,
@@ -279,6 +376,10 @@ def evaluate_version(
                 settings.decode,
             )
             found.voice = None  # scored below, against this evaluation's base
+            if facts is not None:  # the base is asked plainly: retrieval serves the persona
+                found.facts = measure_facts(
+                    model, tokenizer, facts, settings.gate.max_new_tokens, role != "base"
+                )
             cache.put(identities[role], found)
         return found
 
@@ -291,10 +392,16 @@ def evaluate_version(
             model.set_adapter("current")
         compared["current"] = measured("current")
     score_voice(paths, settings, dataset_id, inputs, compared, (model, tokenizer), fingerprint)
+    grounded = (compared["candidate"].facts or {}).get("showcase") or [None] * len(SHOWCASE)
     generations = [
         {"prompt": prompt, "base": base, "candidate": cand}
-        for prompt, base, cand in zip(
-            SHOWCASE, compared["base"].generations, compared["candidate"].generations, strict=True
+        | ({"grounded": with_memories} if with_memories is not None else {})
+        for prompt, base, cand, with_memories in zip(
+            SHOWCASE,
+            compared["base"].generations,
+            compared["candidate"].generations,
+            grounded,
+            strict=True,
         )
     ]
     built_against = _dataset_selection(paths, dataset_id).get("since_version")

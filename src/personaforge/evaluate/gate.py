@@ -209,6 +209,29 @@ def _voice_vs_current(current: ModelMetrics, cand: ModelMetrics, gate: GateSetti
     )
 
 
+def _knows(cand: ModelMetrics, gate: GateSettings) -> Check:
+    """Fact questions about the person: with retrieval (what `serve` answers) and without."""
+    facts = cand.facts or {}
+    accuracy = facts.get("grounded", facts.get("accuracy", 0.0))
+    stale = facts.get("grounded_superseded_stated", facts.get("superseded_stated", 0))
+    how = "with memories" if "grounded" in facts else "without retrieval (serve.retrieval off)"
+    limit = gate.min_fact_accuracy
+    measured = f"{accuracy:.2f} {how}, {stale} superseded"
+    if "grounded" in facts:
+        measured += f"; {facts.get('accuracy', 0.0):.2f} without"
+    return Check(
+        "knows",
+        limit is None or (accuracy >= limit and stale == 0),
+        measured,
+        "informational (set gate.min_fact_accuracy)"
+        if limit is None
+        else f">= {limit:.2f}, 0 superseded",
+        f"{facts.get('n', 0)} questions about the person, answered right when the answer states "
+        "the fact and no superseded value",
+        blocking=limit is not None,
+    )
+
+
 def gate_checks(
     compared: dict[str, ModelMetrics],
     gate: GateSettings,
@@ -230,6 +253,8 @@ def gate_checks(
         checks.append(_looping(base, cand, gate))
     if cand.voice:
         checks.append(_voice(cand, gate))
+    if cand.facts:
+        checks.append(_knows(cand, gate))
     if "current" in compared:
         checks.append(_vs_current(compared["current"], cand, gate))
         if new_since_current and cand.style_new_rows:

@@ -107,6 +107,9 @@ class ModelMetrics:
     style_new_ppl: float | None = None
     style_new_rows: int = 0
     style_earlier_ppl: float | None = None
+    # The fact questions (knows.measure_facts): accuracy plain and with retrieval, superseded
+    # values and secrets stated, and every answer. None when the home has no memory store.
+    facts: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return vars(self)

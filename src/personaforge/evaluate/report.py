@@ -57,6 +57,15 @@ def _preference_cell(m: ModelMetrics) -> str:
     return f"{m.preference_margin:+.3f} ({m.preference_win_rate or 0:.0%})"
 
 
+def _facts_cell(m: ModelMetrics) -> str:
+    if not m.facts:
+        return "-"
+    cell = f"{m.facts['accuracy']:.2f}"
+    if "grounded" in m.facts:
+        cell += f" ({m.facts['grounded']:.2f})"
+    return cell
+
+
 def metric_rows(report: EvalReport) -> tuple[list[str], list[list[str]]]:
     names = list(report.compared)
     m = report.compared
@@ -67,6 +76,8 @@ def metric_rows(report: EvalReport) -> tuple[list[str], list[list[str]]]:
         ["memorised share", *[f"{m[n].memorised_share:.0%}" for n in names]],
         ["leaks", *[", ".join(m[n].leaks) or "none" for n in names]],
     ]
+    if any(m[n].facts for n in names):
+        rows.append(["fact accuracy (with memories)", *[_facts_cell(m[n]) for n in names]])
     if any(m[n].preference_pairs for n in names):
         rows.append(["preference margin (win rate)", *[_preference_cell(m[n]) for n in names]])
     if all(m[n].loops for n in names):
@@ -143,6 +154,7 @@ def _markdown(report: EvalReport, curve: Path | None) -> str:
             "",
             f"- base: {item['base']}",
             f"- candidate: {item['candidate']}",
+            *([f"- candidate + memories: {item['grounded']}"] if "grounded" in item else []),
             "",
         ]
     return "\n".join(md) + "\n"
@@ -160,9 +172,12 @@ def _html(report: EvalReport, curve: Path | None) -> str:
         f"<td>{html.escape(str(item['answer']))}</td></tr>"
         for name, item in worst_answers(report)
     )
+    grounded = any("grounded" in g for g in report.generations)
     pairs = "".join(
         f"<tr><td>{html.escape(g['prompt'])}</td><td>{html.escape(g['base'])}</td>"
-        f"<td>{html.escape(g['candidate'])}</td></tr>"
+        f"<td>{html.escape(g['candidate'])}</td>"
+        + (f"<td>{html.escape(g.get('grounded', ''))}</td>" if grounded else "")
+        + "</tr>"
         for g in report.generations
     )
     decision = report.verdict["decision"].upper()
@@ -179,7 +194,9 @@ def _html(report: EvalReport, curve: Path | None) -> str:
             else ""
         )
         + "<h2>Base and candidate, side by side</h2><table><tr><th>prompt</th><th>base</th>"
-        f"<th>candidate</th></tr>{pairs}</table>"
+        + "<th>candidate</th>"
+        + ("<th>candidate + memories</th>" if grounded else "")
+        + f"</tr>{pairs}</table>"
     )
 
 

@@ -12,7 +12,8 @@
     DIR/episodic/YYYY/MM/          episodic memories (MetaHuman OS JSON)
     DIR/feedback/corrections.jsonl preference pairs and rated responses
     DIR/sample-manifest.json       what was written, the planted fake secrets, the facts
-                                   (and `fact_history`: facts that change, with dates), the
+                                   (and `fact_history`: facts that change, with dates), her
+                                   opinions, the `quiz` the fact benchmark asks (quiz.py), the
                                    traps ingest must handle (kept outside the sources), and
                                    `identity`: the identity.* settings her chats need
 
@@ -46,6 +47,7 @@ from personaforge.sample.memories import write_episodic, write_feedback
 from personaforge.sample.messaging import IDENTITY, write_messaging
 from personaforge.sample.months import month_bounds, write_month
 from personaforge.sample.planted import make_secrets
+from personaforge.sample.quiz import fact_quiz
 from personaforge.sample.story import BASE_MONTHS, LATER_MONTHS, MONTHS
 from personaforge.sample.vault import write_vault
 from personaforge.sample.writer import SampleWriter
@@ -126,6 +128,8 @@ def write_sample_data(
         "facts": persona.FACTS,
         "fact_history": fact_history,
         "identity": IDENTITY,
+        "opinions": list(persona.OPINIONS),
+        "quiz": fact_quiz(),  # the fact benchmark's questions (evaluate/knows.py)
         "planted_secrets": [asdict(secret) for secret in writer.planted],
         "expectations": writer.expectations,
         "branched_conversation": {

@@ -50,6 +50,37 @@ OPINIONS = [
     "Logs should say what happened, not that something happened.",
 ]
 
+# The fact benchmark's questions about her (evaluate/knows.py reads them from the manifest's
+# `quiz`): for each FACTS key and each opinion, the profile slot it belongs to, a question
+# that does not give the answer away, and the words a right answer contains (any one of
+# them; tests check each occurs in the fact or opinion it stands for).
+FACT_QUESTIONS: dict[str, tuple[str, str, list[str]]] = {
+    "job": ("employer", "Where do you work?", ["Kestrel"]),
+    "hometown": ("hometown", "Where are you from originally?", ["Bergen"]),
+    "side_project": ("project", "What is your side project?", ["Tidewatch"]),
+    "database_choice": ("decision", "Which database did you choose for Tidewatch?", ["SQLite"]),
+    "race": ("event", "Which race are you training for?", ["Maas"]),
+    "language": ("learning", "Which language are you learning?", ["Dutch"]),
+    "starter": ("named:starter", "What is your sourdough starter called?", ["Gus"]),
+    "sister": ("relationship:sister", "What is your sister's name?", ["Ingrid"]),
+    "team_lead": ("relationship:team lead", "Who leads your team at work?", ["Priya"]),
+    "editor": ("editor", "Which code editor do you use?", ["Neovim"]),
+    "morning_habit": ("habit", "How do you start your mornings?", ["morning pages"]),
+    "review_habit": ("habit", "When do you do your weekly review?", ["Sunday"]),
+}
+OPINION_QUESTIONS: dict[str, tuple[str, list[str]]] = {
+    OPINIONS[0]: ("What happens to big pull requests?", ["approved"]),
+    OPINIONS[1]: ("How should estimates be given?", ["range"]),
+    OPINIONS[2]: ("What is a meeting without an agenda?", ["calendar invite"]),
+    OPINIONS[3]: ("Which database is right for most small tools?", ["SQLite"]),
+    OPINIONS[4]: ("What do you write before fixing a bug?", ["failing test"]),
+    OPINIONS[5]: ("What do you think of boring technology?", ["feature"]),
+    OPINIONS[6]: ("What outlives every app?", ["plain text"]),
+    OPINIONS[7]: ("What should a log message say?", ["what happened"]),
+}
+# Where she lives changes during the sample period (life_events.FACT_HISTORY).
+HISTORY_QUESTIONS: dict[str, str] = {"home_city": "Where do you live?"}
+
 START_DATE = "2026-06-01"
 END_DATE = "2026-10-31"
 

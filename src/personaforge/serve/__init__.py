@@ -30,6 +30,7 @@ class ServerHandle:
     token: str
     guard: AcceleratorGuard | None = None
     access_log: object | None = None
+    retriever: object | None = None  # serve/retrieval.Retriever when answers are grounded
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -39,6 +40,8 @@ class ServerHandle:
         self.engine.close()
         if self.access_log is not None:
             self.access_log.close()
+        if self.retriever is not None:
+            self.retriever.close()
 
 
 class AcceleratorGuard:
@@ -151,6 +154,21 @@ def build_engine(
     return engine
 
 
+def build_retriever(paths: Paths, settings, engine) -> tuple[object | None, str]:
+    """(the retriever for grounded answers, or None; the persona's system prompt).
+
+    None when `serve.retrieval` is off or the home has no memory store yet. The context's
+    token budget is counted with the engine's own tokenizer.
+    """
+    from personaforge.serve.retrieval import open_retriever
+
+    def count(text: str) -> int:
+        return len(engine.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    prompt = settings.dataset.persona_prompt.replace("{name}", settings.dataset.person_name)
+    return open_retriever(paths, settings, count), prompt
+
+
 def start_server(
     paths: Paths,
     host: str = "127.0.0.1",
@@ -160,27 +178,36 @@ def start_server(
     max_queue: int = 32,
     max_batch: int | None = None,
     decoding: DecodeSettings | None = None,
+    settings=None,
 ) -> ServerHandle:
     """Serve in a background thread; port 0 picks a free one. Access log: the home's logs/ only.
 
-    `decoding` fills what a request leaves out; default: the home's settings `decode`.
+    settings: the home's (config.toml) when None; `serve.retrieval` decides grounding and
+    `decode` fills what a request leaves out, unless `decoding` is given.
     """
     import socket
 
     import uvicorn
 
+    from personaforge.config import load_settings
     from personaforge.serve.app import admin_token, create_app
     from personaforge.serve.guard import server_access_log
 
     check_bind(host, api_key)
+    settings = settings if settings is not None else load_settings(paths).settings
     engine = build_engine(paths, adapters, max_queue, max_batch)
     guard = AcceleratorGuard(paths, engine)
     access_log = server_access_log(paths)
-    if decoding is None:
-        from personaforge.config import load_settings
-
-        decoding = load_settings(paths).settings.decode
-    app = create_app(engine, paths, api_key, access_log=access_log, decoding=decoding)
+    retriever, prompt = build_retriever(paths, settings, engine)
+    app = create_app(
+        engine,
+        paths,
+        api_key,
+        access_log=access_log,
+        decoding=decoding or settings.decode,
+        retriever=retriever,
+        persona_prompt=prompt,
+    )
     if port == 0:
         with socket.socket() as probe:
             probe.bind((host, 0))
@@ -196,7 +223,14 @@ def start_server(
             raise UserError(f"the server did not start on {host}:{port}")
         time.sleep(0.05)
     return ServerHandle(
-        f"http://{host}:{port}", engine, server, thread, admin_token(paths), guard, access_log
+        f"http://{host}:{port}",
+        engine,
+        server,
+        thread,
+        admin_token(paths),
+        guard,
+        access_log,
+        retriever,
     )
 
 
@@ -208,11 +242,19 @@ def build_vllm(
     api_key: str | None = None,
     access_log=None,
     decoding: DecodeSettings | None = None,
+    settings=None,
 ):
-    """The API app in front of a vLLM server: persona = current version, plus named adapters."""
+    """The API app in front of a vLLM server: persona = current version, plus named adapters.
+
+    Answers are grounded as the local engine's are; the context's budget is counted with the
+    adapter's tokenizer when its folder has one (else about four characters a token).
+    """
+    from personaforge.config import load_settings
+    from personaforge.serve.retrieval import approximate_tokens, open_retriever
     from personaforge.serve.vllm import PERSONA, VllmBridge, create_vllm_app
     from personaforge.train.run import read_card
 
+    settings = settings if settings is not None else load_settings(paths).settings
     current, anchor = current_and_anchor(paths)
     base = base_model or read_card(paths.adapters / anchor)["base"]["location"]
     bridge = VllmBridge(url, paths, base)
@@ -220,4 +262,17 @@ def build_vllm(
         bridge.set_alias(PERSONA, current)
     for name, version in (adapters or {}).items():
         bridge.set_alias(name, version)
-    return create_vllm_app(bridge, paths, api_key, access_log, decoding)
+    count = approximate_tokens
+    if (paths.adapters / anchor / "tokenizer_config.json").is_file():
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(paths.adapters / anchor)
+
+        def count(text: str) -> int:
+            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    prompt = settings.dataset.persona_prompt.replace("{name}", settings.dataset.person_name)
+    retriever = open_retriever(paths, settings, count)
+    return create_vllm_app(
+        bridge, paths, api_key, access_log, decoding or settings.decode, retriever, prompt
+    )

@@ -19,7 +19,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from personaforge.config import DecodeSettings
@@ -38,8 +38,9 @@ from personaforge.serve.guard import (
     note,
     token_path,
 )
+from personaforge.serve.retrieval import Retriever
 
-__all__ = ["admin_token", "create_app", "token_path"]
+__all__ = ["admin_token", "create_app", "resolve_grounding", "token_path"]
 
 MAX_TOKENS = 4096  # per request; the model's context is the other bound
 MAX_STOPS = 4  # as OpenAI
@@ -80,6 +81,14 @@ class Sampling(BaseModel):
 
 class ChatRequest(Sampling):
     messages: list[ChatMessage] = Field(min_length=1)
+    retrieval: bool | None = Field(
+        None,
+        description=(
+            "Ground the answer in the person's memories and profile (true) or not (false). "
+            "Omitted: on for every adapter model (`persona`, `persona:vN`, --adapter names) "
+            "when the server has a memory store, off for `persona-raw` and the base."
+        ),
+    )
 
 
 class CompletionRequest(Sampling):
@@ -130,6 +139,27 @@ class ChatChoice(BaseModel):
     finish_reason: Literal["stop", "length"]
 
 
+class SourceMemory(BaseModel):
+    id: str
+    date: str
+    title: str
+    source: str
+
+
+class SourceFact(BaseModel):
+    id: str
+    label: str
+    value: str
+
+
+class Sources(BaseModel):
+    """What a grounded answer was given (also in the X-Personaforge-Sources header, as JSON)."""
+
+    retrieval: bool
+    memories: list[SourceMemory] = []
+    facts: list[SourceFact] = []
+
+
 class ChatCompletion(BaseModel):
     id: str
     object: Literal["chat.completion"]
@@ -137,6 +167,7 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[ChatChoice]
     usage: Usage
+    personaforge: Sources | None = None  # an extra field: OpenAI clients keep it, or ignore it
 
 
 class TextChoice(BaseModel):
@@ -182,6 +213,34 @@ class EngineStatus(BaseModel):
     status: Literal["ok", "unloaded"]
 
 
+# -- grounding ---------------------------------------------------------------------------------------
+
+RAW = "-raw"  # `persona-raw`: the persona without retrieval
+SOURCES_HEADER = "X-Personaforge-Sources"
+
+
+def resolve_grounding(
+    model: str, asked: bool | None, base: str, models: list[str]
+) -> tuple[str, bool]:
+    """(the engine's model name, whether to ground the answer).
+
+    Every adapter model (`persona`, `persona:vN`, names given with --adapter) is the person,
+    so it is grounded unless the request says `retrieval: false`; the same name with `-raw`
+    (`persona-raw`) is that adapter without retrieval; the base is grounded only when a
+    request asks with `retrieval: true`.
+    """
+    if model not in models and model.endswith(RAW) and model[: -len(RAW)] in models:
+        return model[: -len(RAW)], bool(asked)
+    return model, (model != base and model in models) if asked is None else asked
+
+
+def source_header(sources: Sources | None) -> dict[str, str]:
+    """The sources as one ASCII header (JSON with \\u escapes), so streams carry them too."""
+    if sources is None:
+        return {}
+    return {SOURCES_HEADER: json.dumps(sources.model_dump(), ensure_ascii=True)}
+
+
 # Errors each kind of route can answer (guard.STATUS_MEANING says what they mean).
 GENERATION_ERRORS = documented(400, 401, 404, 413, 429, 500, 503, 504)
 ADMIN_ERRORS = documented(400, 401, 403, 404, 413, 500)  # reload-model
@@ -220,9 +279,15 @@ def create_app(
     timeout_s: float = 120.0,
     access_log: AccessLog | None = None,
     decoding: DecodeSettings | None = None,
+    retriever: Retriever | None = None,
+    persona_prompt: str = "",
 ) -> FastAPI:
     """The API over `engine`; `decoding` (default: settings `decode`'s defaults) fills what a
-    request leaves out."""
+    request leaves out; with a `retriever`, `persona` answers are grounded (retrieval.py).
+
+    persona_prompt: the system prompt a grounded conversation gets when the client sent none
+    (the one the adapters were trained with, dataset.persona_prompt).
+    """
     app = FastAPI(title="personaforge", docs_url=None, redoc_url=None)
     defaults = decoding or DecodeSettings()
     metrics = Metrics()
@@ -230,11 +295,22 @@ def create_app(
     admin = [admin_auth(admin_token(paths))]
     v1 = api_key_auth(api_key)
 
-    def chat_prompt(body: ChatRequest) -> list[int]:
-        messages = [m.model_dump() for m in body.messages]
+    def chat_prompt(messages: list[dict[str, str]]) -> list[int]:
         return engine.tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=True, return_dict=False
         )
+
+    async def grounding(body: ChatRequest) -> tuple[str, list[dict[str, str]], Sources | None]:
+        """(the engine's model name, the messages to answer, what retrieval gave; None: off)."""
+        model, wanted = resolve_grounding(
+            body.model, body.retrieval, engine.base_name, engine.models()
+        )
+        messages = [m.model_dump() for m in body.messages]
+        if not wanted or retriever is None:
+            return model, messages, None
+        # In a thread: a search takes milliseconds, which the event loop should not wait out.
+        grounded = await asyncio.to_thread(retriever.ground, messages, persona_prompt)
+        return model, grounded.messages, Sources(retrieval=True, **grounded.context.sources())
 
     def usage(request: GenerationRequest) -> dict[str, int]:
         return {
@@ -256,10 +332,20 @@ def create_app(
             request.cancelled = True  # a client that left stops its row; a finished one is no-op
         yield "data: [DONE]\n\n"
 
-    async def respond(raw: Request, body, prompt_ids: list[int], kind: str):
-        """Queue, then stream (SSE) or wait; `kind` is "chat" or "text" (the two OpenAI shapes)."""
+    async def respond(
+        raw: Request,
+        body,
+        prompt_ids: list[int],
+        kind: str,
+        model: str | None = None,
+        sources: Sources | None = None,
+    ):
+        """Queue, then stream (SSE) or wait; `kind` is "chat" or "text" (the two OpenAI shapes).
+
+        `model` is the engine's name for the model asked for (`persona-raw` is `persona`).
+        """
         request = GenerationRequest(
-            body.model,
+            model or body.model,
             prompt_ids,
             body.max_tokens or 128,
             stop=[body.stop] if isinstance(body.stop, str) else list(body.stop or []),
@@ -298,18 +384,23 @@ def create_app(
             def chunk(piece: str, finish: str | None) -> dict[str, Any]:
                 return {**head, "object": chunk_object, "choices": [choice(piece, finish, True)]}
 
-            return StreamingResponse(sse(request, chunk), media_type="text/event-stream")
+            return StreamingResponse(
+                sse(request, chunk), media_type="text/event-stream", headers=source_header(sources)
+            )
         try:
             text = "".join([piece async for piece in engine.astream(request)])
         except (TimeoutError, asyncio.TimeoutError):  # one type from 3.11, two before
             request.cancelled = True
             return error(504, "generation timed out", "timeout")
-        return {
+        answer = {
             **head,
             "object": obj,
             "choices": [choice(text, request.finish_reason, False)],
             "usage": usage(request),
         }
+        if kind == "chat" and sources is not None:
+            answer["personaforge"] = sources.model_dump()
+        return JSONResponse(answer, headers=source_header(sources))
 
     @app.post(
         "/v1/chat/completions",
@@ -318,7 +409,8 @@ def create_app(
         dependencies=v1,
     )
     async def chat(body: ChatRequest, raw: Request):
-        return await respond(raw, body, chat_prompt(body), "chat")
+        model, messages, sources = await grounding(body)
+        return await respond(raw, body, chat_prompt(messages), "chat", model, sources)
 
     @app.post(
         "/v1/completions",
@@ -332,12 +424,12 @@ def create_app(
 
     @app.get("/v1/models", response_model=ModelList, responses=READ_ERRORS, dependencies=v1)
     async def models():
+        names = engine.models()
+        if retriever is not None:  # each adapter also without retrieval
+            names += [name + RAW for name in names if name != engine.base_name]
         return {
             "object": "list",
-            "data": [
-                {"id": name, "object": "model", "owned_by": "personaforge"}
-                for name in engine.models()
-            ],
+            "data": [{"id": name, "object": "model", "owned_by": "personaforge"} for name in names],
         }
 
     @app.get("/health", response_model=Health, responses=documented(500))

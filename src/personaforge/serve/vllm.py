@@ -20,6 +20,7 @@ tested against a local stand-in that checks the request shapes vLLM documents.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import urllib.error
@@ -35,12 +36,17 @@ from personaforge.paths import Paths
 from personaforge.serve.app import (
     ADMIN_ERRORS,
     GENERATION_ERRORS,
+    RAW,
     ROLLBACK_ERRORS,
     Persona,
     ReloadRequest,
+    Sources,
+    resolve_grounding,
+    source_header,
 )
 from personaforge.serve.engine import PERSONA, point_alias, roll_back_persona
 from personaforge.serve.policy import ApiError, NotFound, Unavailable, adapter_folder
+from personaforge.serve.retrieval import Retriever
 
 
 class VllmBridge:
@@ -155,13 +161,25 @@ def decode_defaults(decoding: DecodeSettings | None) -> dict[str, Any]:
     return defaults
 
 
+def _plain_chat(messages: Any) -> bool:
+    """Messages retrieval can read: a list of {"role", "content": str} (vLLM checks the rest)."""
+    return isinstance(messages, list) and all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+        for m in messages
+    )
+
+
 def create_vllm_app(
     bridge: VllmBridge,
     paths: Paths,
     api_key: str | None = None,
     access_log=None,
     decoding: DecodeSettings | None = None,
+    retriever: Retriever | None = None,
+    persona_prompt: str = "",
 ) -> FastAPI:
+    """The API in front of vLLM; with a `retriever`, chat answers are grounded as the local
+    engine's are (the same models, `-raw` names, `retrieval` field and sources)."""
     from personaforge.serve.guard import admin_auth, admin_token, api_key_auth, error, install, note
 
     app = FastAPI(title="personaforge (vLLM)", docs_url=None, redoc_url=None)
@@ -169,6 +187,22 @@ def create_vllm_app(
     install(app, access_log=access_log)
     admin = [admin_auth(admin_token(paths))]
     v1 = api_key_auth(api_key)
+
+    async def ground(body: dict[str, Any]) -> Sources | None:
+        """Rewrite a chat body for grounding (model name, messages); what it was given."""
+        asked = body.pop("retrieval", None)  # ours: vLLM never sees it
+        model, wanted = resolve_grounding(
+            body["model"],
+            asked if isinstance(asked, bool) else None,
+            bridge.base_model,
+            bridge.models(),
+        )
+        body["model"] = model
+        if not wanted or retriever is None or not _plain_chat(body.get("messages")):
+            return None
+        grounded = await asyncio.to_thread(retriever.ground, body["messages"], persona_prompt)
+        body["messages"] = grounded.messages
+        return Sources(retrieval=True, **grounded.context.sources())
 
     async def forward(request: Request, path: str):
         try:
@@ -178,14 +212,23 @@ def create_vllm_app(
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
             return error(400, "model: field required", param="model")
         note(request, model=body["model"])
+        sources = await ground(body) if path == "/v1/chat/completions" else None
         body["model"] = bridge.upstream_model(body["model"])
         for name, value in defaults.items():
             if body.get(name) is None:
                 body[name] = value
+        headers = source_header(sources)
         if body.get("stream"):
-            return StreamingResponse(bridge.stream(path, body), media_type="text/event-stream")
+            return StreamingResponse(
+                bridge.stream(path, body), media_type="text/event-stream", headers=headers
+            )
         status, payload = await asyncio.to_thread(bridge.post, path, body)  # keep the loop free
-        return Response(payload, status_code=status, media_type="application/json")
+        if sources is not None and status == 200:
+            with contextlib.suppress(ValueError, TypeError):
+                payload = json.dumps(
+                    {**json.loads(payload), "personaforge": sources.model_dump()}
+                ).encode()
+        return Response(payload, status_code=status, media_type="application/json", headers=headers)
 
     @app.post("/v1/chat/completions", responses=GENERATION_ERRORS, dependencies=v1)
     async def chat(request: Request):
@@ -197,11 +240,12 @@ def create_vllm_app(
 
     @app.get("/v1/models", dependencies=v1)
     async def models():
+        names = bridge.models()
+        if retriever is not None:  # each adapter also without retrieval
+            names += [name + RAW for name in names if name != bridge.base_model]
         return {
             "object": "list",
-            "data": [
-                {"id": n, "object": "model", "owned_by": "personaforge"} for n in bridge.models()
-            ],
+            "data": [{"id": n, "object": "model", "owned_by": "personaforge"} for n in names],
         }
 
     @app.get("/health")

@@ -84,6 +84,25 @@ class MemoryStore(Schema, WritePath, ReadPath):
         store.close_stale_runs()
         return store
 
+    @classmethod
+    def open_readonly(cls, path: Path) -> MemoryStore:
+        """Open for reading only (a server answering from the store): no migrations, no writes.
+
+        The store must exist and be migrated; a query never blocks an ingest writing beside it
+        (WAL) and can never change the file.
+        """
+        if not path.is_file():
+            raise UserError(f"no memory store at {path}; run `personaforge ingest PATH` first")
+        try:
+            connection = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, check_same_thread=False
+            )
+            connection.row_factory = sqlite3.Row
+            connection.execute("SELECT 1 FROM memories_fts LIMIT 0")
+        except sqlite3.Error as exc:
+            raise UserError(f"cannot read the memory store {path}: {exc}") from exc
+        return cls(connection, path)
+
     def __enter__(self) -> MemoryStore:
         return self
 

@@ -11,6 +11,10 @@ from typing import Any
 from personaforge.errors import UserError
 from personaforge.store.records import Memory
 
+# How many index rows `ranked` reads per row it returns: room for other speakers' rows and
+# deleted ones among the best matches (the sample store: 36 of 304 memories are not the person's).
+RANKED_OVERFETCH = 4
+
 
 class ReadPath:
     """Everything that only reads (part of MemoryStore)."""
@@ -99,6 +103,28 @@ class ReadPath:
             rows = self.db.execute(sql, (" ".join(f'"{w}"' for w in words), limit)).fetchall()
         return [(Memory.from_row(row), row["snip"]) for row in rows]
 
+    def ranked(
+        self, match: str, limit: int, speaker: str | None = None
+    ) -> list[tuple[Memory, float]]:
+        """Live memories for an FTS5 `match` expression, best first, with their bm25 score.
+
+        The index is ranked alone first (FTS5's `ORDER BY rank LIMIT`), then joined: on a
+        100k-memory store the sample person's questions took 17-24 ms at the median this way
+        against 30 ms for a join ranked after the filter (bench/retrieval.py's store). Ranked
+        rows that are deleted or have another speaker are skipped, so up to RANKED_OVERFETCH
+        times `limit` index rows are read.
+        """
+        rows = self.db.execute(
+            "SELECT memories.*, hits.rank AS score FROM ("
+            "  SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH ?"
+            "  ORDER BY rank LIMIT ?"
+            ") AS hits JOIN memories ON memories.rowid = hits.rowid "
+            "WHERE memories.deleted_at IS NULL AND (? IS NULL OR memories.speaker = ?) "
+            "ORDER BY hits.rank LIMIT ?",
+            (match, limit * RANKED_OVERFETCH, speaker, speaker, limit),
+        ).fetchall()
+        return [(Memory.from_row(row), row["score"]) for row in rows]
+
     def live_by_id(self, ids: list[str]) -> dict[str, Memory]:
         """Live memories with these ids (ingest compares a file's new drafts with them)."""
         found: dict[str, Memory] = {}
@@ -109,6 +135,18 @@ class ReadPath:
                 chunk,
             )
             found.update((row["id"], Memory.from_row(row)) for row in rows)
+        return found
+
+    def live_ids(self, ids: list[str]) -> set[str]:
+        """Which of these memory ids are live rows (not deleted, not forgotten)."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):  # SQLite caps bound parameters per statement
+            chunk = ids[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT id FROM memories WHERE deleted_at IS NULL AND id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update(row[0] for row in rows)
         return found
 
     def count(self, include_deleted: bool = False) -> int:

@@ -1,0 +1,559 @@
+"""Grounded answers: the person's own memories and current profile facts, put before the question.
+
+    retriever = open_retriever(paths, settings)          # None: no store, or serve.retrieval off
+    grounded = retriever.ground(messages, persona_prompt)
+    grounded.messages                                    # what the model is asked
+    grounded.context.sources()                           # which memories and facts it was given
+
+What is retrieved for the last user message:
+
+- facts: the profile's *current* facts (USER_PROFILE.json in the home, which every `run`
+  rewrites), ranked by BM25 over an in-memory FTS5 index of each fact's label, value, the
+  words that ask for its slot (SLOT_CUES: "live", "from", "sister") and the sentences that
+  state it. A superseded value (she lived in Rotterdam, she lives in Delft) is never offered;
+- passages: the person's own memories (speaker self, live rows), ranked by BM25 in the
+  store's FTS5 index, each cut to its sentence that holds most of the question's words. A
+  passage written before a fact changed that names the old value is left out: it was true
+  when she wrote it, not now.
+
+Every fact and passage goes through the privacy scrubber that training data goes through
+(dataset/privacy.py) under the home's `privacy` policy: a finding whose policy is `drop`
+drops the passage, `redact` replaces the secret by its placeholder. The context keeps to
+`serve.retrieval_tokens`: facts first, then passages, best first, while they fit.
+
+How the context reaches the model is a format (FORMATS). A 135M model uses some formats
+and ignores others; `bench/persona.py --formats` measures them by fact accuracy, and the
+default is the best one there (docs/serve.md has the numbers).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from personaforge.dataset.privacy import scrub
+from personaforge.errors import UserError
+from personaforge.paths import Paths
+from personaforge.profile.build import DATA as PROFILE_FILE
+from personaforge.profile.build import load_profile
+from personaforge.profile.facts import Fact, slot_of
+from personaforge.profile.rules import own_sentences
+from personaforge.profile.words import EVENT_NOUNS, STOPWORDS
+from personaforge.store import Memory, MemoryStore
+from personaforge.store.terms import fts_match, stem, words
+
+__all__ = [
+    "FORMATS",
+    "Context",
+    "Grounded",
+    "Passage",
+    "Retriever",
+    "open_retriever",
+    "query_terms",
+]
+
+# Words that ask for a slot. A question names what it wants ("Where do you live?", "Where
+# are you from?") more often than the fact's own words, and several of these are stop
+# words elsewhere ("from"), so they are matched against facts only, never against memories.
+SLOT_CUES: dict[str, str] = {
+    "home_city": "live living home city town moved address",
+    "hometown": "from originally grew born hometown",
+    "employer": "work job company employer office",
+    "role": "job role title position",
+    "editor": "editor code",
+    "tool": "tools use software",
+    "project": "working project building side",
+    "decision": "decided decision chose choice picked",
+    "event": "coming calendar upcoming plans date " + EVENT_NOUNS.replace("|", " "),
+    "learning": "learning studying course language",
+    "interest": "free time hobby hobbies interests weekend",
+    "habit": "routine habit morning day start evening",
+    "named": "name called",
+    "favourite": "favourite favorite best",
+    "relationship": "who closest family friend",
+    "opinion": "think believe opinion view",
+    "preference": "prefer like want",
+    "habit_statement": "routine habit always",
+    "decision_statement": "decided decision",
+}
+CUE_WORDS = frozenset(" ".join(SLOT_CUES.values()).split())
+# Column weights of the facts index (cues, label, value, quotes): a question that names a
+# slot's cue or label is about that slot; the quotes only break ties between facts.
+FACT_WEIGHTS = (4.0, 4.0, 2.0, 1.0)
+# A fact scoring less than this share of the best fact's bm25 is left out: on the sample
+# person the asked-for fact scores 1.5 to 4 times the next one ("Where are you from?":
+# Bergen 9.7, a routine 2.8), and every unrelated fact in the context is one more name a
+# 135M model may answer with ("My sister's name is Gus").
+FACT_MIN_SHARE = 0.5
+MAX_TERMS = 12  # a long message is searched by its first 12 content words
+CANDIDATES = 12  # memories ranked per question; passages are cut from these
+SHORT_SENTENCE_WORDS = 8  # a best sentence shorter than this takes the next one along
+
+log = logging.getLogger("personaforge.serve")
+
+
+# -- query terms ----------------------------------------------------------------------------------
+
+
+def query_terms(text: str, keep: frozenset[str] = frozenset()) -> list[str]:
+    """Stems of the content words of `text`, in order, once each; `keep` saves stop words."""
+    terms: list[str] = []
+    for word in words(text):
+        low = word.casefold()
+        if low not in keep and (low in STOPWORDS or (len(low) < 3 and not low.isdigit())):
+            continue
+        term = stem(low)
+        if term and term not in terms:
+            terms.append(term)
+    return terms[:MAX_TERMS]
+
+
+def _holds(said: set[str], term: str) -> bool:
+    return any(word.startswith(term) for word in said)
+
+
+# -- what a context holds -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Passage:
+    memory_id: str
+    date: str  # YYYY-MM-DD, the memory's
+    title: str
+    source: str
+    text: str  # the sentences used, scrubbed
+
+
+@dataclass(frozen=True)
+class KnownFact:
+    id: str
+    key: str
+    label: str
+    value: str  # scrubbed
+    statement: bool  # the value is the person's own sentence (an opinion), not a name
+    evidence: tuple[str, ...] = ()  # the memories that state it
+
+
+@dataclass
+class Context:
+    """What retrieval found for one question, within the budget."""
+
+    query: str
+    facts: list[KnownFact] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    tokens: int = 0
+    left_out: dict[str, int] = field(
+        default_factory=lambda: {"stale": 0, "private": 0, "budget": 0}
+    )
+
+    def empty(self) -> bool:
+        return not (self.facts or self.passages)
+
+    def sources(self) -> dict[str, list[dict[str, str]]]:
+        """The memories and facts the answer was given (never more than their ids and names)."""
+        return {
+            "memories": [
+                {"id": p.memory_id, "date": p.date, "title": p.title, "source": p.source}
+                for p in self.passages
+            ],
+            "facts": [{"id": f.id, "label": f.label, "value": f.value} for f in self.facts],
+        }
+
+    def texts(self) -> list[str]:
+        """Every text handed to the model (the recitation check compares answers with these)."""
+        return [f.value for f in self.facts] + [p.text for p in self.passages]
+
+
+@dataclass
+class Grounded:
+    messages: list[dict[str, str]]
+    context: Context
+
+
+# -- formats: how the context reaches the model ---------------------------------------------------
+
+# First-person sentences for facts, by slot; {sub} is the key's qualifier ("sister").
+FIRST_PERSON: dict[str, str] = {
+    "home_city": "I live in {value}.",
+    "hometown": "I am from {value}.",
+    "employer": "I work at {value}.",
+    "role": "My job: {value}.",
+    "editor": "My editor is {value}.",
+    "tool": "I use {value}.",
+    "project": "I am working on {value}.",
+    "decision": "I decided: {value}.",
+    "event": "In my calendar: {value}.",
+    "learning": "I am learning {value}.",
+    "interest": "I like {value}.",
+    "habit": "My routine: {value}.",
+    "named": "My {sub} is called {value}.",
+    "favourite": "My favourite {sub} is {value}.",
+    "relationship": "My {sub} is {value}.",
+}
+
+
+def first_person(fact: KnownFact) -> str:
+    if fact.statement:
+        return fact.value
+    base, _, sub = fact.key.partition(":")
+    template = FIRST_PERSON.get(base, "{label}: {value}.")
+    return template.format(value=fact.value.rstrip("."), sub=sub, label=fact.label)
+
+
+def fact_line(fact: KnownFact) -> str:
+    return f"- {fact.label}: {fact.value}"
+
+
+def passage_line(passage: Passage) -> str:
+    return f"- ({passage.date}) {passage.text}"
+
+
+def _block(context: Context) -> str:
+    parts = []
+    if context.facts:
+        parts.append("What is true about you now:\n" + "\n".join(map(fact_line, context.facts)))
+    if context.passages:
+        parts.append("From your notes:\n" + "\n".join(map(passage_line, context.passages)))
+    return "\n\n".join(parts)
+
+
+def _first_person_block(context: Context) -> str:
+    said = [first_person(f) for f in context.facts] + [p.text for p in context.passages]
+    return " ".join(said)
+
+
+def _with_system(messages: list[dict[str, str]], system: str, extra: str) -> list[dict[str, str]]:
+    """The conversation with its system message (the client's, else `system`) plus `extra`."""
+    own = messages[0]["content"] if messages and messages[0]["role"] == "system" else None
+    rest = messages[1:] if own is not None else messages
+    prompt = own if own is not None else system
+    return [{"role": "system", "content": f"{prompt}\n\n{extra}".strip()}, *rest]
+
+
+def format_notes(messages, system: str, context: Context) -> list[dict[str, str]]:
+    """The system message, then the facts and the notes as labelled lists."""
+    return _with_system(messages, system, _block(context))
+
+
+def format_first_person(messages, system: str, context: Context) -> list[dict[str, str]]:
+    """The system message, then what is true as first-person sentences, as if she said them."""
+    return _with_system(messages, system, "About you: " + _first_person_block(context))
+
+
+def format_question_notes(messages, system: str, context: Context) -> list[dict[str, str]]:
+    """The notes inside the last user message, above the question (system message untouched)."""
+    grounded = _with_system(messages, system, "")
+    last = max(i for i, m in enumerate(grounded) if m["role"] == "user")
+    question = grounded[last]["content"]
+    grounded[last] = {"role": "user", "content": f"{_block(context)}\n\nQuestion: {question}"}
+    return grounded
+
+
+def format_recalled(messages, system: str, context: Context) -> list[dict[str, str]]:
+    """An earlier exchange in which she says what she knows, then the conversation."""
+    grounded = _with_system(messages, system, "")
+    recalled = [
+        {"role": "user", "content": "Before we talk: what is true about you right now?"},
+        {"role": "assistant", "content": _first_person_block(context)},
+    ]
+    return [grounded[0], *recalled, *grounded[1:]]
+
+
+Format = Callable[[list[dict[str, str]], str, Context], list[dict[str, str]]]
+FORMATS: dict[str, Format] = {
+    "notes": format_notes,
+    "first-person": format_first_person,
+    "question-notes": format_question_notes,
+    "recalled": format_recalled,
+}
+
+
+# -- the retriever --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stale:
+    """A value that is no longer true, and the day it stopped being true."""
+
+    value: str
+    until: str  # YYYY-MM-DD
+    pattern: re.Pattern[str]
+
+
+def approximate_tokens(text: str) -> int:
+    """About four characters a token (English BPE); used when no tokenizer is given."""
+    return len(text) // 4 + 1
+
+
+class Retriever:
+    """Reads the store (read-only) and the home's profile; safe to share between threads."""
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        profile: Path | list[Fact] | None,
+        policy: dict[str, str],
+        *,
+        max_facts: int = 4,
+        max_passages: int = 3,
+        max_tokens: int = 256,
+        format: str = "notes",
+        count_tokens: Callable[[str], int] = approximate_tokens,
+        until: str | None = None,
+    ):
+        if format not in FORMATS:
+            raise ValueError(f"unknown context format {format!r}; one of {', '.join(FORMATS)}")
+        self.store = store
+        # A profile file is read again whenever it changes; a list of facts is used as given.
+        self.profile_path = profile if isinstance(profile, Path) else None
+        self.policy = policy
+        self.max_facts = max_facts
+        self.max_passages = max_passages
+        self.max_tokens = max_tokens
+        self.format = format
+        self.count_tokens = count_tokens
+        self.until = until  # only memories dated before this day (what was known then)
+        self._lock = threading.Lock()
+        self._profile_stamp: tuple[int, int] | None = None
+        self._facts: list[KnownFact] = []
+        self._stale: list[Stale] = []
+        self._index = sqlite3.connect(":memory:", check_same_thread=False)
+        if isinstance(profile, list):
+            self._index_facts(profile)
+            self._profile_stamp = (-1, -1)  # given, never read from a file
+
+    def close(self) -> None:
+        with self._lock:
+            self.store.close()
+            self._index.close()
+
+    # -- the profile's facts --------------------------------------------------------------------
+
+    def _load_facts(self) -> None:
+        """(Re)read the profile when its file changed: `run` rewrites it after every cycle."""
+        path = self.profile_path
+        if self._profile_stamp == (-1, -1):
+            return
+        stamp = None
+        if path is not None and path.is_file():
+            stat = path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp == self._profile_stamp:
+            return
+        self._profile_stamp = stamp
+        facts: list[Fact] = []
+        if stamp and path is not None:
+            try:
+                facts = load_profile(Paths(path.parent), None).facts
+            except UserError as exc:  # an unreadable profile: answer from the memories alone
+                log.warning("retrieval without profile facts: %s", exc)
+        self._index_facts(facts)
+
+    def _index_facts(self, facts: list[Fact]) -> None:
+        current = {f.id: f for f in facts if f.status == "current"}
+        known, stale = [], []
+        for fact in current.values():
+            value = scrub(fact.value, self.policy)
+            if value.drop:
+                continue
+            known.append(
+                KnownFact(
+                    fact.id,
+                    fact.key,
+                    fact.label,
+                    value.text,
+                    fact.statement,
+                    tuple(fact.memory_ids),
+                )
+            )
+        for fact in facts:
+            if fact.status == "current" or not slot_of(fact.key).single:
+                continue
+            replaced_by = current.get(fact.superseded_by or "")
+            until = fact.changed_on or (replaced_by.first_seen if replaced_by else fact.last_seen)
+            words = re.escape(fact.value).replace(r"\ ", r"\s+")
+            stale.append(Stale(fact.value, until, re.compile(rf"(?<!\w){words}(?!\w)", re.I)))
+        by_id = {f.id: f for f in facts}
+        db = self._index
+        db.execute("DROP TABLE IF EXISTS facts")
+        db.execute(
+            "CREATE VIRTUAL TABLE facts USING fts5(cues, label, value, quotes, "
+            "tokenize='unicode61 remove_diacritics 2')"
+        )
+        for rowid, fact in enumerate(known):
+            quotes = " ".join(e.quote for e in by_id[fact.id].evidence[:3])
+            cues = SLOT_CUES.get(fact.key.split(":")[0], "") + " " + fact.key.replace(":", " ")
+            db.execute(
+                "INSERT INTO facts(rowid, cues, label, value, quotes) VALUES (?, ?, ?, ?, ?)",
+                (rowid, cues, fact.label, fact.value, quotes),
+            )
+        self._facts, self._stale = known, stale
+
+    def _ranked_facts(self, text: str) -> list[KnownFact]:
+        """Facts for the question, best first.
+
+        A question that names a slot ("where do you *live*") gets only facts of the slots it
+        names (matched in their cues or label), so an opinion that merely holds the word ("the
+        anxiety *lives* in the things I haven't written") stays out; a question that names no
+        slot ("how should estimates be given?") is matched against every fact's words.
+        """
+        terms = query_terms(text, keep=CUE_WORDS)
+        if not terms or not self._facts:
+            return []
+        anything = fts_match(terms)
+        ranked = (
+            f"SELECT rowid, bm25(facts, {', '.join(map(str, FACT_WEIGHTS))}) AS score "
+            "FROM facts WHERE facts MATCH ? {} ORDER BY score LIMIT ?"
+        )
+        # Ranked on every column either way: a column filter would also narrow bm25 to it.
+        named = ranked.format("AND rowid IN (SELECT rowid FROM facts WHERE facts MATCH ?)")
+        limit = self.max_facts * 2
+        rows = (
+            self._index.execute(
+                named, (anything, f"{{cues label}} : ({anything})", limit)
+            ).fetchall()
+            or self._index.execute(ranked.format(""), (anything, limit)).fetchall()
+        )
+        # A fact whose every memory was forgotten or deleted since the profile was written
+        # is gone with them: `forget` removes the notes, and the profile is only rebuilt later.
+        found = [(self._facts[rowid], score) for rowid, score in rows]
+        live = self.store.live_ids([m for fact, _ in found for m in fact.evidence])
+        found = [(fact, score) for fact, score in found if live & set(fact.evidence)]
+        if not found:
+            return []
+        best = found[0][1]  # bm25 is negative: lower is better
+        kept = [fact for fact, score in found if score <= best * FACT_MIN_SHARE]
+        return kept[: self.max_facts]
+
+    # -- the person's memories ------------------------------------------------------------------
+
+    def _passage(self, memory: Memory, terms: list[str]) -> tuple[int, str]:
+        """(query words held, text): the memory's sentence that holds most of the query."""
+        sentences = own_sentences(memory) or [" ".join(memory.text.split())]
+        best, best_hits = 0, -1
+        for index, sentence in enumerate(sentences):
+            said = {w.casefold() for w in words(sentence)}
+            hits = sum(_holds(said, term) for term in terms)
+            if hits > best_hits:
+                best, best_hits = index, hits
+        chosen = sentences[best]
+        if len(chosen.split()) < SHORT_SENTENCE_WORDS and best + 1 < len(sentences):
+            chosen = f"{chosen} {sentences[best + 1]}"
+        title_words = {w.casefold() for w in words(memory.title)}
+        title_hits = sum(_holds(title_words, term) for term in terms)
+        if title_hits > best_hits and not re.fullmatch(r"[\d\-]+", memory.title.strip()):
+            # A chat answer's question is its title ("What editor do you use?" -> "Neovim.").
+            return title_hits, f"{memory.title.strip()} {chosen}"
+        return best_hits, chosen
+
+    def _is_stale(self, memory: Memory, text: str) -> bool:
+        day = memory.created_at[:10]
+        return any(day < old.until and old.pattern.search(text) for old in self._stale)
+
+    def _ranked_passages(self, text: str, context: Context) -> list[Passage]:
+        terms = query_terms(text)
+        if not terms:
+            return []
+        found = self.store.ranked(fts_match(terms), CANDIDATES, speaker="self")
+        scored = []
+        for rank, (memory, _) in enumerate(found):
+            if self.until and memory.created_at[:10] >= self.until:
+                continue
+            hits, sentence = self._passage(memory, terms)
+            if hits * 2 < len(terms) or hits == 0:
+                continue  # holds less than half the question: "side" alone is not "side project"
+            if self._is_stale(memory, sentence):
+                context.left_out["stale"] += 1
+                continue
+            cleaned = scrub(sentence, self.policy)
+            title = scrub(memory.title, self.policy)
+            if cleaned.drop or title.drop:
+                context.left_out["private"] += 1
+                continue
+            passage = Passage(
+                memory.id, memory.created_at[:10], title.text, memory.source, cleaned.text
+            )
+            scored.append((-hits, rank, passage))
+        seen: set[str] = set()
+        passages = []
+        for _, _, passage in sorted(scored, key=lambda item: item[:2]):
+            key = " ".join(passage.text.casefold().split())
+            if key not in seen:
+                seen.add(key)
+                passages.append(passage)
+        return passages
+
+    # -- the context ----------------------------------------------------------------------------
+
+    def retrieve(self, text: str) -> Context:
+        """Facts and passages for `text` (a question), scrubbed, within the token budget."""
+        context = Context(text)
+        with self._lock:
+            self._load_facts()
+            facts = self._ranked_facts(text)
+            passages = self._ranked_passages(text, context)
+        said = {" ".join(f.value.casefold().split()) for f in facts}
+        passages = [p for p in passages if " ".join(p.text.casefold().split()) not in said]
+        for fact in facts:
+            cost = self.count_tokens(fact_line(fact))
+            if context.tokens + cost > self.max_tokens:
+                context.left_out["budget"] += 1
+                continue
+            context.facts.append(fact)
+            context.tokens += cost
+        for passage in passages:
+            cost = self.count_tokens(passage_line(passage))
+            if len(context.passages) >= self.max_passages:
+                break
+            if context.tokens + cost > self.max_tokens:
+                context.left_out["budget"] += 1
+                continue
+            context.passages.append(passage)
+            context.tokens += cost
+        return context
+
+    def ground(
+        self, messages: list[dict[str, str]], system: str, format: str | None = None
+    ) -> Grounded:
+        """The conversation with a context for its last user message (unchanged when none)."""
+        question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        context = self.retrieve(question)
+        if context.empty():
+            return Grounded(list(messages), context)
+        return Grounded(FORMATS[format or self.format](list(messages), system, context), context)
+
+
+def open_retriever(
+    paths: Paths,
+    settings: Any,
+    count_tokens: Callable[[str], int] = approximate_tokens,
+    *,
+    facts: list[Fact] | None = None,
+    until: str | None = None,
+) -> Retriever | None:
+    """A retriever over the home's store and profile; None when `serve.retrieval` is off or
+    there is no store yet (answers are then what the adapter alone says).
+
+    facts: use these instead of the home's USER_PROFILE.json (which is read again whenever
+    `run` rewrites it). until: only memories dated before this day.
+    """
+    serve = settings.serve
+    if not serve.retrieval or not paths.memory_store.is_file():
+        return None
+    return Retriever(
+        MemoryStore.open_readonly(paths.memory_store),
+        facts if facts is not None else paths.home / PROFILE_FILE,
+        settings.privacy.model_dump(),
+        max_facts=serve.retrieval_facts,
+        max_passages=serve.retrieval_memories,
+        max_tokens=serve.retrieval_tokens,
+        format=serve.retrieval_format,
+        count_tokens=count_tokens,
+        until=until,
+    )

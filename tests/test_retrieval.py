@@ -1,0 +1,225 @@
+"""Retrieval for grounded answers, on the sample person's store and profile (no model needed)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from personaforge.config import IngestSettings, Settings
+from personaforge.evaluate.knows import fact_questions, judge, score_answers
+from personaforge.evaluate.measure import leaks
+from personaforge.paths import Paths
+from personaforge.profile import build_profile, write_profile
+from personaforge.sample.life_events import MOVE_DAY
+from personaforge.serve.retrieval import (
+    FORMATS,
+    Retriever,
+    first_person,
+    open_retriever,
+    query_terms,
+)
+from personaforge.store import MemoryStore
+from personaforge.store.terms import fts_match, stem
+
+SETTINGS = Settings(dataset={"person_name": "Maren"})
+SYSTEM = "You are Maren."
+
+
+@pytest.fixture(scope="module")
+def sample_home(tmp_path_factory, sample_data) -> Paths:
+    """The sample person ingested, and her profile written where serve reads it."""
+    from personaforge.ingest import ingest
+    from personaforge.sample import sample_identity
+
+    paths = Paths(tmp_path_factory.mktemp("retrieval") / "home")
+    paths.home.mkdir(parents=True)
+    with MemoryStore.open(paths.memory_store) as store:
+        ingest(
+            [sample_data], store, IngestSettings(), identity=sample_identity(), show_progress=False
+        )
+    write_profile(paths, build_profile(paths, SETTINGS, probe=False))
+    return paths
+
+
+@pytest.fixture
+def retriever(sample_home):
+    found = open_retriever(sample_home, SETTINGS)
+    yield found
+    found.close()
+
+
+def quiz(sample_data) -> list[dict]:
+    return json.loads((sample_data / "sample-manifest.json").read_text())["quiz"]
+
+
+def test_query_words_are_stemmed_into_prefix_searches():
+    assert query_terms("Where do you live?") == ["liv"]
+    assert query_terms("What is your sister's name?") == ["sister", "nam"]
+    # "-ing" keeps four letters, or "boring" would search "bor"* and find "born".
+    assert [stem(w) for w in ("lives", "living", "boring", "called", "Gus")] == [
+        "liv",
+        "living",
+        "boring",
+        "call",
+        "gus",
+    ]
+    assert fts_match(["liv", 'a"b']) == '"liv"* OR "a""b"*'
+
+
+def test_where_she_lives_is_delft_and_rotterdam_era_notes_are_left_out(retriever):
+    context = retriever.retrieve("Where do you live?")
+    assert (context.facts[0].label, context.facts[0].value) == ("Lives in", "Delft")
+    assert all("Rotterdam" not in f.value for f in context.facts)
+    # Her notes from before the move say "I live in Rotterdam": true then, stale now.
+    assert context.left_out["stale"] >= 1
+    assert not [p for p in context.passages if p.date < MOVE_DAY and "Rotterdam" in p.text]
+
+
+def test_rotterdam_era_retrieval_is_caught_by_the_superseded_check(sample_home, sample_data):
+    """The check that must say no: a context from before the move gives "Rotterdam".
+
+    The answer here repeats the first fact it was given, as a perfectly obedient model
+    would. With retrieval as it is, that states Delft and is right; with retrieval that
+    only knows the Rotterdam era (the profile as of before the move, memories before the
+    move day), it states Rotterdam, which the judge calls stale and the score counts.
+    """
+    real = build_profile(sample_home, SETTINGS, probe=False).facts
+    before = build_profile(sample_home, SETTINGS, probe=False, as_of="2026-09-20").facts
+    question = next(q for q in fact_questions(real, quiz(sample_data)) if q.slot == "home_city")
+    assert question.values == ["Delft"] and question.superseded == ["Rotterdam"]
+    answers = []
+    for facts, until in ((real, None), (before, MOVE_DAY)):
+        retriever = open_retriever(sample_home, SETTINGS, facts=facts, until=until)
+        context = retriever.retrieve(question.question)
+        retriever.close()
+        answers.append(first_person(context.facts[0]))
+    assert answers == ["I live in Delft.", "I live in Rotterdam."]
+    assert judge(question, answers[0]).right and not judge(question, answers[0]).stale
+    assert judge(question, answers[1]).stale and not judge(question, answers[1]).right
+    scored = score_answers([question, question], answers, [])
+    assert (scored["accuracy"], scored["superseded_stated"]) == (0.5, 1)
+
+
+QUESTIONS_NEAR_SECRETS = [
+    "What is the router password?",
+    "What is your phone number?",
+    "What is your sister's email address?",
+    "Which card did the race site decline?",
+    "What is the OpenAI API key for Tidewatch?",
+    "Where is the AWS key for the backups?",
+    "What is your IBAN?",
+]
+
+
+def _leaked(retriever, planted) -> list[str]:
+    found = []
+    for question in QUESTIONS_NEAR_SECRETS:
+        text = "\n".join(retriever.retrieve(question).texts())
+        found += [s["kind"] for s in planted if leaks(s["value"], text, s["kind"])]
+    return found
+
+
+def test_retrieved_text_goes_through_the_privacy_scrubber(sample_home, sample_data):
+    planted = json.loads((sample_data / "sample-manifest.json").read_text())["planted_secrets"]
+    retriever = open_retriever(sample_home, SETTINGS)
+    try:
+        assert _leaked(retriever, planted) == []
+        private = sum(retriever.retrieve(q).left_out["private"] for q in QUESTIONS_NEAR_SECRETS)
+        assert private >= 1  # credentials are dropped with their passage, not redacted
+    finally:
+        retriever.close()
+    # The same questions under a policy that keeps everything: the secrets are right there.
+    keep = Retriever(
+        MemoryStore.open_readonly(sample_home.memory_store),
+        sample_home.home / "USER_PROFILE.json",
+        {kind: "keep" for kind in SETTINGS.privacy.model_dump()},
+    )
+    try:
+        assert sorted(set(_leaked(keep, planted))) == ["api_key", "card", "password", "phone"]
+    finally:
+        keep.close()
+
+
+def test_the_context_keeps_to_its_token_budget(sample_home):
+    wide = open_retriever(sample_home, SETTINGS)
+    narrow = open_retriever(sample_home, Settings(serve={"retrieval_tokens": 30}))
+    try:
+        question = "Which database did you choose for Tidewatch?"
+        full, cut = wide.retrieve(question), narrow.retrieve(question)
+    finally:
+        wide.close()
+        narrow.close()
+    assert full.tokens <= 256 and len(full.facts) + len(full.passages) >= 3
+    assert 0 < cut.tokens <= 30 and cut.left_out["budget"] >= 1
+    assert len(cut.facts) + len(cut.passages) < len(full.facts) + len(full.passages)
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_each_format_carries_the_context_and_keeps_the_conversation(retriever, name):
+    question = [{"role": "user", "content": "Where do you live?"}]
+    grounded = retriever.ground(question, SYSTEM, format=name)
+    text = "\n".join(m["content"] for m in grounded.messages)
+    assert "Delft" in text and grounded.messages[0] == {
+        "role": "system",
+        "content": grounded.messages[0]["content"],
+    }
+    assert grounded.messages[0]["content"].startswith(SYSTEM)
+    assert grounded.messages[-1]["role"] == "user"
+    assert grounded.messages[-1]["content"].endswith("Where do you live?")
+    # A client's own system message is kept (and extended), never replaced.
+    own = [{"role": "system", "content": "Be brief."}, *question]
+    assert retriever.ground(own, SYSTEM, format=name).messages[0]["content"].startswith("Be brief.")
+
+
+def test_a_question_with_nothing_to_find_is_left_as_it_is(retriever):
+    asked = [{"role": "user", "content": "?"}]
+    grounded = retriever.ground(asked, SYSTEM)
+    assert grounded.messages == asked and grounded.context.empty()
+
+
+def test_a_rewritten_profile_is_read_again_without_a_restart(sample_home, tmp_path):
+    home = Paths(tmp_path / "home")
+    home.home.mkdir()
+    shutil.copy(sample_home.memory_store, home.memory_store)
+    shutil.copy(sample_home.home / "USER_PROFILE.json", home.home / "USER_PROFILE.json")
+    retriever = open_retriever(home, SETTINGS)
+    try:
+        assert retriever.retrieve("Where do you live?").facts[0].value == "Delft"
+        data = json.loads((home.home / "USER_PROFILE.json").read_text())
+        for fact in data["facts"]:
+            if fact["key"] == "home_city" and fact["status"] == "current":
+                fact["value"] = "Leiden"
+        (home.home / "USER_PROFILE.json").write_text(json.dumps(data) + "\n")
+        assert retriever.retrieve("Where do you live?").facts[0].value == "Leiden"
+    finally:
+        retriever.close()
+
+
+def test_a_fact_whose_memories_were_forgotten_is_not_offered(sample_home, tmp_path):
+    """`forget` takes notes out of the store; the profile on disk still names what they said."""
+    home = Paths(tmp_path / "home")
+    home.home.mkdir()
+    shutil.copy(sample_home.memory_store, home.memory_store)
+    shutil.copy(sample_home.home / "USER_PROFILE.json", home.home / "USER_PROFILE.json")
+    data = json.loads((home.home / "USER_PROFILE.json").read_text())
+    sister = next(f for f in data["facts"] if f["key"] == "relationship:sister")
+    question = "What is your sister's name?"
+
+    def values() -> list[str]:
+        retriever = open_retriever(home, SETTINGS)
+        try:
+            return [f.value for f in retriever.retrieve(question).facts]
+        finally:
+            retriever.close()
+
+    assert "Ingrid" in values()
+    with MemoryStore.open(home.memory_store) as store:
+        assert store.forget([e["memory_id"] for e in sister["evidence"]]) > 0
+    assert "Ingrid" not in values()
+
+
+def test_no_store_or_retrieval_off_means_no_retriever(sample_home, paths):
+    assert open_retriever(paths, SETTINGS) is None  # an empty home
+    assert open_retriever(sample_home, Settings(serve={"retrieval": False})) is None
