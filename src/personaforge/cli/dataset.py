@@ -76,8 +76,10 @@ def dataset_build(
 
     if foundation and (monthly or days_recent or old_samples):
         raise UserError("--foundation and --monthly/--days-recent/--old-samples exclude each other")
+    from personaforge.train.defaults import with_base_for_machine
+
     state = get_state(ctx)
-    settings = state.loaded.settings
+    settings, _ = with_base_for_machine(state.paths, state.loaded.settings)
     strategy = (
         "monthly" if monthly or days_recent is not None or old_samples is not None else "foundation"
     )
@@ -253,6 +255,11 @@ def print_dataset(manifest: dict, folder: Path, findings_limit: int = 12) -> Non
     )
     stdout.print(quality)
     stdout.print("  kinds: " + ", ".join(f"{k} {v}" for k, v in metrics["by_kind"].items()))
+    from personaforge.dataset.code import code_share_line
+
+    code = code_share_line(manifest)
+    if code:
+        stdout.print(f"  {code}", markup=False)
     stdout.print("  modes: " + ", ".join(f"{k} {v}" for k, v in metrics["by_mode"].items()))
     stdout.print("  months: " + ", ".join(f"{k} {v}" for k, v in metrics["by_month"].items()))
     for warning in manifest["warnings"]:
