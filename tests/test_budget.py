@@ -68,7 +68,17 @@ def test_auto_is_thirty_minutes_without_cuda_and_none_with_it():
 
 
 def speed(train_spt: float = 0.01, eval_spt: float = 0.002, load: float = 5.0) -> Speed:
-    return Speed(train_spt, eval_spt, load, 2**30, 3000, 3, "2026-12-01T00:00:00+00:00", {})
+    return Speed(
+        train_seconds_per_token=train_spt,
+        eval_seconds_per_token=eval_spt,
+        generate_seconds_per_token=0.05,
+        load_seconds=load,
+        peak_memory_bytes=2**30,
+        tokens_measured=3000,
+        steps_measured=3,
+        measured_at="2026-12-01T00:00:00+00:00",
+        key={},
+    )
 
 
 def work(rows: int = 100, tokens: int = 200, kinds=("voice", "voice", "reflection", "knowledge")):
@@ -218,13 +228,13 @@ def test_the_deadline_stops_a_step_before_it_would_be_passed(monkeypatch):
 
 def _write_speed(paths, key, train_spt):
     """A cached probe saying this machine is `train_spt` seconds per token (fast tests)."""
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
 
     from personaforge.train.probe import _file
 
     path = _file(paths, key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    measured = Speed(train_spt, train_spt / 3, 0.5, 2**30, 1000, 3, "2026-12-01T00:00:00", key)
+    measured = replace(speed(train_spt, train_spt / 3, 0.5), key=key)
     path.write_text(json.dumps(asdict(measured)))
 
 
@@ -358,3 +368,25 @@ def test_the_run_record_says_when_the_budget_bound_training():
     )
     assert budget_note({"time": {**sampled, "bound": False}}) == ""
     assert budget_note({}) == ""
+
+
+def test_the_gate_estimate_counts_what_the_gate_reads_and_generates(budget_home):
+    from personaforge.base import load_tokenizer, resolve_base
+    from personaforge.config import Settings
+    from personaforge.evaluate import general_texts
+    from personaforge.evaluate.measure import PROBES, SHOWCASE
+    from personaforge.train.estimate import gate_estimate
+
+    ref = resolve_base("tiny:micro", budget_home)
+    tokenizer = load_tokenizer(ref)
+    settings_ = Settings(
+        gate={"max_eval_examples": 4, "memorisation_prompts": 3, "general_texts": 5}
+    )
+    load = Workload([], [], [], [100, 200, 300, 400, 500, 600])  # mean 350
+    got = gate_estimate(settings_, ref, tokenizer, load, speed(), models=2)
+    texts = general_texts(ref.location, 5)
+    general = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
+    assert got.read_tokens == 350 * 4 + general
+    assert got.generated_tokens == (len(PROBES) + 3 + len(SHOWCASE)) * 48
+    per_model = got.read_tokens * 0.002 + got.generated_tokens * 0.05
+    assert got.seconds == pytest.approx(5.0 + 2 * per_model)

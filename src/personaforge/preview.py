@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,18 @@ class Preview:
     sft: RunEstimate | None = None
     dpo: RunEstimate | None = None
     dpo_skipped: str | None = None
+    prepare_s: float = 0.0  # the scratch ingest and dataset build, as measured just now
+
+    def total_s(self) -> float | None:
+        """Ingest, dataset, training and the gate (and DPO with its gate), when all are known."""
+        parts = [self.prepare_s]
+        for run in (self.sft, self.dpo):
+            if run is None:
+                continue
+            if run.seconds is None or run.gate is None:
+                return None
+            parts += [run.seconds, run.gate.seconds]
+        return sum(parts)
 
 
 def _copy_store(source: Path, target: Path) -> None:
@@ -67,7 +80,9 @@ def preview_run(paths: Paths, settings: Settings, request: RunRequest) -> Previe
     from personaforge.train.run import TrainRequest, train
 
     ctx = RunContext(paths, settings, request)
+    has_current = ctx.current_on_base() is not None
     with tempfile.TemporaryDirectory(prefix="personaforge-dry-run-") as root:
+        started = time.perf_counter()
         scratch = scratch_home(paths, Path(root))
         with MemoryStore.open(scratch.memory_store) as store:
             summary = ingest(
@@ -79,23 +94,17 @@ def preview_run(paths: Paths, settings: Settings, request: RunRequest) -> Previe
             memories = store.count()
         result = build_run_dataset(ctx, scratch)
         preview = Preview(summary, memories, result.manifest)
-        sft = train(
-            scratch,
-            settings,
-            TrainRequest(dataset_id=result.id, fresh=True, show_progress=False, dry_run=True),
+        preview.prepare_s = time.perf_counter() - started
+        request = TrainRequest(
+            dataset_id=result.id,
+            fresh=True,
+            show_progress=False,
+            dry_run=True,
+            gate_has_current=has_current,
         )
+        sft = train(scratch, settings, request)
         preview.plan, preview.sft = sft.plan, sft.estimate
         if settings.run.dpo and result.manifest["files"]["preference.jsonl"]["examples"]:
-            dpo = train(
-                scratch,
-                settings,
-                TrainRequest(
-                    method="dpo",
-                    dataset_id=result.id,
-                    fresh=True,
-                    show_progress=False,
-                    dry_run=True,
-                ),
-            )
+            dpo = train(scratch, settings, replace(request, method="dpo"))
             preview.dpo, preview.dpo_skipped = dpo.estimate, dpo.skipped
     return preview

@@ -142,7 +142,7 @@ def run(
     request = RunRequest(trigger, from_stage, until, resume, force, dry_run)
     settings, chosen = with_base_for_machine(state.paths, state.loaded.settings)
     if chosen:
-        console.print(escape(chosen))
+        console.print(chosen, markup=False, soft_wrap=True)
     if dry_run:
         for name, line in plan(state.paths, settings, request):
             stdout.print(f"  {name:<9} {escape(line)}")
@@ -184,6 +184,15 @@ def print_preview(paths, settings, request) -> None:
     if preview.dpo is not None or preview.dpo_skipped:
         stdout.print("[bold]DPO[/]")
         print_estimate(preview.plan, preview.dpo, preview.dpo_skipped)
+    total = preview.total_s()
+    if total is not None:
+        from personaforge.train.budget import human_seconds
+
+        stdout.print(
+            f"[bold]this run[/]: about {human_seconds(total)} up to the gate's verdict "
+            f"(ingest and dataset {human_seconds(preview.prepare_s)} just now, training and the "
+            "gate as above), then export and profile"
+        )
 
 
 def finish_line(record: Any) -> None:

@@ -42,6 +42,16 @@ from personaforge.ui import human_bytes
 DPO_TOKEN_COST = 4 / 3
 
 
+@dataclass(frozen=True)
+class GateEstimate:
+    """The gate after training: each model it measures reads and generates the same tokens."""
+
+    models: int  # the base and the candidate, and the current version when there is one
+    read_tokens: int  # held-out replies (up to gate.max_eval_examples) and general text
+    generated_tokens: int  # probes, memorisation prompts and showcase, gate.max_new_tokens each
+    seconds: float
+
+
 @dataclass
 class RunEstimate:
     """Everything the plan printed, kept for the version's card and the run record."""
@@ -57,6 +67,7 @@ class RunEstimate:
     memory_estimate_bytes: int | None
     work: Workload
     disk: dict[str, int] = field(default_factory=dict)
+    gate: GateEstimate | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -131,6 +142,28 @@ def _dpo_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"train": train})
 
 
+def gate_estimate(
+    settings: Settings, ref: BaseRef, tokenizer, work: Workload, speed: Speed, models: int
+) -> GateEstimate:
+    """The gate's time (evaluate/measure.py `measure`, once per model it has not measured):
+    forward over the held-out replies and the general text, greedy generation for the
+    probes, the memorisation prompts and the showcase. Leak prompts (one per kind of secret
+    in the store) and held-out preference pairs are few and left out."""
+    from personaforge.evaluate import general_texts
+    from personaforge.evaluate.measure import PROBES, SHOWCASE
+
+    gate, max_length = settings.gate, settings.train.max_seq_length
+    held_out = min(len(work.eval_tokens), gate.max_eval_examples)
+    mean = sum(work.eval_tokens) / max(len(work.eval_tokens), 1)
+    general = general_texts(ref.location, gate.general_texts)
+    lengths = tokenizer(general, add_special_tokens=False)["input_ids"] if general else []
+    read = round(mean * held_out) + sum(min(len(ids), max_length) for ids in lengths)
+    chats = len(PROBES) + min(gate.memorisation_prompts, held_out) + len(SHOWCASE)
+    generated = chats * gate.max_new_tokens
+    per_model = read * speed.eval_seconds_per_token + generated * speed.generate_seconds_per_token
+    return GateEstimate(models, read, generated, speed.load_seconds + models * per_model)
+
+
 def _base_bytes_to_build(ref: BaseRef) -> int:
     """A built-in base not built yet costs its folder: the card's size, else 4 bytes a weight."""
     known = builtin(ref.name) if ref.kind == "builtin" else None
@@ -150,9 +183,11 @@ def estimate_run(
     eval_rows: list[dict],
     fingerprint: str,
     measure: bool | None = None,
+    gate_models: int = 2,
 ) -> RunEstimate:
     """The run's numbers; `measure` forces (True) or forbids (False) a probe when none is
-    cached; by default a probe runs only when a budget needs one."""
+    cached; by default a probe runs only when a budget needs one. `gate_models`: how many
+    models the gate will measure after this training (GateEstimate)."""
     from personaforge.train.backends import _load_tokenizer
 
     accel = detect_accelerator()
@@ -183,6 +218,7 @@ def estimate_run(
         settings.run.export_quant,
         _base_bytes_to_build(ref),
     )
+    gate = gate_estimate(settings, ref, tokenizer, work, speed, gate_models) if speed else None
     return RunEstimate(
         method,
         len(rows),
@@ -195,6 +231,7 @@ def estimate_run(
         plan.memory.total if plan.memory else None,
         work,
         disk,
+        gate,
     )
 
 
@@ -226,7 +263,9 @@ def describe_estimate(run: RunEstimate) -> list[str]:
         lines.append(
             f"speed on this machine ({where}, {speed.measured_at[:16].replace('T', ' ')}): "
             f"{speed.train_tokens_per_second:,.0f} tokens/s training, "
-            f"{1 / speed.eval_seconds_per_token:,.0f} evaluating, load {speed.load_seconds:.0f} s"
+            f"{1 / speed.eval_seconds_per_token:,.0f} evaluating, "
+            f"{1 / speed.generate_seconds_per_token:,.0f} generating, "
+            f"load {speed.load_seconds:.0f} s"
         )
     else:
         lines.append(
@@ -254,6 +293,15 @@ def describe_estimate(run: RunEstimate) -> list[str]:
             f"training {human_seconds(fitted.train_s)}, {fitted.evaluations} evaluations "
             f"{human_seconds(fitted.eval_s)})"
         )
+        if run.gate is not None:
+            gate = run.gate
+            who = {1: "this version", 2: "the base and this version"}.get(
+                gate.models, "the base, this version and the current one"
+            )
+            lines.append(
+                f"gate afterwards: about {human_seconds(gate.seconds)} ({who}: "
+                f"{gate.read_tokens:,} tokens read and {gate.generated_tokens:,} generated each)"
+            )
         if fit.over:
             lines.append(
                 f"warning: about {human_seconds(fitted.total_s)} is more than the budget of "

@@ -15,7 +15,9 @@ person's own rows does. What it runs:
    sampled from the dataset, at train.batch_size without accumulation (seconds
    per token do not depend on it); the warm-up step pays for lazy initialisation
    and is not counted;
-4. evaluates EVAL_ROWS held-out rows (forward only) and times that.
+4. evaluates EVAL_ROWS held-out rows (forward only) and times that;
+5. generates GENERATE_TOKENS tokens for GENERATE_CHATS chats in one batch, as the
+   gate generates its probes and memorisation checks, and times that.
 
 For smollm2-135m on 2 cores that is about a minute and a half; for tiny, seconds.
 The result is cached in the machine's shared cache under a key of everything
@@ -45,12 +47,15 @@ from personaforge.train.plan import Accelerator, TrainingPlan
 from personaforge.ui import console
 
 # Bump when what the probe measures changes; old measurements are then ignored.
-PROBE_VERSION = 1
+PROBE_VERSION = 2
 WARMUP_STEPS = 1
 # Three steps of 4 rows of ~260 tokens is ~3k tokens: about a minute on smollm2-135m. Per-step
 # time varies with row length, not at random, so more steps buy little once rows are sampled.
 MEASURED_STEPS = 3
 EVAL_ROWS = 8
+# The gate generates in batches of 16 (evaluate/measure.py GENERATION_BATCH): time one such batch.
+GENERATE_CHATS = 16
+GENERATE_TOKENS = 24
 # Train settings that change the time of one step (epochs, learning rate and the like do not).
 STEP_SHAPE = (
     "batch_size",
@@ -72,6 +77,7 @@ class Speed:
 
     train_seconds_per_token: float
     eval_seconds_per_token: float
+    generate_seconds_per_token: float  # per generated token, in a batch of GENERATE_CHATS
     load_seconds: float
     peak_memory_bytes: int
     tokens_measured: int  # training tokens behind train_seconds_per_token
@@ -159,6 +165,20 @@ def _timed_steps():
     return StepTimes()
 
 
+def _time_generation(loaded) -> float:
+    """Seconds to generate GENERATE_TOKENS tokens for GENERATE_CHATS general prompts at once."""
+    from personaforge.evaluate.measure import generate_many
+    from personaforge.train.rehearsal import rehearsal_prompts
+
+    chats = [[{"role": "user", "content": p}] for p in rehearsal_prompts()[:GENERATE_CHATS]]
+    was_training = loaded.model.training
+    loaded.model.eval()
+    started = time.perf_counter()
+    generate_many(loaded.model, loaded.tokenizer, chats, GENERATE_TOKENS, stop_at_eos=False)
+    loaded.model.train(was_training)
+    return time.perf_counter() - started
+
+
 def measure_speed(
     paths: Paths,
     ref: BaseRef,
@@ -197,6 +217,7 @@ def measure_speed(
             base_fingerprint,
             also=(paths.models / "rehearsal",),
         )
+    generate_s = _time_generation(loaded)
     batch = settings.train.batch_size
     train_sample = _sample(rows, (WARMUP_STEPS + MEASURED_STEPS) * batch, settings.train.seed)
     eval_sample = _sample(eval_rows or rows, EVAL_ROWS, settings.train.seed + 1)
@@ -216,6 +237,7 @@ def measure_speed(
     speed = Speed(
         train_seconds_per_token=(end - start) / tokens,
         eval_seconds_per_token=eval_seconds / max(eval_tokens, 1),
+        generate_seconds_per_token=generate_s / (GENERATE_CHATS * GENERATE_TOKENS),
         load_seconds=round(load_seconds, 2),
         peak_memory_bytes=peak_memory_bytes(),
         tokens_measured=tokens,
@@ -228,7 +250,8 @@ def measure_speed(
     atomic_write_text(_file(paths, key), json.dumps(asdict(speed), indent=2) + "\n")
     console.print(
         f"  {speed.train_tokens_per_second:,.0f} tokens/s training, "
-        f"{1 / speed.eval_seconds_per_token:,.0f} tokens/s evaluating, loaded in "
+        f"{1 / speed.eval_seconds_per_token:,.0f} evaluating, "
+        f"{1 / speed.generate_seconds_per_token:,.0f} generating, loaded in "
         f"{speed.load_seconds:.0f} s; probe took {time.perf_counter() - started:.0f} s",
         soft_wrap=True,
     )

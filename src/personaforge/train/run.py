@@ -52,7 +52,7 @@ from personaforge.errors import UserError, require
 from personaforge.paths import Paths
 from personaforge.registry import Registry, read_card
 from personaforge.train.budget import Shape
-from personaforge.train.defaults import with_base_for_machine
+from personaforge.train.defaults import current_base, with_base_for_machine
 from personaforge.train.estimate import RunEstimate, describe_estimate, estimate_run
 from personaforge.train.lock import device_key, hold_accelerator
 from personaforge.train.plan import TrainingPlan, detect_accelerator, plan_training
@@ -75,6 +75,9 @@ class TrainRequest:
     show_progress: bool = True
     stop_after_steps: int | None = None  # simulate a crash (tests, benchmarks)
     dry_run: bool = False  # plan and estimate (probing the machine if needed), train nothing
+    # Whether the gate after this training will also measure a current version (for its time
+    # estimate); None: whether this home has one. A dry run in a scratch home passes it.
+    gate_has_current: bool | None = None
 
 
 @dataclass
@@ -241,7 +244,7 @@ def train(paths: Paths, settings: Settings, request: TrainRequest) -> TrainResul
     if request.base is None:
         settings, chosen = with_base_for_machine(paths, settings)
         if chosen:
-            console.print(chosen)
+            console.print(chosen, markup=False, soft_wrap=True)
     ref = resolve_base(request.base or settings.model.base, paths, settings.model.revision)
     offline = go_offline_if_possible(ref)
     if offline:
@@ -265,18 +268,20 @@ def train(paths: Paths, settings: Settings, request: TrainRequest) -> TrainResul
         return TrainResult(paths.runs, plan, False, None, 0, [], skipped=skipped)
     # The trainer runs the plan's micro-batch; the card and the run key keep the settings.
     planned = settings.model_copy(update={"train": plan.applied(settings.train)})
+    has_current = request.gate_has_current
+    if has_current is None:
+        has_current = current_base(paths) is not None
+    # The gate measures the base (cached after the first SFT gate on a dataset), the
+    # candidate and the current version; DPO's gate finds the base and its SFT parent cached.
+    gate_models = 1 if request.method == "dpo" else 2 + has_current
+    what = (paths, planned, ref, plan, request.method, train_rows, eval_rows, base_fingerprint(ref))
     if request.dry_run:  # the caller prints; a probe is short: no lock, no run folder
-        fingerprint = base_fingerprint(ref)
-        timing = estimate_run(
-            paths, planned, ref, plan, request.method, train_rows, eval_rows, fingerprint, True
-        )
+        timing = estimate_run(*what, measure=True, gate_models=gate_models)
         return TrainResult(paths.runs, plan, False, None, 0, [], estimate=timing)
     for line in describe_plan(plan):
         console.print(line)
     with hold_accelerator(paths.locks, device_key(plan.device)):
-        timing = estimate_run(
-            paths, planned, ref, plan, request.method, train_rows, eval_rows, base_fingerprint(ref)
-        )
+        timing = estimate_run(*what, gate_models=gate_models)
         for line in describe_estimate(timing):
             console.print(line, soft_wrap=True, markup=False)
         key = run_key(request.method, manifest, ref, parent, settings)
