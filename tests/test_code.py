@@ -158,3 +158,48 @@ def test_separate_trains_the_code_as_examples_of_its_own():
 def test_an_unknown_policy_is_refused():
     with pytest.raises(ValueError, match="keep, prose_only, separate"):
         apply_code_policy(_examples(), "code_only", _chat, estimated_token_counter)
+
+
+def _vault_home(tmp_path, code: str):
+    from personaforge.config import IngestSettings, Settings
+    from personaforge.dataset import DatasetRequest, MixPlan, build_dataset
+    from personaforge.ingest import ingest
+    from personaforge.paths import Paths
+    from personaforge.store import MemoryStore
+
+    vault = tmp_path / "vault"
+    (vault / "git").mkdir(parents=True, exist_ok=True)
+    (vault / "git" / "squash.md").write_text("# Squashing commits\n\n" + NOTE + "\n")
+    (vault / "garden.md").write_text(
+        "# Garden\n\nI think the tomatoes did better in the shade this year, which surprised me. "
+        "Next spring I will try the east bed first and keep notes every week.\n"
+    )
+    paths = Paths(tmp_path / f"home-{code}")
+    settings = Settings(dataset={"code": code, "eval_fraction": 0.0})
+    with MemoryStore.open(paths.memory_store) as store:
+        ingest([vault], store, IngestSettings(), show_progress=False)
+        result = build_dataset(store, settings, paths, DatasetRequest(MixPlan("foundation")))
+    return paths, result
+
+
+def test_the_manifest_and_dataset_show_report_the_code_share(tmp_path, capsys, monkeypatch):
+    from personaforge.cli import main
+
+    paths, kept = _vault_home(tmp_path, "keep")
+    report = kept.manifest["code"]
+    assert report["policy"] == "keep" and report["replies_with_code"] >= 1
+    assert 0 < report["share_of_target_tokens"] < 1
+    train = (kept.folder / "train.jsonl").read_text()
+    assert "git reset --soft HEAD~3" in train
+    monkeypatch.setenv("PERSONAFORGE_HOME", str(paths.home))
+    try:
+        main(["dataset", "show"])
+    except SystemExit as exit_:
+        assert not exit_.code
+    out = capsys.readouterr().out
+    assert f"code and command output: {report['share_of_target_tokens']:.0%} of reply tokens" in out
+    assert "dataset.code = keep" in out
+    _, prose = _vault_home(tmp_path, "prose_only")
+    trained = (prose.folder / "train.jsonl").read_text()
+    assert "git reset --soft HEAD~3" not in trained and "That keeps the changes staged" in trained
+    assert prose.manifest["code"]["share_of_target_tokens"] == report["share_of_target_tokens"]

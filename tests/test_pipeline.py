@@ -149,7 +149,7 @@ def test_run_dry_run_says_what_would_happen(capsys, home_with_micro, sample_data
     )
     assert code == 0
     assert "foundation: every memory (no version on this base yet)" in out
-    assert "SFT on tiny:micro, from the base" in out
+    assert "SFT on tiny:micro: from the base" in out
     # The numbers, from this run's dataset built in a scratch copy and a probe of the machine.
     assert re.search(r"dataset: \d+ training examples, \d+ held out, \d+ preference pairs", out)
     assert re.search(r"as set: \d+ epochs?, \d+ steps, [\d,]+ tokens: about", out)

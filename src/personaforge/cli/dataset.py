@@ -259,7 +259,7 @@ def print_dataset(manifest: dict, folder: Path, findings_limit: int = 12) -> Non
 
     code = code_share_line(manifest)
     if code:
-        stdout.print(f"  {code}", markup=False)
+        stdout.print(f"  {code}", markup=False, soft_wrap=True)
     stdout.print("  modes: " + ", ".join(f"{k} {v}" for k, v in metrics["by_mode"].items()))
     stdout.print("  months: " + ", ".join(f"{k} {v}" for k, v in metrics["by_month"].items()))
     for warning in manifest["warnings"]:

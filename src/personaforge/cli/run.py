@@ -174,11 +174,12 @@ def print_preview(paths, settings, request) -> None:
     stdout.print(
         f"  ingest: {preview.ingest.files_read:,} files read, {preview.memories:,} memories; "
         f"dataset: {files['train']:,} training examples, {files['eval']:,} held out, "
-        f"{files['preference']:,} preference pairs"
+        f"{files['preference']:,} preference pairs",
+        soft_wrap=True,
     )
     code = code_share_line(manifest)
     if code:
-        stdout.print(f"  {code}", markup=False)
+        stdout.print(f"  {code}", markup=False, soft_wrap=True)
     stdout.print("[bold]SFT[/]")
     print_estimate(preview.plan, preview.sft)
     if preview.dpo is not None or preview.dpo_skipped:
@@ -191,7 +192,8 @@ def print_preview(paths, settings, request) -> None:
         stdout.print(
             f"[bold]this run[/]: about {human_seconds(total)} up to the gate's verdict "
             f"(ingest and dataset {human_seconds(preview.prepare_s)} just now, training and the "
-            "gate as above), then export and profile"
+            "gate as above), then export and profile",
+            soft_wrap=True,
         )
 
 
