@@ -33,7 +33,7 @@ import json
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -407,9 +407,9 @@ def _train_locked(
     metrics = summarize(run_dir, after, time.monotonic() - started)
     metrics["rehearsal_rows"] = len(train_rows) - len(person_rows)
     metrics["time"] = _time_record(timing, inputs.shape, stopped, state.max_steps)
-    inputs.train_rows, inputs.eval_rows = person_rows, eval_rows  # what the card says trained
+    trained = replace(inputs, train_rows=person_rows, eval_rows=eval_rows)  # what the card counts
     version, folder, card = save_version(
-        paths, trainer, loaded.tokenizer, settings, request, inputs, metrics
+        paths, trainer, loaded.tokenizer, settings, request, trained, metrics
     )
     atomic_write_text(run_dir / RUN_STATE, json.dumps({"status": "finished", "version": version}))
     result.version, result.folder, result.card = version, folder, card
@@ -446,14 +446,10 @@ def _deadline(started: float, timing: RunEstimate, eval_rows: list[dict]):
     if budget_s is None:
         return None
     reserve = DEADLINE_RESERVE_S
-    if timing.speed is not None and eval_rows:
-        per_token = timing.speed.eval_seconds_per_token
-        reserve += (
-            per_token
-            * sum(timing.work.eval_tokens)
-            * len(eval_rows)
-            / max(len(timing.work.eval_tokens), 1)
-        )
+    held_out = timing.work.eval_tokens
+    if timing.speed is not None and held_out and eval_rows:
+        mean = sum(held_out) / len(held_out)
+        reserve += len(eval_rows) * mean * timing.speed.eval_seconds_per_token
     return DeadlineCallback(started + budget_s, reserve)
 
 
