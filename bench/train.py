@@ -56,6 +56,7 @@ HYPER = {
     "logging_steps": 10,
     "save_steps": 10_000,
     "eval_steps": 10_000,
+    "time_budget": "none",  # a budget would probe the machine first: this measures training only
 }
 
 # (runner, quantization, backend, gradient checkpointing) per variant name.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from personaforge.paths import HOME_ENV, Paths
+from personaforge.paths import CACHE_ENV, HOME_ENV, Paths
 
 
 def pytest_collection_modifyitems(config, items):
@@ -28,11 +28,14 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch, tmp_path):
-    """No test sees the developer's settings or touches the network."""
+    """No test sees the developer's settings, shared cache or touches the network."""
     for name in list(os.environ):
         if name.startswith("PERSONAFORGE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
+    # The machine's shared cache (bases, probes, rehearsal answers) is per test too: a test
+    # never reuses the developer's builds or measurements, nor another test's.
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 

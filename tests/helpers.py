@@ -17,6 +17,9 @@ MICRO_TRAIN = {
     "lora_rank": 4,
     "lora_alpha": 8,
     "max_seq_length": 256,
+    # No time budget: a budget needs a probe of the machine's speed (a second model load and
+    # a few steps per test home). tests/test_budget.py covers budgets and probes.
+    "time_budget": "none",
 }
 
 

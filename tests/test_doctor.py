@@ -52,3 +52,27 @@ def test_doctor_json_reports_problems_for_an_unreachable_hub_model(home_with_mic
     problems = [c for c in report["checks"] if c["status"] == "problem"]
     assert any("hub is unreachable" in c["value"] for c in problems)
     assert report["plan"]["estimated_gib"] > 1  # sized from the name: 7B
+
+
+def test_doctor_on_a_fresh_home_chooses_a_base_for_the_machine_and_says_why(paths):
+    from personaforge.train.plan import Accelerator
+
+    loaded = load_settings(paths, [], environ={})  # model.base unset: auto
+    cpu = Accelerator("cpu", "test cpu", 24 * 1024**3, cpu_cores=2)
+    report = run_doctor(loaded, paths, cpu)
+    labels = [(c.label, c.value) for c in report.checks if c.section == "base model"]
+    assert labels[0] == ("model.base", "smollm2-135m (builtin)")
+    assert (
+        "why",
+        "auto chose it: CPU only: the built-in 135M chat model trains a first version "
+        "in about half an hour; larger models take hours on a CPU",
+    ) in labels
+    assert not report.problems and not paths.home.exists()  # doctor builds and writes nothing
+
+
+def test_doctor_offline_with_a_hub_base_names_the_builtin_real_base_as_the_fix(paths, capsys):
+    # conftest sets HF_HUB_OFFLINE=1: the hub is unreachable and nothing is cached.
+    code, _, err = run_cli(capsys, "doctor", "--set", "model.base=Qwen/Qwen2.5-0.5B-Instruct")
+    assert code == 1
+    assert "fix: `personaforge config set model.base smollm2-135m`" in err
+    assert "'tiny'" not in err  # the toy is no fix for a person's persona

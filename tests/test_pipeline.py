@@ -151,7 +151,17 @@ def test_run_dry_run_says_what_would_happen(capsys, home_with_micro, sample_data
     assert code == 0
     assert "foundation: every memory (no version on this base yet)" in out
     assert "SFT on tiny:micro: from the base" in out
-    assert not home_with_micro.memory_store.exists()  # nothing was done
+    # The numbers, from this run's dataset built in a scratch copy and a probe of the machine.
+    assert re.search(r"dataset: \d+ training examples, \d+ held out, \d+ preference pairs", out)
+    assert re.search(r"as set: \d+ epochs?, \d+ steps, [\d,]+ tokens: about", out)
+    assert re.search(r"speed on this machine \(probe just now.*tokens/s training", out)
+    assert "budget: 30.0 min (auto: 30m without CUDA)" in out
+    assert re.search(r"plan: \d+ examples, .* steps, .* tokens: about .* evaluations", out)
+    assert "peak memory: " in out and "disk: about" in out
+    assert "DPO" in out and "preference pairs" in out
+    # ...and nothing was done to the home: no store, no dataset, no run.
+    assert not home_with_micro.memory_store.exists()
+    assert not home_with_micro.datasets.exists() and not home_with_micro.runs.exists()
 
 
 def test_run_needs_sources_and_names_the_setting(capsys, paths):

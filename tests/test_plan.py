@@ -88,14 +88,32 @@ def test_prequantized_checkpoint_forces_4bit_and_needs_bitsandbytes():
     assert any("bitsandbytes" in problem for problem in plan.problems)
 
 
-def test_a_plan_that_does_not_fit_names_fixes_that_would():
+def test_a_batch_that_does_not_fit_is_split_keeping_the_rows_per_update():
+    # 8B in 4-bit at 4 x 2048 tokens needs about 19 GiB: on 16 GB the plan splits the batch.
     plan = plan_training(
         TrainSettings(), gpu(16), LLAMA_8B, "llama", have_bitsandbytes=True, have_unsloth=False
     )
+    assert plan.fits and not plan.problems and plan.quantization == "4bit"
+    assert (plan.batch_size, plan.grad_accum) == (2, 8)
+    assert any(r.startswith("batch 2 x accumulation 8 (16 rows per update)") for r in plan.reasons)
+    applied = plan.applied(TrainSettings())
+    assert (applied.batch_size, applied.grad_accum) == (2, 8)
+    roomy = plan_training(
+        TrainSettings(), gpu(80), LLAMA_8B, "llama", have_bitsandbytes=True, have_unsloth=False
+    )
+    assert (roomy.batch_size, roomy.grad_accum) == (4, 4)  # fits as set: left as set
+    assert roomy.applied(TrainSettings()) == TrainSettings()
+
+
+def test_a_plan_that_does_not_fit_names_fixes_that_would():
+    plan = plan_training(
+        TrainSettings(), gpu(10), LLAMA_8B, "llama", have_bitsandbytes=True, have_unsloth=False
+    )
     assert not plan.fits and plan.quantization == "4bit" and plan.gradient_checkpointing
+    assert plan.batch_size == 1  # split as far as it goes, and still too big
     [problem] = [p for p in plan.problems if "would need" in p]
-    assert "train.batch_size=2" in problem and "train.max_seq_length=1024" in problem
-    assert "GPU memory allows 14.4 GiB" in problem
+    assert "train.max_seq_length=1024" in problem and "train.batch_size" not in problem
+    assert "GPU memory allows 9.0 GiB" in problem
 
 
 def test_hopeless_fit_says_so():

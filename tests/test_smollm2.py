@@ -63,7 +63,8 @@ def test_generation_markers_cover_the_reply_and_its_stop_token():
 
 def test_smollm2_is_a_builtin_sized_without_building(paths):
     ref = base.resolve_base("smollm2-135m", paths, build=False)
-    assert ref.kind == "builtin" and ref.location.startswith(str(paths.models))
+    # Built once per machine: the shared cache, not the home (paths.py).
+    assert ref.kind == "builtin" and ref.location.startswith(str(paths.bases))
     info = base.describe_base(ref)
     # 134,515,008 parameters when built (tied embeddings), from its known shape.
     assert info.parameters == 134_515_008 and not info.available_locally

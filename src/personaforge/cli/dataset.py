@@ -76,8 +76,10 @@ def dataset_build(
 
     if foundation and (monthly or days_recent or old_samples):
         raise UserError("--foundation and --monthly/--days-recent/--old-samples exclude each other")
+    from personaforge.train.defaults import with_base_for_machine
+
     state = get_state(ctx)
-    settings = state.loaded.settings
+    settings, _ = with_base_for_machine(state.paths, state.loaded.settings)
     strategy = (
         "monthly" if monthly or days_recent is not None or old_samples is not None else "foundation"
     )
@@ -255,6 +257,8 @@ def _new_since(selection: dict) -> str:
 
 
 def print_dataset(manifest: dict, folder: Path, findings_limit: int = 12) -> None:
+    from personaforge.dataset.code import code_share_line
+
     counts, metrics = manifest["counts"], manifest["metrics"]
     stdout.print(f"[bold]{manifest['id']}[/] in {folder}")
     selection = manifest["selection"]
@@ -298,6 +302,9 @@ def print_dataset(manifest: dict, folder: Path, findings_limit: int = 12) -> Non
     dialogues = metrics.get("dialogue_by_source") or {}
     if dialogues:
         stdout.print("  dialogues: " + ", ".join(f"{k} {v}" for k, v in dialogues.items()))
+    code = code_share_line(manifest)
+    if code:
+        stdout.print(f"  {code}", markup=False, soft_wrap=True)
     stdout.print("  modes: " + ", ".join(f"{k} {v}" for k, v in metrics["by_mode"].items()))
     stdout.print("  months: " + ", ".join(f"{k} {v}" for k, v in metrics["by_month"].items()))
     for warning in manifest["warnings"]:

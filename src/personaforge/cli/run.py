@@ -100,7 +100,7 @@ PRINTERS = {
     epilog=examples(
         "personaforge config set run.sources ~/Obsidian/Vault,~/.claude/projects",
         "personaforge run",
-        "personaforge run --dry-run",
+        "personaforge run --dry-run   # the stages, then examples, steps, time, memory, disk",
         "personaforge run --until evaluate",
         "personaforge run --from export",
         "personaforge run --resume",
@@ -136,20 +136,65 @@ def run(
     """
     from personaforge.pipeline import RunRequest, run_pipeline
     from personaforge.pipeline import dry_run as plan
+    from personaforge.train.defaults import with_base_for_machine
 
     state = get_state(ctx)
     request = RunRequest(trigger, from_stage, until, resume, force, dry_run)
+    settings, chosen = with_base_for_machine(state.paths, state.loaded.settings)
+    if chosen:
+        console.print(chosen, markup=False, soft_wrap=True)
     if dry_run:
-        for name, line in plan(state.paths, state.loaded.settings, request):
+        for name, line in plan(state.paths, settings, request):
             stdout.print(f"  {name:<9} {escape(line)}")
+        if settings.run.sources and from_stage in (None, "ingest", "dataset", "train"):
+            print_preview(state.paths, settings, request)
         return
-    record = run_pipeline(state.paths, state.loaded.settings, request, StageReporter())
+    record = run_pipeline(state.paths, settings, request, StageReporter())
     stdout.rule()
     finish_line(record)
     if record.status == "interrupted":
         raise typer.Exit(130)
     if record.status == "failed":
         raise typer.Exit(1)
+
+
+def print_preview(paths, settings, request) -> None:
+    """The numbers behind the plan: this run's ingest and dataset, built in a scratch copy."""
+    from personaforge.cli.train import print_estimate
+    from personaforge.dataset.code import code_share_line
+    from personaforge.preview import preview_run
+
+    console.print("measuring: ingest and dataset in a scratch copy (your home is not changed)")
+    preview = preview_run(paths, settings, request)
+    manifest = preview.dataset
+    files = {
+        name.removesuffix(".jsonl"): entry["examples"] for name, entry in manifest["files"].items()
+    }
+    stdout.rule("[bold]what this run would train[/]", align="left")
+    stdout.print(
+        f"  ingest: {preview.ingest.files_read:,} files read, {preview.memories:,} memories; "
+        f"dataset: {files['train']:,} training examples, {files['eval']:,} held out, "
+        f"{files['preference']:,} preference pairs",
+        soft_wrap=True,
+    )
+    code = code_share_line(manifest)
+    if code:
+        stdout.print(f"  {code}", markup=False, soft_wrap=True)
+    stdout.print("[bold]SFT[/]")
+    print_estimate(preview.plan, preview.sft)
+    if preview.dpo is not None or preview.dpo_skipped:
+        stdout.print("[bold]DPO[/]")
+        print_estimate(preview.plan, preview.dpo, preview.dpo_skipped)
+    total = preview.total_s()
+    if total is not None:
+        from personaforge.train.budget import human_seconds
+
+        stdout.print(
+            f"[bold]this run[/]: about {human_seconds(total)} up to the gate's verdict "
+            f"(ingest and dataset {human_seconds(preview.prepare_s)} just now, training and the "
+            "gate as above), then export and profile",
+            soft_wrap=True,
+        )
 
 
 def finish_line(record: Any) -> None:

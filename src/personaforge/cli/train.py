@@ -13,6 +13,8 @@ from personaforge.ui import console, stdout
 @app.command(
     epilog=examples(
         "personaforge train",
+        "personaforge train --dry-run   # examples, steps, time on this machine, memory, disk",
+        "personaforge --set train.time_budget=2h train",
         "personaforge train --base tiny --epochs 1",
         "personaforge train --fresh --rank 32 --alpha 64 --lr 1e-4",
         "personaforge train --method dpo",
@@ -46,6 +48,13 @@ def train(
     resume: Annotated[
         bool, typer.Option("--resume", help="Require a checkpoint to continue from.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the plan and its time estimate (measuring this machine once); train nothing.",
+        ),
+    ] = False,
     dashboard: Annotated[
         bool, typer.Option("--dashboard", help="Serve the dashboard alongside; prints its URL.")
     ] = False,
@@ -57,6 +66,8 @@ def train(
 
     Re-running the same command after a crash or Ctrl-C resumes from the last
     checkpoint. The adapter is saved as the next version under adapters/.
+    Training fits train.time_budget (auto: 30 minutes without CUDA); --dry-run
+    shows the estimate and what the budget would change.
     """
     from personaforge.train.run import TrainRequest
     from personaforge.train.run import train as run_training
@@ -72,7 +83,11 @@ def train(
         "max_steps": max_steps,
     }
     settings = with_train_overrides(state.loaded.settings, overrides)
-    request = TrainRequest(method, dataset, base, from_version, fresh, resume)
+    request = TrainRequest(method, dataset, base, from_version, fresh, resume, dry_run=dry_run)
+    if dry_run:
+        result = run_training(state.paths, settings, request)
+        print_estimate(result.plan, result.estimate, result.skipped)
+        return
     from personaforge.dashboard import start_alongside
 
     watcher = start_alongside(state.paths, dashboard_port, console.print) if dashboard else None
@@ -91,6 +106,19 @@ def train(
         )
         raise typer.Exit(130)
     print_training(result.card, result.folder)
+
+
+def print_estimate(plan, estimate, skipped: str | None = None) -> None:
+    """The training plan and its numbers (train/estimate.py), or why there are none."""
+    from personaforge.train.estimate import describe_estimate
+    from personaforge.train.run import describe_plan
+
+    if skipped:
+        stdout.print(f"  {skipped}", markup=False)
+        return
+    for line in describe_plan(plan) + describe_estimate(estimate):
+        style = "yellow" if line.startswith("warning") else None
+        stdout.print(line, style=style, markup=False, soft_wrap=True)
 
 
 def with_train_overrides(settings, overrides: dict):

@@ -47,6 +47,7 @@ from personaforge.config.schema import (
     Settings,
     TrainSettings,
     describe_expected,
+    parse_budget,
     split_comma_list,
 )
 
@@ -74,6 +75,7 @@ __all__ = [
     "describe_expected",
     "env_var_name",
     "load_settings",
+    "parse_budget",
     "parse_override",
     "parse_value",
     "read_config_file",

@@ -169,6 +169,9 @@ def _validate(merged: dict[str, dict[str, Any]], origins: dict[str, str]) -> Set
         section, key = str(error["loc"][0]), str(error["loc"][1])
         dotted = f"{section}.{key}"
         got = merged.get(section, {}).get(key)
+        if error["type"] == "value_error":  # a field's own check says what it accepts
+            reason = str(error["msg"]).removeprefix("Value error, ")
+            raise ConfigError(f"{dotted} ({origins.get(dotted, 'default')}): {reason}") from None
         raise ConfigError(
             f"{dotted} ({origins.get(dotted, 'default')}) expects "
             f"{describe_expected(section, key)}, got {got!r}"

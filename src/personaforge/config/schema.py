@@ -7,6 +7,7 @@ lives in config/load.py, rendering in config/render.py.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from typing import Any, Literal
@@ -26,6 +27,28 @@ def split_comma_list(value: Any) -> Any:
     return value
 
 
+# "30m", "2h", "1h30m", "90s", "45" (minutes): a number and a unit, repeated.
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([hms]?)")
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 60.0}
+NO_BUDGET = ("none", "off", "0")
+
+
+def parse_budget(value: str) -> float | Literal["auto"] | None:
+    """'30m' -> 1800.0 seconds; 'none' -> None; 'auto' -> 'auto'. Anything else is a ValueError."""
+    text = value.strip().lower().replace(" ", "")
+    if text == "auto":
+        return "auto"
+    if text in NO_BUDGET:
+        return None
+    parts = _DURATION_PART.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"'{value}' is not a duration: use e.g. 30m, 2h, 1h30m, 90s, none or auto")
+    seconds = sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+    if seconds <= 0:
+        raise ValueError(f"'{value}' is no time at all: use none for no budget")
+    return seconds
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -34,10 +57,13 @@ class ModelSettings(_Section):
     """Which base model the adapters are trained on."""
 
     base: str = Field(
-        "Qwen/Qwen2.5-0.5B-Instruct",
+        "auto",
         description=(
-            "Base model: a Hugging Face id (org/name), a local folder, or 'tiny' for the "
-            "built-in tiny base ('tiny:micro' for the seconds-to-build test variant)."
+            "Base model: a Hugging Face id (org/name), a local folder, a built-in base "
+            "('smollm2-135m', the real 135M chat model; 'tiny' and 'tiny:micro', toys for "
+            "tests), or auto: the current version's base, else one chosen for this machine "
+            "(smollm2-135m on CPU, a 1.5B instruct model on a GPU under 12 GB, an 8B instruct "
+            "model in 4-bit from 12 GB); `doctor` says which and why."
         ),
     )
     revision: str | None = Field(
@@ -104,6 +130,16 @@ class TrainSettings(_Section):
     )
     max_steps: int = Field(
         -1, ge=-1, description="Stop after this many optimizer steps (-1: run all epochs)."
+    )
+    time_budget: str = Field(
+        "auto",
+        description=(
+            "Wall time one run's training may take, e.g. '30m', '2h', '1h30m', '90s'; 'none' "
+            "for no limit; auto: 30m on CPU, none on CUDA. The plan measures this machine's "
+            "speed with a short probe, then fits: fewer epochs first, then a sample of the "
+            "examples that keeps the mix's shares (kinds, new vs replayed); a run that still "
+            "overruns stops at the budget and is saved, gated and marked as bound by it."
+        ),
     )
     save_steps: int = Field(
         50, ge=1, description="Checkpoint every this many optimizer steps (and at every epoch end)."
@@ -183,6 +219,12 @@ class TrainSettings(_Section):
     )
 
     _split_targets = field_validator("target_modules", mode="before")(split_comma_list)
+
+    @field_validator("time_budget")
+    @classmethod
+    def _check_budget(cls, value: str) -> str:
+        parse_budget(value)  # raises ValueError with what is accepted
+        return value.strip().lower()
 
 
 class IngestSettings(_Section):
@@ -313,6 +355,17 @@ class DatasetSettings(_Section):
     drop_filler: bool = Field(
         True,
         description="Drop examples whose reply is assistant filler ('Great question!', 'I hope this helps').",
+    )
+    code: Literal["keep", "prose_only", "separate"] = Field(
+        "keep",
+        description=(
+            "Code blocks and command output in the person's replies (```fences```, indented "
+            "blocks, `$ ` shell lines). keep: they train like the prose around them; "
+            "prose_only: they are cut out of replies (an example left with too few words is "
+            "dropped); separate: cut out of replies and trained as examples of their own "
+            "(kind 'code'), so the voice examples hold prose only. `dataset show` reports "
+            "their share of target tokens; docs/first-run.md has the measurements."
+        ),
     )
     dialogue_context_turns: int = Field(
         6, ge=1, description="Earlier chat turns kept as context for a dialogue example."

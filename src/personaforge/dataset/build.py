@@ -20,7 +20,15 @@ from typing import Any
 
 from personaforge.atomic import atomic_directory, atomic_write_text
 from personaforge.config import DatasetSettings, Settings
-from personaforge.dataset.curate import Curated, TokenCounter, curate, quality, similar_to_any
+from personaforge.dataset.code import apply_code_policy
+from personaforge.dataset.curate import (
+    Curated,
+    TokenCounter,
+    curate,
+    estimated_token_counter,
+    quality,
+    similar_to_any,
+)
 from personaforge.dataset.examples import KINDS, Example, dumps
 from personaforge.dataset.extract import ExtractContext, conversations_of, extract
 from personaforge.dataset.mix import MixPlan, is_eval, select, split_bucket, split_group
@@ -151,6 +159,9 @@ def build_dataset(
         context.teacher_pairs = teacher_pairs(selection.memories, client)
         teacher_report = client.report.as_dict()
     candidates = extract(selection.memories, request.kinds, context)
+    candidates, code = apply_code_policy(
+        candidates, settings.dataset.code, context.chat, count_tokens or estimated_token_counter
+    )
     policy = settings.privacy.model_dump()
     curated = curate(
         candidates, settings.dataset, policy, settings.train.max_seq_length, count_tokens
@@ -161,6 +172,7 @@ def build_dataset(
     run = BuildRun(request, settings, selection, candidates, curated, files, tokenizer_name)
     run.split_stats = split_stats
     run.metrics, run.warnings = metrics, warnings
+    run.code = code.as_dict()
     run.teacher_report = teacher_report
     run.watermark = store_watermark(every)
     run.findings = scan_memories(selection.memories, policy)
@@ -199,6 +211,7 @@ class BuildRun:
     findings: list[dict[str, str]] = field(default_factory=list)
     split_stats: dict[str, int] = field(default_factory=dict)
     watermark: str | None = None
+    code: dict[str, Any] = field(default_factory=dict)  # dataset/code.py's report
 
 
 def _manifest(run: BuildRun, store: MemoryStore) -> dict[str, Any]:
@@ -246,6 +259,8 @@ def _manifest(run: BuildRun, store: MemoryStore) -> dict[str, Any]:
             **run.split_stats,
         },
         "metrics": run.metrics,
+        # Code blocks and command output in the replies, before dataset.code acted, and what it did.
+        "code": run.code,
         "warnings": run.warnings,
         # Findings: every secret in the selected memories, with the locator to fix it at the source.
         # Actions: what the policy did to the examples that carried one.

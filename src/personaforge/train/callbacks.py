@@ -1,4 +1,4 @@
-"""Trainer callbacks: live progress with a JSONL metrics log, epoch checkpoints, Ctrl-C.
+"""Trainer callbacks: live progress with a JSONL metrics log, epoch checkpoints, Ctrl-C, a deadline.
 
 They plug into any transformers Trainer (TRL's SFTTrainer and DPOTrainer included),
 so the hf and unsloth backends report the same way.
@@ -38,9 +38,10 @@ class ProgressCallback(TrainerCallback):
     (The Trainer calls on_step_end before it logs that step, so the log fills the dash in.)
     """
 
-    def __init__(self, metrics_path: Path, show: bool = True):
+    def __init__(self, metrics_path: Path, show: bool = True, planned_s: float | None = None):
         self.metrics_path = metrics_path
         self.show = show
+        self.planned_s = planned_s  # the plan's estimate of the training loop, shown beside the ETA
         self._progress_cm = None
         self._progress = None
         self._started = 0.0
@@ -95,6 +96,8 @@ class ProgressCallback(TrainerCallback):
             metrics["eval_loss"] = self.last_eval_loss
         metrics["tok/s"] = round(self.tokens_per_second(state))
         metrics["mem"] = f"{peak_memory_bytes() / 2**30:.2f}G"
+        if self.planned_s is not None:  # the estimate at the start; the ETA beside it corrects it
+            metrics["plan"] = f"{self.planned_s / 60:.1f}m"
         self._progress.update(state.global_step, **metrics)
 
     def on_train_end(self, args, state, control, **kwargs):
@@ -157,5 +160,35 @@ class StopAfterStepsCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step >= self.steps:
             control.should_save = True
+            control.should_training_stop = True
+        return control
+
+
+class DeadlineCallback(TrainerCallback):
+    """Stop training when the next step would end past the time budget.
+
+    `deadline` is a time.monotonic() value; `reserve_s` is what must still fit after the
+    last step (the final evaluation and saving). The step time is the mean so far, so a
+    run slowed by a busy machine stops a step early rather than a step late.
+    """
+
+    def __init__(self, deadline: float, reserve_s: float):
+        self.deadline = deadline
+        self.reserve_s = reserve_s
+        self.stopped_at: int | None = None
+        self._started = 0.0
+        self._first_step = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._started = time.monotonic()
+        self._first_step = state.global_step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        done = state.global_step - self._first_step
+        step_s = (time.monotonic() - self._started) / max(done, 1)
+        if state.global_step < state.max_steps and (
+            time.monotonic() + step_s + self.reserve_s >= self.deadline
+        ):
+            self.stopped_at = state.global_step
             control.should_training_stop = True
         return control

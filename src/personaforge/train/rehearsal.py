@@ -6,8 +6,10 @@ perplexity to 1.78x the base's (STACK.md). Rehearsing on text the base itself
 produced keeps its behaviour on general requests where it was, and needs no
 outside data set: the prompts ship with personaforge (data/rehearsal_prompts.txt,
 kept apart from the gate's probes and general prose), the answers are generated
-once per base (greedy, so they are what the base would say) and cached under
-`$PERSONAFORGE_HOME/models/rehearsal/`.
+once per base (greedy, so they are what the base would say) and cached in the
+machine's shared cache (`rehearsal/` under `$PERSONAFORGE_CACHE`), so every home
+training on the same base reuses them; a copy an older home keeps under its own
+`models/rehearsal/` is still read first.
 
 The rows carry no persona system prompt: the adapter learns "as Maren" from the
 person's rows and "as the assistant you were" from these.
@@ -35,9 +37,9 @@ def rehearsal_prompts() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def cache_path(models_dir: Path, base_fingerprint: str) -> Path:
+def cache_path(folder: Path, base_fingerprint: str) -> Path:
     prompts = hashlib.sha256("\n".join(rehearsal_prompts()).encode()).hexdigest()[:8]
-    return models_dir / "rehearsal" / f"{base_fingerprint[:16]}-{prompts}.jsonl"
+    return folder / f"{base_fingerprint[:16]}-{prompts}.jsonl"
 
 
 def _generate(model, tokenizer) -> list[dict[str, Any]]:
@@ -56,11 +58,16 @@ def _generate(model, tokenizer) -> list[dict[str, Any]]:
     ]
 
 
-def base_answers(model, tokenizer, models_dir: Path, base_fingerprint: str) -> list[dict]:
-    """The cached rows for this base, generated now (adapter off) when there are none."""
-    path = cache_path(models_dir, base_fingerprint)
-    if path.exists():
-        return [json.loads(line) for line in path.read_text().splitlines()]
+def base_answers(
+    model, tokenizer, folder: Path, base_fingerprint: str, also: tuple[Path, ...] = ()
+) -> list[dict]:
+    """The cached rows for this base (in `also`, then `folder`), generated now (adapter off)
+    into `folder` when there are none."""
+    for place in (*also, folder):
+        found = cache_path(place, base_fingerprint)
+        if found.exists():
+            return [json.loads(line) for line in found.read_text().splitlines()]
+    path = cache_path(folder, base_fingerprint)
     console.print(
         f"rehearsal: asking the base {len(rehearsal_prompts())} general questions (once per base)"
     )

@@ -10,12 +10,18 @@
    printed with its reasons; a configuration that will not fit stops here with
    the fix, before any weights load. DPO with too few preference pairs stops
    here too, with the reason, instead of running a no-op.
-3. The run folder is named by what it trains (method, dataset, base, parent,
+3. The estimate (train/estimate.py): examples, tokens, steps, the wall time from
+   a probe of this machine's speed, memory and disk; under a time budget
+   (train.time_budget) the plan fits it (train/budget.py). `--dry-run` stops here.
+   The run stops at the budget if the machine turns out slower than the probe
+   said, and the version's card records the estimate, the budget and what it bound.
+4. The run folder is named by what it trains (method, dataset, base, parent,
    hyperparameters), so re-running the same command after a crash or Ctrl-C
-   finds its checkpoints and resumes with the same data order and optimizer state.
-4. SFT mixes in rehearsal rows: the base's own answers to general prompts
+   finds its checkpoints and resumes with the same data order and optimizer state
+   (and the same budgeted sample, kept in the folder).
+5. SFT mixes in rehearsal rows: the base's own answers to general prompts
    (rehearsal.py), so the adapter keeps what the base could already do.
-5. The adapter is saved in PEFT's format under the name the registry gives it
+6. The adapter is saved in PEFT's format under the name the registry gives it
    (`adapters/vN`), with the tokenizer and a personaforge.json card (lineage,
    data, settings, metrics), and registered.
 """
@@ -27,13 +33,14 @@ import json
 import math
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from personaforge.atomic import atomic_directory, atomic_write_text
 from personaforge.base import (
+    OFFLINE_FIX,
     BaseRef,
     available_locally,
     describe_base,
@@ -44,6 +51,9 @@ from personaforge.config import Settings
 from personaforge.errors import UserError, require
 from personaforge.paths import Paths
 from personaforge.registry import Registry, read_card
+from personaforge.train.budget import Shape
+from personaforge.train.defaults import current_base, with_base_for_machine
+from personaforge.train.estimate import RunEstimate, describe_estimate, estimate_run
 from personaforge.train.lock import device_key, hold_accelerator
 from personaforge.train.plan import TrainingPlan, detect_accelerator, plan_training
 from personaforge.train.trainers import TRAINERS
@@ -64,6 +74,10 @@ class TrainRequest:
     resume: bool = False
     show_progress: bool = True
     stop_after_steps: int | None = None  # simulate a crash (tests, benchmarks)
+    dry_run: bool = False  # plan and estimate (probing the machine if needed), train nothing
+    # Whether the gate after this training will also measure a current version (for its time
+    # estimate); None: whether this home has one. A dry run in a scratch home passes it.
+    gate_has_current: bool | None = None
 
 
 @dataclass
@@ -78,6 +92,7 @@ class TrainResult:
     folder: Path | None = None
     card: dict[str, Any] = field(default_factory=dict)
     skipped: str | None = None  # why nothing was trained (DPO with too few pairs)
+    estimate: RunEstimate | None = None
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -226,6 +241,10 @@ def train(paths: Paths, settings: Settings, request: TrainRequest) -> TrainResul
         raise UserError(f"unknown method '{request.method}'; choose sft or dpo")
     require("trl", extra="train", feature="training")
     manifest, train_rows, eval_rows = load_rows(paths, request.dataset_id, request.method)
+    if request.base is None:
+        settings, chosen = with_base_for_machine(paths, settings)
+        if chosen:
+            console.print(chosen, markup=False, soft_wrap=True)
     ref = resolve_base(request.base or settings.model.base, paths, settings.model.revision)
     offline = go_offline_if_possible(ref)
     if offline:
@@ -233,8 +252,7 @@ def train(paths: Paths, settings: Settings, request: TrainRequest) -> TrainResul
         if not describe_base(ref).available_locally:
             raise UserError(
                 f"base '{ref.name}' is not on this machine and the hub does not answer; "
-                f"bases available here: {', '.join(available_locally(paths))} "
-                "(e.g. `personaforge config set model.base smollm2-135m`)"
+                f"bases available here: {', '.join(available_locally(paths))}; fix: {OFFLINE_FIX}"
             )
     with Registry.open(paths) as registry:
         parent = resolve_parent(registry, request)
@@ -248,15 +266,45 @@ def train(paths: Paths, settings: Settings, request: TrainRequest) -> TrainResul
     skipped = too_few_pairs(request.method, train_rows, settings)
     if skipped:
         return TrainResult(paths.runs, plan, False, None, 0, [], skipped=skipped)
+    # The trainer runs the plan's micro-batch; the card and the run key keep the settings.
+    planned = settings.model_copy(update={"train": plan.applied(settings.train)})
+    has_current = request.gate_has_current
+    if has_current is None:
+        has_current = current_base(paths) is not None
+    # The gate measures the base (cached after the first SFT gate on a dataset), the
+    # candidate and the current version; DPO's gate finds the base and its SFT parent cached.
+    gate_models = 1 if request.method == "dpo" else 2 + has_current
+    what = (paths, planned, ref, plan, request.method, train_rows, eval_rows, base_fingerprint(ref))
+    if request.dry_run:  # the caller prints; a probe is short: no lock, no run folder
+        timing = estimate_run(*what, measure=True, gate_models=gate_models)
+        return TrainResult(paths.runs, plan, False, None, 0, [], estimate=timing)
     for line in describe_plan(plan):
         console.print(line)
-    key = run_key(request.method, manifest, ref, parent, settings)
-    run_dir, checkpoint = prepare_run_dir(paths, key, request.method, request.resume)
-    if checkpoint is not None:
-        console.print(f"resuming from {checkpoint.name} in {run_dir}")
-    inputs = TrainInputs(manifest, train_rows, eval_rows, ref, parent, plan, run_dir, checkpoint)
     with hold_accelerator(paths.locks, device_key(plan.device)):
+        timing = estimate_run(*what, gate_models=gate_models)
+        for line in describe_estimate(timing):
+            console.print(line, soft_wrap=True, markup=False)
+        key = run_key(request.method, manifest, ref, parent, settings)
+        run_dir, checkpoint = prepare_run_dir(paths, key, request.method, request.resume)
+        shape = _run_shape(run_dir, checkpoint, timing)
+        if checkpoint is not None:
+            console.print(f"resuming from {checkpoint.name} in {run_dir}")
+        inputs = TrainInputs(
+            manifest, train_rows, eval_rows, ref, parent, plan, run_dir, checkpoint, timing, shape
+        )
         return _train_locked(paths, settings, request, inputs)
+
+
+def _run_shape(run_dir: Path, checkpoint: Path | None, timing: RunEstimate) -> Shape | None:
+    """What this run trains under its budget; a resumed run keeps the one it started with."""
+    state_path = run_dir / RUN_STATE
+    state = json.loads(state_path.read_text())
+    if checkpoint is not None and "shape" in state:
+        return Shape(**state["shape"])
+    shape = timing.fit.shape if timing.fit is not None and timing.fit.bound else None
+    if shape is not None:
+        atomic_write_text(state_path, json.dumps({**state, "shape": asdict(shape)}))
+    return shape
 
 
 @dataclass
@@ -271,17 +319,25 @@ class TrainInputs:
     plan: TrainingPlan
     run_dir: Path
     checkpoint: Path | None
+    estimate: RunEstimate
+    shape: Shape | None  # what the budget left to train; None: everything, as set
 
 
-def _with_rehearsal(paths: Paths, settings: Settings, inputs: TrainInputs, loaded) -> list[dict]:
+def _with_rehearsal(
+    paths: Paths, settings: Settings, rows: list[dict], ref: BaseRef, loaded
+) -> list[dict]:
     from personaforge.train.rehearsal import base_answers, mix_in
 
     if settings.train.rehearsal_share <= 0:
-        return inputs.train_rows
+        return rows
     rehearsal = base_answers(
-        loaded.model, loaded.tokenizer, paths.models, base_fingerprint(inputs.ref)
+        loaded.model,
+        loaded.tokenizer,
+        paths.rehearsal_cache,
+        base_fingerprint(ref),
+        also=(paths.models / "rehearsal",),
     )
-    return mix_in(inputs.train_rows, rehearsal, settings.train.rehearsal_share)
+    return mix_in(rows, rehearsal, settings.train.rehearsal_share)
 
 
 def _train_locked(
@@ -305,24 +361,34 @@ def _train_locked(
     loaded = load_for_training(
         inputs.ref, settings, inputs.plan, paths.adapters / parent if parent else None, scale
     )
-    train_rows = inputs.train_rows
+    person_rows, eval_rows, shaped = _shaped(settings, inputs)
+    train_rows = person_rows
     if request.method == "sft":
-        train_rows = _with_rehearsal(paths, settings, inputs, loaded)
-    progress = ProgressCallback(run_dir / METRICS, show=request.show_progress)
+        train_rows = _with_rehearsal(paths, settings, person_rows, inputs.ref, loaded)
+    timing = inputs.estimate
+    progress = ProgressCallback(
+        run_dir / METRICS, show=request.show_progress, planned_s=timing.seconds
+    )
     interrupt = InterruptCallback()
     callbacks = [progress, EpochCheckpointCallback(), interrupt]
+    deadline = _deadline(started, timing, eval_rows)
+    if deadline is not None:
+        callbacks.append(deadline)
     if request.stop_after_steps:
         callbacks.append(StopAfterStepsCallback(request.stop_after_steps))
     trainer = TRAINERS[request.method](
-        loaded, settings, inputs.plan, run_dir, train_rows, inputs.eval_rows, callbacks
+        loaded, shaped, inputs.plan, run_dir, train_rows, eval_rows, callbacks
     )
     trainer.remove_callback(PrinterCallback)  # our ProgressCallback shows and logs the same numbers
-    if inputs.eval_rows and checkpoint is None:
+    if eval_rows and checkpoint is None:
         before = trainer.evaluate()
         progress.on_log(trainer.args, trainer.state, trainer.control, logs=before)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     state = trainer.state
-    finished = state.global_step >= state.max_steps and not interrupt.interrupted
+    stopped = deadline.stopped_at if deadline is not None else None
+    finished = (state.global_step >= state.max_steps or stopped is not None) and not (
+        interrupt.interrupted
+    )
     result = TrainResult(
         run_dir,
         inputs.plan,
@@ -330,21 +396,77 @@ def _train_locked(
         _step_of(checkpoint),
         state.global_step,
         progress.history,
+        estimate=timing,
     )
     if not finished:
         atomic_write_text(
             run_dir / RUN_STATE, json.dumps({"status": "interrupted", "step": state.global_step})
         )
         return result
-    after = trainer.evaluate() if inputs.eval_rows else {}
+    after = trainer.evaluate() if eval_rows else {}
     metrics = summarize(run_dir, after, time.monotonic() - started)
-    metrics["rehearsal_rows"] = len(train_rows) - len(inputs.train_rows)
+    metrics["rehearsal_rows"] = len(train_rows) - len(person_rows)
+    metrics["time"] = _time_record(timing, inputs.shape, stopped, state.max_steps)
+    trained = replace(inputs, train_rows=person_rows, eval_rows=eval_rows)  # what the card counts
     version, folder, card = save_version(
-        paths, trainer, loaded.tokenizer, settings, request, inputs, metrics
+        paths, trainer, loaded.tokenizer, settings, request, trained, metrics
     )
     atomic_write_text(run_dir / RUN_STATE, json.dumps({"status": "finished", "version": version}))
     result.version, result.folder, result.card = version, folder, card
     return result
+
+
+# Evaluation "only at epoch ends": an interval no run reaches (EpochCheckpointCallback
+# still evaluates at each epoch end).
+NEVER = 10**9
+
+
+def _shaped(settings: Settings, inputs: TrainInputs) -> tuple[list[dict], list[dict], Settings]:
+    """(the person's rows, held-out rows, settings) the trainer gets: the plan's micro-batch,
+    and the budget's shape when it bound the run."""
+    shape = inputs.shape
+    train = inputs.plan.applied(settings.train)
+    if shape is None:
+        return inputs.train_rows, inputs.eval_rows, settings.model_copy(update={"train": train})
+    train = train.model_copy(
+        update={"epochs": shape.epochs, "eval_steps": shape.eval_steps or NEVER}
+    )
+    return (
+        [inputs.train_rows[i] for i in shape.rows],
+        [inputs.eval_rows[i] for i in shape.eval_rows],
+        settings.model_copy(update={"train": train}),
+    )
+
+
+def _deadline(started: float, timing: RunEstimate, eval_rows: list[dict]):
+    """A callback stopping at the budget, keeping time for the last evaluation; None without one."""
+    from personaforge.train.callbacks import DeadlineCallback
+
+    budget_s = timing.budget[0]
+    if budget_s is None:
+        return None
+    reserve = DEADLINE_RESERVE_S
+    held_out = timing.work.eval_tokens
+    if timing.speed is not None and held_out and eval_rows:
+        mean = sum(held_out) / len(held_out)
+        reserve += len(eval_rows) * mean * timing.speed.eval_seconds_per_token
+    return DeadlineCallback(started + budget_s, reserve)
+
+
+# Kept free at the end of a budget for saving the adapter and writing its card.
+DEADLINE_RESERVE_S = 5.0
+
+
+def _time_record(
+    timing: RunEstimate, shape: Shape | None, stopped: int | None, max_steps: int
+) -> dict[str, Any]:
+    """The version card's account of time: the estimate, the budget, and what the budget did."""
+    record = timing.record()
+    record["bound"] = shape is not None or stopped is not None
+    if stopped is not None:
+        record["stopped_at_step"] = stopped
+        record["of_steps"] = max_steps
+    return record
 
 
 def quiet_libraries() -> None:
