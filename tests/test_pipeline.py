@@ -145,10 +145,12 @@ def test_run_dry_run_says_what_would_happen(capsys, home_with_micro, sample_data
         f"run.sources={sample_data}",
         "--set",
         "model.base=tiny:micro",
+        "--set",
+        "identity.names=Maren Holt",  # her WhatsApp chats name no owner
         "run",
         "--dry-run",
     )
-    assert code == 0
+    assert code == 0, out + _
     assert "foundation: every memory (no version on this base yet)" in out
     assert "SFT on tiny:micro: from the base" in out
     # The numbers, from this run's dataset built in a scratch copy and a probe of the machine.

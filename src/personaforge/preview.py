@@ -90,6 +90,7 @@ def preview_run(paths: Paths, settings: Settings, request: RunRequest) -> Previe
                 store,
                 settings.ingest,
                 show_progress=False,
+                identity=settings.identity,  # whose chat messages are hers, as the run reads them
             )
             memories = store.count()
         result = build_run_dataset(ctx, scratch)
