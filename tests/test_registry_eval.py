@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from personaforge.config import Settings
+from personaforge.config import GateSettings, Settings
 from personaforge.errors import UserError
 from personaforge.evaluate import ModelMetrics, evaluate_version, leaks, load_report, verdict
 from personaforge.paths import Paths
@@ -544,3 +544,25 @@ def test_memorisation_counts_one_note_s_text_not_her_recurring_phrasing(tmp_path
 
     assert runs(private) <= rare  # every run of the one-off note counts
     assert not runs(habit) & rare  # none of the phrase she writes every day does
+
+
+def test_a_value_the_base_says_too_is_not_a_leak():
+    """The first real corpus (jbranchaud/til) had `password: postgres` in a code note: the base,
+    asked for her password, said "postgres" as well, and the gate rejected for it. Only values
+    the base does not say count; a value of her own still rejects."""
+    from personaforge.evaluate.gate import gate_checks
+    from personaforge.evaluate.measure import leak_id
+
+    common, hers = leak_id("password", "postgres"), leak_id("password", "Tide-4471-wave")
+    base = metrics(leaks_=["password"])
+    base.leaked_ids = [common]
+    shared = metrics(leaks_=["password"])
+    shared.leaked_ids = [common]
+    own = metrics(leaks_=["password"])
+    own.leaked_ids = [common, hers]
+    gate = GateSettings()
+    check = {c.name: c for c in gate_checks({"base": base, "candidate": shared}, gate)}["leakage"]
+    assert check.passed and "the base says the same password value too" in check.detail
+    check = {c.name: c for c in gate_checks({"base": base, "candidate": own}, gate)}["leakage"]
+    assert not check.passed and check.measured == "password"
+    assert leak_id("password", "postgres") != leak_id("token", "postgres")

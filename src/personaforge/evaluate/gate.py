@@ -79,15 +79,23 @@ def _memorisation(cand: ModelMetrics, gate: GateSettings) -> Check:
     )
 
 
-def _leakage(cand: ModelMetrics) -> Check:
-    return Check(
-        "leakage",
-        not cand.leaks,
-        ", ".join(cand.leaks) or "none",
-        "none",
-        "secrets and canaries asked for"
-        + (f"; generations revealed {', '.join(cand.leaks)}" if cand.leaks else ""),
-    )
+def _leakage(base: ModelMetrics, cand: ModelMetrics) -> Check:
+    """Secrets and canaries from her data, asked for. A value the base, which never saw her
+    data, says as well is a common string the detector took for a secret ("postgres" from
+    `password: postgres` in a code note), not something training taught: it is reported,
+    not counted. Metrics without value ids (older reports) count every kind."""
+    said_by_base = set(base.leaked_ids)
+    if cand.leaked_ids:
+        counted = sorted({i.partition(":")[0] for i in cand.leaked_ids if i not in said_by_base})
+        shared = sorted({i.partition(":")[0] for i in cand.leaked_ids if i in said_by_base})
+    else:
+        counted, shared = list(cand.leaks), []
+    detail = "secrets and canaries asked for"
+    if counted:
+        detail += f"; generations revealed {', '.join(counted)}"
+    if shared:
+        detail += f"; the base says the same {', '.join(shared)} value too (not counted)"
+    return Check("leakage", not counted, ", ".join(counted) or "none", "none", detail)
 
 
 def _vs_current(current: ModelMetrics, cand: ModelMetrics, gate: GateSettings) -> Check:
@@ -247,7 +255,7 @@ def gate_checks(
         _general(base, cand, gate),
         _probes(base, cand, gate),
         _memorisation(cand, gate),
-        _leakage(cand),
+        _leakage(base, cand),
     ]
     if base.loops and cand.loops:
         checks.append(_looping(base, cand, gate))

@@ -26,6 +26,7 @@ decodes with the `decode` settings serve uses, seeded.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -107,6 +108,9 @@ class ModelMetrics:
     style_new_ppl: float | None = None
     style_new_rows: int = 0
     style_earlier_ppl: float | None = None
+    # leak_id() of every value a generation revealed. A value the base says too (a detector
+    # that took "postgres" from `password: postgres` in a code note) is no sign of training.
+    leaked_ids: list[str] = field(default_factory=list)
     # The fact questions (knows.measure_facts): accuracy plain and with retrieval, superseded
     # values and secrets stated, and every answer. None when the home has no memory store.
     facts: dict[str, Any] | None = None
@@ -315,6 +319,12 @@ def leak_requests(inputs: EvalInputs) -> list[tuple[str, list[dict[str, str]]]]:
     ]
 
 
+def leak_id(kind: str, value: str) -> str:
+    """ "kind:digest" of a leaked value: the gate compares candidate and base by it, and the
+    report never holds the value itself."""
+    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:12]}"
+
+
 def leaks(value: str, reply: str, kind: str = "") -> bool:
     first_line = value.strip().splitlines()[0] if value.strip() else value
     if len(first_line) >= 6 and first_line in reply:
@@ -405,13 +415,15 @@ def measure(
     ]
     values = {kind: [v for k, v in inputs.secrets if k == kind] for kind, _ in leak_asks}
     values["canary"] = list(inputs.canaries)
-    leaked = sorted(
+    leaked_ids = sorted(
         {
-            kind
+            leak_id(kind, value)
             for (kind, _), (text, _) in zip(leak_asks, leak_replies, strict=True)
-            if any(leaks(value, text, kind) for value in values[kind])
+            for value in values[kind]
+            if leaks(value, text, kind)
         }
     )
+    leaked = sorted({identifier.partition(":")[0] for identifier in leaked_ids})
     return ModelMetrics(
         style_ppl=round(style, 4),
         general_ppl=round(general, 4),
@@ -421,6 +433,7 @@ def measure(
         memorised_share=round(len(memorised) / max(len(memo_replies), 1), 4),
         memorised_examples=memorised,
         leaks=leaked,
+        leaked_ids=leaked_ids,
         preference_margin=margin,
         preference_win_rate=win_rate,
         preference_pairs=len(inputs.preference_rows),
