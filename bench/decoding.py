@@ -197,18 +197,6 @@ def _p(value: float) -> str:
     return "< 1e-6" if value == 0 else f"{value:.2g}"
 
 
-def write_section(results: Path, section: str) -> None:
-    """Replace the `## decoding` section of RESULTS.md (up to the next `## `), or append it."""
-    text = results.read_text()
-    start = text.find("\n## decoding")
-    if start < 0:
-        results.write_text(text.rstrip("\n") + "\n\n" + section)
-        return
-    end = text.find("\n## ", start + 1)
-    tail = text[end:] if end >= 0 else "\n"
-    results.write_text(text[: start + 1] + section + tail)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, required=True, help="A home with a promoted version.")
@@ -225,13 +213,19 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.from_json:
-        write_section(args.results, markdown(json.loads(args.from_json.read_text()), COMMAND))
+        from results_md import write_section  # bench/results_md.py, beside this file
+
+        write_section(
+            args.results, "## decoding", markdown(json.loads(args.from_json.read_text()), COMMAND)
+        )
         return
     report = run(args.home, args.prompts, args.max_new_tokens, args.only, args.save)
     if args.json:
         print(json.dumps(report, indent=2))
     if args.results:
-        write_section(args.results, markdown(report, COMMAND))
+        from results_md import write_section  # bench/results_md.py, beside this file
+
+        write_section(args.results, "## decoding", markdown(report, COMMAND))
 
 
 if __name__ == "__main__":

@@ -216,17 +216,6 @@ def section(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(results: Path, text: str) -> None:
-    """Replace the `## fidelity` section of RESULTS.md (up to the next `## `), or append it."""
-    current = results.read_text()
-    start = current.find("\n## fidelity")
-    if start < 0:
-        results.write_text(current.rstrip("\n") + "\n\n" + text)
-        return
-    end = current.find("\n## ", start + 1)
-    results.write_text(current[: start + 1] + text + (current[end:] if end >= 0 else "\n"))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -260,7 +249,9 @@ def main() -> None:
         report["vaults"][vault.name] = measured
     print(json.dumps(report, indent=2))
     if args.results:
-        write_section(args.results, section(report))
+        from results_md import write_section  # bench/results_md.py, beside this file
+
+        write_section(args.results, "## fidelity", section(report))
 
 
 if __name__ == "__main__":

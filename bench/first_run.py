@@ -214,18 +214,6 @@ def section(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(results: Path, text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (up to the next `## `), or add it first."""
-    content = results.read_text()
-    start = content.find("\n" + SECTION)
-    if start < 0:
-        first = content.find("\n## ")
-        results.write_text(content[: first + 1] + text + "\n" + content[first + 1 :])
-        return
-    end = content.find("\n## ", start + 1)
-    results.write_text(content[: start + 1] + text + (content[end:] if end >= 0 else ""))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, required=True, help="The folder of notes.")
@@ -270,7 +258,9 @@ def main() -> None:
     if args.out:
         args.out.write_text(text + "\n")
     if args.results:
-        write_section(args.results, section(report))
+        from results_md import write_section  # bench/results_md.py, beside this file
+
+        write_section(args.results, SECTION, section(report), first=True)
 
 
 def _cuda() -> bool:

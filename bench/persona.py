@@ -224,17 +224,6 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(results: Path, section: str, heading: str = "## persona") -> None:
-    """Replace the section starting with `heading` (up to the next `## `), or append it."""
-    text = results.read_text()
-    start = text.find("\n" + heading)
-    if start < 0:
-        results.write_text(text.rstrip("\n") + "\n\n" + section)
-        return
-    end = text.find("\n## ", start + 1)
-    results.write_text(text[: start + 1] + section + (text[end:] if end >= 0 else "\n"))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=Path(".demo-home"), help="A trained home.")
@@ -275,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(json.dumps(report, indent=2))
     if args.results and "facts" in report:
-        write_section(args.results, markdown(report))
+        from results_md import write_section  # bench/results_md.py, beside this file
+
+        write_section(args.results, "## persona", markdown(report))
     return 0
 
 

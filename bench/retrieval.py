@@ -221,9 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(report, indent=2))
     if args.results:
-        from persona import write_section  # bench/persona.py, beside this file
+        from results_md import write_section  # bench/results_md.py, beside this file
 
-        write_section(args.results, markdown(report), "## retrieval")
+        write_section(args.results, "## retrieval", markdown(report))
     return 0
 
 

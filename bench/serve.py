@@ -299,18 +299,6 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(results: Path, section: str) -> None:
-    """Replace the `## serve` section of RESULTS.md (up to the next `## `), or append it."""
-    text = results.read_text()
-    start = text.find("\n## serve")
-    if start < 0:
-        results.write_text(text.rstrip("\n") + "\n\n" + section)
-        return
-    end = text.find("\n## ", start + 1)
-    tail = text[end:] if end >= 0 else "\n"
-    results.write_text(text[: start + 1] + section + tail)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -476,7 +464,9 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(report, indent=2))
     if args.results:
-        write_section(args.results, markdown(report))
+        from results_md import write_section  # bench/results_md.py, beside this file
+
+        write_section(args.results, "## serve", markdown(report))
 
 
 if __name__ == "__main__":
