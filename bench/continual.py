@@ -129,16 +129,23 @@ def make_home(root: Path, models: Path) -> Paths:
 
 
 class ProgressReporter:
-    """Each pipeline stage's outcome, one line on stderr."""
+    """Each pipeline stage's outcome, one line on stderr, and its CPU seconds (wall time on a
+    shared machine measures the neighbours too; CPU time says which stage grows)."""
 
     def __init__(self, label: str):
         self.label = label
+        self.cpu: dict[str, float] = {}
+        self._cpu_started = 0.0
 
     def stage_started(self, index: int, total: int, name: str, plan: str) -> None:
-        pass
+        self._cpu_started = cpu_seconds()
 
     def stage_finished(self, name: str, record: Any, payload: Any) -> None:
-        log(f"  {self.label} {name}: {record.status} {record.seconds:.1f}s {record.summary}")
+        self.cpu[name] = round(cpu_seconds() - self._cpu_started, 1)
+        log(
+            f"  {self.label} {name}: {record.status} {record.seconds:.1f}s "
+            f"(cpu {self.cpu[name]:.1f}s) {record.summary}"
+        )
 
 
 def cpu_seconds() -> float:
@@ -155,11 +162,9 @@ def run_cycle(paths: Paths, settings: Settings, label: str) -> dict[str, Any]:
     with Registry.open(paths) as registry:
         served_before = registry.current()
     started, cpu_started = time.monotonic(), cpu_seconds()
+    reporter = ProgressReporter(label)
     record = run_pipeline(
-        paths,
-        settings,
-        RunRequest(trigger="bench", force=True, show_progress=False),
-        ProgressReporter(label),
+        paths, settings, RunRequest(trigger="bench", force=True, show_progress=False), reporter
     )
     seconds, cpu = time.monotonic() - started, cpu_seconds() - cpu_started
     stages = {stage.name: stage for stage in record.stages}
@@ -174,6 +179,7 @@ def run_cycle(paths: Paths, settings: Settings, label: str) -> dict[str, Any]:
         "cycle_seconds": round(seconds, 1),
         "cycle_cpu_seconds": round(cpu, 1),
         "stage_seconds": {stage.name: stage.seconds for stage in record.stages},
+        "stage_cpu_seconds": reporter.cpu,
         "dataset": {
             "id": dataset["dataset"],
             "strategy": dataset["strategy"],

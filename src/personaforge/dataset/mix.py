@@ -30,6 +30,7 @@ import hashlib
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from personaforge.store import Memory
 
@@ -154,3 +155,15 @@ def split_group(memory: Memory) -> str:
         return f"{memory.source}:conversation:{conversation}"
     group = SPLIT_GROUPS.get(memory.source)
     return f"{memory.source}:{group(memory)}" if group else f"{memory.source}:memory:{memory.id}"
+
+
+def capped_eval_rows(rows: list[dict[str, Any]], cap: int) -> list[dict[str, Any]]:
+    """At most `cap` held-out rows, in file order, keeping up to half of them new.
+
+    Rows are in date order, so a plain head would measure a monthly candidate on old
+    months only and never ask whether it learned the new one.
+    """
+    new = [i for i, row in enumerate(rows) if row["meta"].get("new")][: cap // 2]
+    earlier = [i for i, row in enumerate(rows) if not row["meta"].get("new")]
+    keep = set(new) | set(earlier[: cap - len(new)])
+    return [row for i, row in enumerate(rows) if i in keep]

@@ -22,6 +22,7 @@ from typing import Any
 
 from personaforge.atomic import atomic_write_text
 from personaforge.config import Settings
+from personaforge.dataset.mix import capped_eval_rows
 from personaforge.errors import UserError
 from personaforge.evaluate.gate import Check, checks_of, gate_checks, verdict
 from personaforge.evaluate.knows import FactInputs, FactQuestion, judge, measure_facts
@@ -147,18 +148,6 @@ def training_ngrams(paths: Paths, dataset_id: str, tokenizer, size: int) -> set[
 
 def _rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def capped_eval_rows(rows: list[dict[str, Any]], cap: int) -> list[dict[str, Any]]:
-    """At most `cap` held-out rows, in file order, keeping up to half of them new.
-
-    Rows are in date order, so a plain head would measure a monthly candidate on old
-    months only and never ask whether it learned the new one.
-    """
-    new = [i for i, row in enumerate(rows) if row["meta"].get("new")][: cap // 2]
-    earlier = [i for i, row in enumerate(rows) if not row["meta"].get("new")]
-    keep = set(new) | set(earlier[: cap - len(new)])
-    return [row for i, row in enumerate(rows) if i in keep]
 
 
 def eval_inputs(

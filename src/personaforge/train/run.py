@@ -48,6 +48,7 @@ from personaforge.base import (
     resolve_base,
 )
 from personaforge.config import Settings
+from personaforge.dataset.mix import capped_eval_rows
 from personaforge.errors import UserError, require
 from personaforge.paths import Paths
 from personaforge.registry import Registry, read_card
@@ -241,6 +242,11 @@ def train(paths: Paths, settings: Settings, request: TrainRequest) -> TrainResul
         raise UserError(f"unknown method '{request.method}'; choose sft or dpo")
     require("trl", extra="train", feature="training")
     manifest, train_rows, eval_rows = load_rows(paths, request.dataset_id, request.method)
+    if request.method == "sft":
+        # The held-out loss before and after is read on the rows the gate measures: the
+        # whole split grows with the store (12 rows in the first month of the continual
+        # bench, 30 by the sixth), and a cycle's cost should not.
+        eval_rows = capped_eval_rows(eval_rows, settings.gate.max_eval_examples)
     if request.base is None:
         settings, chosen = with_base_for_machine(paths, settings)
         if chosen:
