@@ -450,3 +450,60 @@ def test_garbage_teacher_is_reported_not_fatal(store, tmp_path, teacher_url):
     assert result.manifest["teacher"]["pairs"] == 0
     assert any("not the JSON asked for" in p for p in result.manifest["teacher"]["problems"])
     assert result.manifest["metrics"]["by_kind"]["knowledge"] > 0
+
+
+# -- grounded rows -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_home(sample_data, tmp_path_factory):
+    """A home whose own store holds the sample person (the profile and retriever read it)."""
+    paths = Paths(tmp_path_factory.mktemp("home"))
+    paths.memory_store.parent.mkdir(parents=True, exist_ok=True)
+    with MemoryStore.open(paths.memory_store) as opened:
+        ingest(
+            [sample_data], opened, IngestSettings(), identity=sample_identity(), show_progress=False
+        )
+    return paths
+
+
+def test_grounded_rows_teach_her_answers_with_the_context_serve_gives(sample_home):
+    from personaforge.dataset.grounded import TRAIN_QUESTIONS, training_questions
+    from personaforge.evaluate.knows import PROFILE_QUESTIONS
+    from personaforge.sample.persona import FACT_QUESTIONS
+
+    # The knows check asks in other words than the rows teach.
+    asked = set(PROFILE_QUESTIONS.values()) | {q for _, q, _ in FACT_QUESTIONS.values()}
+    assert not asked & {q for both in TRAIN_QUESTIONS.values() for q in both}
+
+    with MemoryStore.open(sample_home.memory_store) as opened:
+        result = build(opened, sample_home)
+        texts = {m.id: m.text for m in opened.memories()}
+    train = read_jsonl(result.folder / "train.jsonl")
+    held_out = {
+        i for row in read_jsonl(result.folder / "eval.jsonl") for i in row["meta"]["memory_ids"]
+    }
+    grounded = [r for r in train if r["meta"].get("from") == "grounded"]
+    assert len(grounded) >= 8 and result.manifest["counts"]["grounded"] == len(grounded)
+    by_slot = {r["meta"]["slot"]: r for r in grounded}
+    assert {"home_city", "editor", "relationship:sister"} <= set(by_slot)
+    for row in grounded:
+        system, question, answer = (m["content"] for m in row["messages"])
+        assert question in training_questions(row["meta"]["slot"])
+        assert "What is true about you now:" in system  # the format serve uses by default
+        assert answer in texts[row["meta"]["memory_ids"][0]]  # her sentence, as she wrote it
+        assert not held_out & set(row["meta"]["memory_ids"])
+    # Where she lives now is in the context and in her answer; where she lived is in neither.
+    system, _, answer = (m["content"] for m in by_slot["home_city"]["messages"])
+    assert "Delft" in system and "Delft" in answer and "Rotterdam" not in system + answer
+    assert "Ingrid" in by_slot["relationship:sister"]["messages"][0]["content"]
+
+
+def test_no_grounded_rows_when_serve_does_not_retrieve_or_they_are_off(sample_home):
+    with MemoryStore.open(sample_home.memory_store) as opened:
+        off = build(opened, sample_home, serve={"retrieval": False})
+        also_off = build(opened, sample_home, dataset={"grounded": False})
+    for result in (off, also_off):
+        rows = read_jsonl(result.folder / "train.jsonl")
+        assert not [r for r in rows if r["meta"].get("from") == "grounded"]
+        assert result.manifest["counts"]["grounded"] == 0

@@ -356,6 +356,14 @@ class DatasetSettings(_Section):
         True,
         description="Drop examples whose reply is assistant filler ('Great question!', 'I hope this helps').",
     )
+    grounded: bool = Field(
+        True,
+        description=(
+            "Also train on her own sentences that state a profile fact, asked as a question "
+            "with the context `serve` retrieves for it (dataset/grounded.py), so the persona "
+            "learns to use what retrieval gives it. Needs serve.retrieval; training file only."
+        ),
+    )
     code: Literal["keep", "prose_only", "separate"] = Field(
         "keep",
         description=(

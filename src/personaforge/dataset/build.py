@@ -31,6 +31,7 @@ from personaforge.dataset.curate import (
 )
 from personaforge.dataset.examples import KINDS, Example, dumps
 from personaforge.dataset.extract import ExtractContext, conversations_of, extract
+from personaforge.dataset.grounded import grounded_examples
 from personaforge.dataset.mix import MixPlan, is_eval, select, split_bucket, split_group
 from personaforge.dataset.privacy import scan_memories
 from personaforge.dataset.synth import TeacherClient, teacher_pairs
@@ -168,6 +169,19 @@ def build_dataset(
     )
     mark_new(curated.kept, selection.new)
     files, split_stats = split_examples(curated.kept, settings.dataset)
+    if "knowledge" in request.kinds:
+        held_out = {m.id for example in files["eval.jsonl"] for m in example.memories}
+        grounded = grounded_examples(
+            paths,
+            settings,
+            selection.memories,
+            held_out,
+            context.system_prompt,
+            count_tokens or estimated_token_counter,
+        )
+        mark_new(grounded, selection.new)
+        files["train.jsonl"].extend(grounded)
+        split_stats["grounded"] = len(grounded)
     metrics, warnings = quality(curated.kept, curated)
     run = BuildRun(request, settings, selection, candidates, curated, files, tokenizer_name)
     run.split_stats = split_stats
