@@ -150,6 +150,58 @@ def test_no_import_cycles_among_the_package_modules():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
+# DESIGN.md's layers for the modules it places: store, config, paths at the bottom; sources,
+# dataset, bases and evaluate's measuring modules above them; train, the rest of evaluate,
+# registry, export, serve, profile and everything on top above those. No module may reach,
+# directly or through others, one of a higher layer.
+BOTTOM = ("personaforge.store", "personaforge.config", "personaforge.paths")
+MIDDLE = ("personaforge.sources", "personaforge.dataset", "personaforge.bases")
+MEASURING = ("personaforge.evaluate.measure", "personaforge.evaluate.loops")
+UPPER = (
+    "personaforge.train",
+    "personaforge.evaluate",
+    "personaforge.registry",
+    "personaforge.export",
+    "personaforge.serve",
+    "personaforge.profile",
+    "personaforge.pipeline",
+    "personaforge.forget",
+    "personaforge.dashboard",
+    "personaforge.cli",
+)
+
+
+def _within(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in graph[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_lower_layers_reach_nothing_above_them():
+    graph = import_graph()
+    wrong = {}
+    for name in graph:
+        if _within(name, BOTTOM):
+            above = lambda other: _within(other, MIDDLE + UPPER)  # noqa: E731
+        elif _within(name, MIDDLE + MEASURING):
+            above = lambda other: _within(other, UPPER) and not _within(other, MEASURING)  # noqa: E731
+        else:
+            continue
+        bad = sorted(other for other in reachable(graph, name) if above(other))
+        if bad:
+            wrong[name] = bad
+    assert not wrong, f"lower layers importing upper ones: {wrong}"
+
+
 def test_no_module_is_over_the_line_limit():
     over = {}
     for path in all_modules().values():
