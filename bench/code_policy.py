@@ -114,12 +114,12 @@ def has_code(text: str) -> bool:
 
 
 def measure(model, tokenizer, prose, code, prompts, max_length: int) -> dict[str, Any]:
-    from personaforge.evaluate import shipped_general_texts
     from personaforge.evaluate.measure import (
         generate_many,
         losses,
         perplexity,
         reply_tokens,
+        shipped_general_texts,
         text_loss,
     )
 
@@ -192,7 +192,7 @@ def main() -> None:
         return
     from peft import PeftModel
 
-    from personaforge.base import go_offline_if_possible, load_model, load_tokenizer, resolve_base
+    from personaforge.bases import go_offline_if_possible, load_model, load_tokenizer, resolve_base
     from personaforge.paths import Paths
 
     args.work.mkdir(parents=True, exist_ok=True)

@@ -244,8 +244,8 @@ def check_new_memories(paths: Paths, entry: dict[str, Any], learned_until: str) 
 
 def simulate(args: argparse.Namespace, work: Path) -> tuple[dict[str, Paths], list[dict]]:
     """Cycle 0 once, then every later cycle for every strategy; one entry per (cycle, strategy)."""
+    from personaforge.bases import quiet_libraries
     from personaforge.sample import write_sample_data, write_sample_month
-    from personaforge.train.run import quiet_libraries
 
     quiet_libraries()
     data = work / "data"
@@ -339,7 +339,7 @@ class Meter:
     def __init__(self, paths: Paths, base: str, max_length: int):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from personaforge.base import resolve_base
+        from personaforge.bases import resolve_base
 
         location = resolve_base(base, paths).location
         self.tokenizer = AutoTokenizer.from_pretrained(location)

@@ -92,9 +92,8 @@ def run(
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from personaforge.base import resolve_base
-    from personaforge.registry import Registry
-    from personaforge.train.run import base_fingerprint, quiet_libraries, read_card
+    from personaforge.bases import base_fingerprint, quiet_libraries, resolve_base
+    from personaforge.registry import Registry, read_card
 
     quiet_libraries()
     paths = Paths(home)

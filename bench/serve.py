@@ -322,7 +322,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from personaforge.base import resolve_base
+    from personaforge.bases import resolve_base
     from personaforge.paths import Paths
     from personaforge.registry import Registry
 

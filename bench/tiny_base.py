@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from personaforge.tiny import build
+from personaforge.bases.tiny import build
 
 
 def measure(preset: str) -> dict:

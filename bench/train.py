@@ -132,7 +132,7 @@ def join_rows(home: Path, max_length: int) -> dict:
     """Rewrite the dataset's train.jsonl as multi-turn rows of about `max_length` tokens."""
     from transformers import AutoTokenizer
 
-    from personaforge.base import resolve_base
+    from personaforge.bases import resolve_base
     from personaforge.dataset.build import load_manifest
     from personaforge.paths import Paths
 
@@ -170,7 +170,7 @@ def write_random_base(folder: Path, shape: str, home: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
 
-    from personaforge.base import resolve_base
+    from personaforge.bases import resolve_base
     from personaforge.paths import Paths
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_base("tiny", Paths(home)).location)
@@ -261,7 +261,7 @@ def run_baseline(
         TrainingArguments,
     )
 
-    from personaforge.base import resolve_base
+    from personaforge.bases import resolve_base
     from personaforge.config import ALL_LINEAR_TARGETS
     from personaforge.dataset.build import load_manifest
     from personaforge.paths import Paths

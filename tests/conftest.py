@@ -48,7 +48,7 @@ def paths(tmp_path) -> Paths:
 @pytest.fixture(scope="session")
 def micro_models_dir(tmp_path_factory) -> Path:
     """A models/ folder holding the micro tiny base, built once for the whole session."""
-    from personaforge.tiny import ensure_tiny_base
+    from personaforge.bases.tiny import ensure_tiny_base
 
     models = tmp_path_factory.mktemp("session-models")
     ensure_tiny_base(models, "micro")
@@ -57,7 +57,7 @@ def micro_models_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def micro_base(micro_models_dir) -> Path:
-    from personaforge.tiny import tiny_folder
+    from personaforge.bases.tiny import tiny_folder
 
     return tiny_folder(micro_models_dir, "micro")
 

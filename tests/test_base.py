@@ -7,44 +7,44 @@ import shutil
 
 import pytest
 
-from personaforge import base
+from personaforge import bases
 from personaforge.errors import UserError
 
 
 def test_tiny_resolves_to_a_local_folder_through_the_same_loader(home_with_micro):
-    ref = base.resolve_base("tiny:micro", home_with_micro)
+    ref = bases.resolve_base("tiny:micro", home_with_micro)
     assert ref.kind == "builtin" and ref.is_local
-    model = base.load_model(ref)
-    tokenizer = base.load_tokenizer(ref)
+    model = bases.load_model(ref)
+    tokenizer = bases.load_tokenizer(ref)
     assert model.config.vocab_size == len(tokenizer)
 
 
 def test_local_folder_and_hub_id_are_classified(micro_base, paths):
-    local = base.resolve_base(str(micro_base), paths)
+    local = bases.resolve_base(str(micro_base), paths)
     assert local.kind == "local" and local.location == str(micro_base)
-    hub = base.resolve_base("Qwen/Qwen2.5-0.5B-Instruct", paths, revision="main")
+    hub = bases.resolve_base("Qwen/Qwen2.5-0.5B-Instruct", paths, revision="main")
     assert hub.kind == "hub" and hub.revision == "main" and not hub.is_local
 
 
 @pytest.mark.parametrize("name", ["not a model", "./missing-folder", "a/b/c"])
 def test_unusable_names_are_user_errors(paths, name):
     with pytest.raises(UserError, match="neither a local folder nor a Hugging Face id"):
-        base.resolve_base(name, paths)
+        bases.resolve_base(name, paths)
 
 
 def test_folder_without_config_is_refused(paths, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match=r"has no config\.json"):
-        base.resolve_base(str(tmp_path / "empty"), paths)
+        bases.resolve_base(str(tmp_path / "empty"), paths)
 
 
 def test_uncached_hub_model_fails_with_one_line(paths):
-    ref = base.resolve_base("personaforge-test/does-not-exist", paths)
-    base.go_offline_if_possible(ref)  # as every command does first: no minute of hub retries
+    ref = bases.resolve_base("personaforge-test/does-not-exist", paths)
+    bases.go_offline_if_possible(ref)  # as every command does first: no minute of hub retries
     with pytest.raises(
         UserError, match="cannot load base model 'personaforge-test/does-not-exist'"
     ):
-        base.load_tokenizer(ref)
+        bases.load_tokenizer(ref)
 
 
 def test_parameter_counts_agree_with_the_real_model(micro_base):
@@ -52,9 +52,9 @@ def test_parameter_counts_agree_with_the_real_model(micro_base):
 
     actual = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(micro_base).parameters())
     config = json.loads((micro_base / "config.json").read_text())
-    assert base.count_from_safetensors(micro_base) == actual
-    assert base.count_from_config(config) == actual
-    info = base.describe_base(base.BaseRef("x", "local", str(micro_base)))
+    assert bases.count_from_safetensors(micro_base) == actual
+    assert bases.count_from_config(config) == actual
+    info = bases.describe_base(bases.BaseRef("x", "local", str(micro_base)))
     assert info.parameters == actual and info.parameters_source == "safetensors headers"
     assert info.available_locally
 
@@ -63,9 +63,9 @@ def test_config_count_handles_tied_embeddings(micro_base, tmp_path):
     folder = tmp_path / "tied"
     shutil.copytree(micro_base, folder)
     config = json.loads((folder / "config.json").read_text())
-    untied = base.count_from_config(config)
+    untied = bases.count_from_config(config)
     config["tie_word_embeddings"] = True
-    assert untied - base.count_from_config(config) == config["vocab_size"] * config["hidden_size"]
+    assert untied - bases.count_from_config(config) == config["vocab_size"] * config["hidden_size"]
 
 
 @pytest.mark.parametrize(
@@ -79,19 +79,19 @@ def test_config_count_handles_tied_embeddings(micro_base, tmp_path):
     ],
 )
 def test_size_from_name(name, expected):
-    assert base.count_from_name(name) == expected
+    assert bases.count_from_name(name) == expected
 
 
 def test_unbuilt_tiny_is_sized_from_its_spec(paths):
-    ref = base.resolve_base("tiny", paths, build=False)
-    info = base.describe_base(ref)
+    ref = bases.resolve_base("tiny", paths, build=False)
+    info = bases.describe_base(ref)
     assert info.parameters and info.parameters_source.startswith("built-in spec")
     assert not (paths.models).exists()  # describing never builds
 
 
 def test_prequantized_names_are_detected(paths):
-    info = base.describe_base(
-        base.resolve_base("unsloth/Meta-Llama-3.1-8B-Instruct-bnb-4bit", paths)
+    info = bases.describe_base(
+        bases.resolve_base("unsloth/Meta-Llama-3.1-8B-Instruct-bnb-4bit", paths)
     )
     assert info.prequantized_bits == 4 and info.parameters == 8e9
 
@@ -114,28 +114,28 @@ def test_the_cache_is_personaforge_cache_then_xdg_then_home(monkeypatch, tmp_pat
 
 def test_a_second_home_uses_the_first_homes_build(tmp_path, micro_base, monkeypatch):
     """The build runs once, into the shared cache; another home resolves to it without building."""
+    from personaforge.bases.tiny import build as tiny_build
     from personaforge.paths import Paths
-    from personaforge.tiny import build as tiny_build
 
     builds = []
 
     def copy_instead_of_pretraining(spec, folder):  # the real build takes a minute on 2 cores
         builds.append(folder)
         shutil.copytree(micro_base, folder)
-        return base.read_builtin_card(folder)
+        return bases.read_builtin_card(folder)
 
     monkeypatch.setattr(tiny_build, "build_tiny_base", copy_instead_of_pretraining)
     first, second = Paths(tmp_path / "first"), Paths(tmp_path / "second")
-    built = base.resolve_base("tiny:micro", first)
-    reused = base.resolve_base("tiny:micro", second)
+    built = bases.resolve_base("tiny:micro", first)
+    reused = bases.resolve_base("tiny:micro", second)
     assert len(builds) == 1 and builds[0].parent == first.bases
     assert reused.location == built.location == str(builds[0])
     assert not first.models.exists() and not second.models.exists()
-    assert base.available_locally(second)[0] == "tiny:micro"  # built here, listed first
+    assert bases.available_locally(second)[0] == "tiny:micro"  # built here, listed first
 
 
 def test_a_home_with_its_own_build_keeps_using_it(home_with_micro, micro_models_dir):
-    ref = base.resolve_base("tiny:micro", home_with_micro)
+    ref = bases.resolve_base("tiny:micro", home_with_micro)
     assert ref.location.startswith(str(home_with_micro.models))  # not rebuilt in the cache
     assert not home_with_micro.bases.exists()
 
@@ -159,13 +159,13 @@ GIB = 1024**3
     ],
 )
 def test_auto_chooses_a_base_that_fits_the_hardware(device, gib, expected, because):
-    choice = base.choose_base(device, int(gib * GIB), reachable=lambda name: True)
+    choice = bases.choose_base(device, int(gib * GIB), reachable=lambda name: True)
     assert choice.name == expected and because in choice.why
 
 
 def test_auto_falls_back_to_the_builtin_real_base_when_the_hub_is_unreachable():
     asked = []
-    choice = base.choose_base("cuda", 24 * GIB, reachable=lambda name: asked.append(name) or False)
+    choice = bases.choose_base("cuda", 24 * GIB, reachable=lambda name: asked.append(name) or False)
     assert choice.name == "smollm2-135m" and "hub does not answer" in choice.why
     assert asked == ["unsloth/Meta-Llama-3.1-8B-Instruct-bnb-4bit"]
 
@@ -199,7 +199,7 @@ def test_auto_keeps_the_current_versions_base(paths):
 
 
 def test_offline_load_failure_names_the_builtin_real_base(paths):
-    ref = base.resolve_base("personaforge-test/does-not-exist", paths)
-    base.go_offline_if_possible(ref)
+    ref = bases.resolve_base("personaforge-test/does-not-exist", paths)
+    bases.go_offline_if_possible(ref)
     with pytest.raises(UserError, match=r"fix: `personaforge config set model\.base smollm2-135m`"):
-        base.load_tokenizer(ref)
+        bases.load_tokenizer(ref)

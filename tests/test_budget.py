@@ -239,10 +239,10 @@ def _write_speed(paths, key, train_spt):
 
 
 def _key(paths, settings_):
-    from personaforge.base import resolve_base
+    from personaforge.bases import base_fingerprint, resolve_base
     from personaforge.train.plan import detect_accelerator
     from personaforge.train.probe import speed_key
-    from personaforge.train.run import base_fingerprint, preflight
+    from personaforge.train.run import preflight
 
     ref = resolve_base(settings_.model.base, paths)
     return speed_key(
@@ -278,7 +278,7 @@ def test_the_probe_measures_once_and_is_cached_per_settings(budget_home):
 
 def test_the_probe_counts_tokens_as_the_estimate_does(budget_home):
     """The probe's tokens (the trainer's count) and the estimate's (row_tokens) are one measure."""
-    from personaforge.base import load_tokenizer, resolve_base
+    from personaforge.bases import load_tokenizer, resolve_base
     from personaforge.train.budget import row_tokens
     from personaforge.train.run import TrainRequest, load_rows, train
     from tests.helpers import micro_settings
@@ -371,10 +371,9 @@ def test_the_run_record_says_when_the_budget_bound_training():
 
 
 def test_the_gate_estimate_counts_what_the_gate_reads_and_generates(budget_home):
-    from personaforge.base import load_tokenizer, resolve_base
+    from personaforge.bases import load_tokenizer, resolve_base
     from personaforge.config import Settings
-    from personaforge.evaluate import general_texts
-    from personaforge.evaluate.measure import PROBES, SHOWCASE
+    from personaforge.evaluate.measure import PROBES, SHOWCASE, general_texts
     from personaforge.train.estimate import gate_estimate
 
     ref = resolve_base("tiny:micro", budget_home)

@@ -45,7 +45,7 @@ def test_qlora_loads_the_base_in_4_bit_nf4_and_learns(home):
     import torch
     from bitsandbytes.nn import Linear4bit
 
-    from personaforge.base import resolve_base
+    from personaforge.bases import resolve_base
     from personaforge.train.backends import load_for_training
     from personaforge.train.run import preflight
 
@@ -96,7 +96,7 @@ def test_unsloth_backend_trains_an_adapter_plain_peft_can_load(home):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from personaforge.base import resolve_base
+    from personaforge.bases import resolve_base
 
     base = AutoModelForCausalLM.from_pretrained(resolve_base(MICRO_BASE, home).location)
     model = PeftModel.from_pretrained(base, str(home.adapters / "v1"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from personaforge.base import BaseInfo
+from personaforge.bases import BaseInfo
 from personaforge.config import TrainSettings
 from personaforge.train.plan import Accelerator, GiB, estimate_training_memory, plan_training
 

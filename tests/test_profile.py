@@ -585,7 +585,7 @@ def test_write_profile_into_a_target_folder(profile, tmp_path):
 def test_the_probe_decodes_with_the_decode_settings(trained_home):
     """The probe's answers are what a person chatting would read: decoded with settings
     `decode`, seeded, so a penalty changes them and a sampled rerun repeats them."""
-    from personaforge.profile.probe import probe_persona
+    from personaforge.profile import probe_persona
 
     def answers(**decode) -> list[str]:
         result = probe_persona(trained_home, probe_settings(**decode), "v1", facts=[])

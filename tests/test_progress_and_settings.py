@@ -112,7 +112,7 @@ def test_a_local_base_trains_without_touching_the_network(
 def test_each_rank_places_its_4bit_model_on_its_own_gpu(monkeypatch, rank):
     """Under accelerate launch/torchrun every process loads its own copy: on LOCAL_RANK's GPU,
     not on whatever torch.cuda.current_device() says before an Accelerator exists (GPU 0)."""
-    from personaforge.base import BaseRef
+    from personaforge.bases import BaseRef
     from personaforge.config import Settings
     from personaforge.train.backends import load_kwargs
     from personaforge.train.plan import TrainingPlan

@@ -12,7 +12,8 @@ import os
 import pytest
 from transformers.utils.chat_template_utils import render_jinja_template
 
-from personaforge import base, smollm2
+from personaforge import bases
+from personaforge.bases import smollm2
 from personaforge.errors import UserError
 
 CONVERSATIONS = [
@@ -62,18 +63,18 @@ def test_generation_markers_cover_the_reply_and_its_stop_token():
 
 
 def test_smollm2_is_a_builtin_sized_without_building(paths):
-    ref = base.resolve_base("smollm2-135m", paths, build=False)
+    ref = bases.resolve_base("smollm2-135m", paths, build=False)
     # Built once per machine: the shared cache, not the home (paths.py).
     assert ref.kind == "builtin" and ref.location.startswith(str(paths.bases))
-    info = base.describe_base(ref)
+    info = bases.describe_base(ref)
     # 134,515,008 parameters when built (tied embeddings), from its known shape.
     assert info.parameters == 134_515_008 and not info.available_locally
-    assert "smollm2-135m" in base.available_locally(paths)
+    assert "smollm2-135m" in bases.available_locally(paths)
 
 
 def test_unknown_bases_name_the_builtins(paths):
     with pytest.raises(UserError, match="built-in bases: smollm2-135m, tiny, tiny:micro"):
-        base.resolve_base("smollm3", paths)
+        bases.resolve_base("smollm3", paths)
 
 
 def test_a_wheel_that_is_not_the_published_one_is_refused(tmp_path, monkeypatch):
@@ -92,12 +93,12 @@ def test_a_wheel_that_is_not_the_published_one_is_refused(tmp_path, monkeypatch)
     os.environ.get("PERSONAFORGE_TEST_FULL") != "1", reason="builds the real base (make test-full)"
 )
 def test_build_from_the_package_gives_a_working_chat_model(tmp_path):
-    from personaforge.base import greedy_reply, load_model, load_tokenizer
+    from personaforge.bases import greedy_reply, load_model, load_tokenizer
     from personaforge.paths import Paths
 
     paths = Paths(tmp_path / "home")
-    ref = base.resolve_base("smollm2-135m", paths)
-    card = base.read_builtin_card(ref.folder)
+    ref = bases.resolve_base("smollm2-135m", paths)
+    card = bases.read_builtin_card(ref.folder)
     assert card["parameters"] == 134_515_008 and card["licence"] == "Apache-2.0"
     assert card["source"]["gguf_sha256"] == smollm2.GGUF_SHA256
     assert 10 < card["heldout"]["perplexity"] < 60

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from personaforge.tiny import build
-from personaforge.tiny.corpus import COUNTRIES, generate_corpus, split_heldout
+from personaforge.bases.tiny import build
+from personaforge.bases.tiny.corpus import generate_corpus, split_heldout
+from personaforge.bases.tiny.tables import COUNTRIES
 
 
 def test_corpus_is_deterministic_and_split_is_disjoint():

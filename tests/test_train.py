@@ -105,7 +105,7 @@ def test_the_adapter_loads_with_plain_peft_and_changes_the_output(home, micro_ba
 
 
 def test_assistant_only_masking_no_prompt_token_carries_loss(home, micro_base):
-    from personaforge.base import resolve_base
+    from personaforge.bases import resolve_base
     from personaforge.train.backends import load_for_training
     from personaforge.train.run import load_rows, preflight
     from personaforge.train.trainers import build_sft_trainer
@@ -153,7 +153,7 @@ def trainer_with_random_lora(home, config, rows, name):
     would make every adapter's gradient path vanish; eval mode turns LoRA dropout off)."""
     import torch
 
-    from personaforge.base import resolve_base
+    from personaforge.bases import resolve_base
     from personaforge.train.backends import load_for_training
     from personaforge.train.run import preflight
     from personaforge.train.trainers import build_sft_trainer

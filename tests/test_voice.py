@@ -145,9 +145,9 @@ def sample_voice(tmp_path_factory, micro_models_dir, sample_data):
     """The sample person's texts: training replies, held-out replies, assistant turns."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from personaforge.bases.tiny import tiny_folder
     from personaforge.evaluate import base_general_answers, voice_texts
     from personaforge.store import MemoryStore
-    from personaforge.tiny import tiny_folder
 
     paths = micro_home(tmp_path_factory.mktemp("voice"), micro_models_dir, sample_data)
     dataset = next(p for p in paths.datasets.iterdir() if p.is_dir())

@@ -182,7 +182,7 @@ def _toml_text(value: Any) -> str:
 
 
 def base_sanity(base: str, paths: Paths) -> tuple[Path, dict[str, Any], list[tuple[str, str]]]:
-    from personaforge.base import (
+    from personaforge.bases import (
         greedy_reply,
         load_model,
         load_tokenizer,
@@ -208,9 +208,9 @@ def run_demo(
     on_step: Any = None,
 ) -> DemoResult:
     """The demo, step by step; `on_step(name, result)` is called as each demo step ends."""
+    from personaforge.bases import quiet_libraries
     from personaforge.pipeline import RunRequest, run_pipeline
     from personaforge.sample import write_sample_data
-    from personaforge.train.run import quiet_libraries
 
     def done(name: str, started: float) -> None:
         result.timings[name] = round(time.monotonic() - started, 1)

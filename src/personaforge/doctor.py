@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from personaforge import __version__
-from personaforge.base import (
+from personaforge.bases import (
     AUTO,
     OFFLINE_FIX,
     BaseInfo,

@@ -86,7 +86,7 @@ def _version(
 
 
 def _base_location(paths: Paths, card: dict[str, Any]) -> str:
-    from personaforge.base import resolve_base
+    from personaforge.bases import resolve_base
 
     return resolve_base(card["base"]["name"], paths, card["base"].get("revision")).location
 
@@ -519,7 +519,7 @@ def export_version(
     `decoding` (default: the home's settings `decode`) as its PARAMETER lines."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format '{fmt}'; choose {', '.join(FORMATS)}")
-    from personaforge.train.run import quiet_libraries
+    from personaforge.bases import quiet_libraries
 
     quiet_libraries()
     version, folder, card = _version(paths, version, allow_forgotten)

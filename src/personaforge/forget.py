@@ -278,7 +278,7 @@ class Evidence:
 
 
 def _token_ngrams(tokenizer, texts: list[str], size: int) -> set[tuple[int, ...]]:
-    from personaforge.evaluate import ngrams
+    from personaforge.evaluate.measure import ngrams
 
     grams: set[tuple[int, ...]] = set()
     for text in texts:
@@ -329,9 +329,8 @@ def verify_version(
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from personaforge.base import resolve_base
-    from personaforge.evaluate import generate_many, ngrams
-    from personaforge.evaluate.measure import pair_margins
+    from personaforge.bases import resolve_base
+    from personaforge.evaluate.measure import generate_many, ngrams, pair_margins
     from personaforge.registry import read_card
 
     folder = paths.adapters / version

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from personaforge.errors import UserError
-from personaforge.evaluate import generate
+from personaforge.evaluate.measure import generate
 
 PROMPTS = [
     [{"role": "user", "content": "What is 3 + 4?"}],

@@ -106,8 +106,7 @@ def make_adapter(
 @pytest.fixture(scope="session")
 def micro_card_base(micro_models_dir, tmp_path_factory) -> dict:
     """The `base` block a version card trained on the session's micro base carries."""
-    from personaforge.base import resolve_base
-    from personaforge.train.run import base_fingerprint
+    from personaforge.bases import base_fingerprint, resolve_base
 
     paths = Paths(tmp_path_factory.mktemp("fingerprint"))
     paths.home.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
-"""The personaforge command line: one Typer app, a module per command group.
+"""The personaforge command line: one Typer app, a module per command or command group.
 
 `app.py` holds the root app, its global options and the helpers every group
-uses; each other module holds one group's commands and their printers. They
+uses; each other module is named for its command (`ingest.py`, `eval.py`) or
+its group (`memories.py`, `models.py`) and holds it and its printers. They
 register on import, in the order `--help` lists them.
 """
 
@@ -21,13 +22,20 @@ COMMAND_MODULES = (
     "config",
     "doctor",
     "base",
+    "ingest",
     "memories",
     "dataset",
     "train",
+    "eval",
+    "status",
     "models",
     "export",
     "serve",
+    "reload",
+    "chat",
     "run",
+    "runs",
+    "provenance",
     "forget",
     "schedule",
     "dashboard",
@@ -43,7 +51,7 @@ GROUPS = (
     ("dataset", "dataset_app", "dataset"),
     ("models", "models_app", "models"),
     ("profile", "profile_app", "profile"),
-    ("run", "runs_app", "runs"),
+    ("runs", "runs_app", "runs"),
     ("schedule", "schedule_app", "schedule"),
 )
 

@@ -120,6 +120,12 @@ def display_path(path: str) -> str:
         return path
 
 
+def open_registry(ctx: typer.Context):
+    from personaforge.registry import Registry
+
+    return Registry.open(get_state(ctx).paths)
+
+
 def open_store(ctx: typer.Context):
     from personaforge.store import MemoryStore
 

@@ -40,7 +40,7 @@ def base_build(
     every home uses the same build. Commands that need a built-in base build it on
     first use; this does it now.
     """
-    from personaforge.base import BUILTINS, builtin, read_builtin_card
+    from personaforge.bases import BUILTINS, builtin, read_builtin_card
 
     known = builtin(name)
     if known is None:
@@ -73,7 +73,7 @@ def base_build_tiny(
 @base_app.command("list", epilog=examples("personaforge base list"))
 def base_list(ctx: typer.Context) -> None:
     """The built-in bases, whether each is built here, and where."""
-    from personaforge.base import BUILTINS, read_builtin_card
+    from personaforge.bases import BUILTINS, read_builtin_card
 
     paths = get_state(ctx).paths
     table = Table(box=None)
@@ -127,7 +127,7 @@ def base_info(
     ] = None,
 ) -> None:
     """Show what personaforge knows about a base model without loading its weights."""
-    from personaforge.base import describe_base, read_builtin_card, resolve_base
+    from personaforge.bases import describe_base, read_builtin_card, resolve_base
     from personaforge.train.defaults import with_base_for_machine
 
     state = get_state(ctx)

@@ -1,4 +1,4 @@
-"""`personaforge eval`, `models` and `status`: the gate and the registry."""
+"""`personaforge models`: the registry's adapter versions: list, show, promote, roll back, prune."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from personaforge.cli.app import app, examples, get_state
-from personaforge.errors import UserError
+from personaforge.cli.app import examples, get_state, open_registry
 from personaforge.ui import console, stdout
 
 models_app = typer.Typer(
@@ -19,79 +18,10 @@ models_app = typer.Typer(
 )
 
 
-def _registry(ctx: typer.Context):
-    from personaforge.registry import Registry
-
-    return Registry.open(get_state(ctx).paths)
-
-
-@app.command(
-    "eval",
-    epilog=examples(
-        "personaforge eval",
-        "personaforge eval v3",
-        "personaforge eval v3 --no-apply",
-        "personaforge eval v3 --force   # promote even if the gate rejects it (recorded)",
-    ),
-)
-def eval_command(
-    ctx: typer.Context,
-    version: Annotated[
-        str | None, typer.Argument(metavar="[VERSION]", help="Default: the newest version.")
-    ] = None,
-    apply: Annotated[
-        bool | None,
-        typer.Option(
-            "--apply/--no-apply", help="Promote or reject by the verdict (gate.auto_apply)."
-        ),
-    ] = None,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Promote even when the gate rejects it; the registry records it."
-        ),
-    ] = False,
-) -> None:
-    """Check a version against the base and the current one: style, forgetting, memorisation, leakage.
-
-    Writes report.md, report.html, loss.png and evaluation.json into the version's folder.
-    """
-    from personaforge.evaluate import evaluate_and_apply
-
-    state = get_state(ctx)
-    with _registry(ctx) as registry:
-        name = version or (registry.latest().name if registry.latest() else None)
-    if name is None:
-        raise UserError("no adapter versions yet; run `personaforge train` first")
-    report = evaluate_and_apply(state.paths, state.loaded.settings, name, apply, force)
-    print_evaluation(report)
-
-
-def print_evaluation(report) -> None:
-    from personaforge.evaluate import metric_rows
-    from personaforge.evaluate.report import check_rows
-
-    header, rows = metric_rows(report)
-    table = Table(box=None)
-    for column in header:
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for row in rows:
-        table.add_row(*row)
-    stdout.print(table)
-    colour = "green" if report.verdict["decision"] == "promote" else "red"
-    stdout.print(f"[bold {colour}]{report.version}: {report.verdict['decision']}[/]")
-    colours = {"✓": "green", "✗": "red", "–": "dim"}
-    for mark, line in check_rows(report):
-        stdout.print(f"  [{colours[mark]}]{mark}[/] {escape(line)}")
-    if report.verdict.get("forced"):
-        stdout.print(f"  [yellow]promoted anyway[/]: {escape(report.verdict['forced'])}")
-    stdout.print(f"  report: {report.folder / 'report.html'}")
-
-
 @models_app.command("list", epilog=examples("personaforge models list"))
 def models_list(ctx: typer.Context) -> None:
     """Every version with its lineage, status and key metrics."""
-    with _registry(ctx) as registry:
+    with open_registry(ctx) as registry:
         current = registry.current()
         versions = registry.versions()
     table = Table(box=None)
@@ -127,7 +57,7 @@ def models_show(
     ctx: typer.Context, version: Annotated[str, typer.Argument(help="A version, e.g. v2.")]
 ) -> None:
     """One version: its card, verdict and events."""
-    with _registry(ctx) as registry:
+    with open_registry(ctx) as registry:
         v = registry.get(version)
         events = registry.events(version)
     stdout.print(
@@ -157,7 +87,7 @@ def models_show(
 
 
 def _models_action(ctx: typer.Context, action: str, *args) -> None:
-    with _registry(ctx) as registry:
+    with open_registry(ctx) as registry:
         result = getattr(registry, action)(*args)
         current = registry.current()
     if action == "prune":
@@ -215,7 +145,7 @@ def models_prune(
 @models_app.command("reindex", epilog=examples("personaforge models reindex"))
 def models_reindex(ctx: typer.Context) -> None:
     """Rebuild the registry from the version folders (after a move, a restore, or a lost database)."""
-    with _registry(ctx) as registry:
+    with open_registry(ctx) as registry:
         count = registry.reindex()
         current = registry.current()
     console.print(f"reindexed {count} versions; current: {current or 'the base'}")
@@ -230,7 +160,7 @@ def models_diff(
     """What changed between two versions: data, settings, metrics."""
     from personaforge.registry import read_card
 
-    with _registry(ctx) as registry:
+    with open_registry(ctx) as registry:
         a, b = registry.get(first), registry.get(second)
     cards = [read_card(Path(a.path)), read_card(Path(b.path))]
     table = Table(box=None)
@@ -253,41 +183,3 @@ def models_diff(
         marker = "" if left == right else "[yellow]≠[/] "
         table.add_row(marker + key, str(left), str(right))
     stdout.print(table)
-
-
-@app.command(epilog=examples("personaforge status"))
-def status(ctx: typer.Context) -> None:
-    """Where things stand: the current version, its age and data, memories since, the last verdict."""
-    from datetime import datetime, timezone
-
-    paths = get_state(ctx).paths
-    with _registry(ctx) as registry:
-        current = registry.current()
-        latest = registry.latest()
-        version = registry.get(current) if current else None
-    if version is None:
-        stdout.print("current: the base (no adapter promoted yet)")
-    else:
-        age = datetime.now(timezone.utc) - datetime.fromisoformat(version.created_at)
-        stdout.print(
-            f"current: [bold]{version.name}[/] ({version.method}, parent {version.parent or 'base'}), "
-            f"trained {age.days} days ago on dataset {version.dataset_id}"
-        )
-    if paths.memory_store.exists():
-        from personaforge.store import MemoryStore
-
-        with MemoryStore.open(paths.memory_store) as store:
-            since = version.created_at if version else "0000"
-            added = store.db.execute(
-                "SELECT count(*) FROM memories WHERE deleted_at IS NULL AND added_at > ?", (since,)
-            ).fetchone()[0]
-            stdout.print(
-                f"memories: {store.count():,} live, {added:,} added since the current version"
-            )
-    else:
-        stdout.print("memories: none yet (`personaforge ingest PATH`)")
-    if latest:
-        decision = (latest.verdict or {}).get("decision", "not evaluated")
-        stdout.print(f"last run: {latest.name} ({latest.status}), verdict: {decision}")
-        for failure in (latest.verdict or {}).get("failures", []):
-            stdout.print(f"  ✗ {escape(failure)}")

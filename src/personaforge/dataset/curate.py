@@ -447,7 +447,7 @@ def counter_for_base(
     A base that is not on this machine (an HF id with no cache and no hub, a tiny
     base not built yet) gives no counter and a one-line problem; lengths are then estimated.
     """
-    from personaforge.base import load_tokenizer, resolve_base
+    from personaforge.bases import load_tokenizer, resolve_base
     from personaforge.errors import UserError
 
     try:

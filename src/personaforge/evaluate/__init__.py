@@ -31,6 +31,7 @@ from personaforge.evaluate.measure import (
     SHOWCASE,
     EvalInputs,
     ModelMetrics,
+    general_texts,
     generate,
     generate_many,
     leaks,
@@ -86,23 +87,6 @@ METRICS_VERSION = 7
 
 
 # -- inputs ------------------------------------------------------------------------------------------
-
-
-def general_texts(ref_location: str, limit: int) -> list[str]:
-    """The tiny base's held-out corpus, or the general prose shipped with personaforge."""
-    heldout = Path(ref_location) / "heldout.jsonl"
-    if heldout.exists():
-        rows = [json.loads(line) for line in heldout.read_text().splitlines()[:limit]]
-        return [row["text"] for row in rows]
-    return shipped_general_texts()[:limit]
-
-
-def shipped_general_texts() -> list[str]:
-    """Natural general-knowledge prose written for personaforge: 41 paragraphs, about 1,600 words."""
-    from importlib import resources
-
-    text = resources.files("personaforge.data").joinpath("general_reference.txt").read_text()
-    return [p.strip() for p in text.split("\n\n") if p.strip()]
 
 
 def store_secrets(paths: Paths) -> list[tuple[str, str]]:
@@ -329,8 +313,8 @@ def evaluate_version(
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from personaforge.base import resolve_base
-    from personaforge.train.run import base_fingerprint, quiet_libraries, read_card
+    from personaforge.bases import base_fingerprint, quiet_libraries, resolve_base
+    from personaforge.registry import read_card
 
     quiet_libraries()
     folder = _weights(paths, version)
@@ -495,9 +479,8 @@ def style_summary(paths: Paths, settings: Settings, version: str | None = None) 
 
 def _general_answers(paths: Paths, card: dict[str, Any]) -> list[str]:
     """The base's general answers as training cached them; generated (and cached) if absent."""
-    from personaforge.base import resolve_base
+    from personaforge.bases import base_fingerprint, resolve_base
     from personaforge.train.rehearsal import cache_path
-    from personaforge.train.run import base_fingerprint
 
     ref = resolve_base(card["base"]["name"], paths, card["base"].get("revision"))
     fingerprint = base_fingerprint(ref)

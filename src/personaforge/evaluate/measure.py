@@ -27,9 +27,12 @@ decodes with the `decode` settings serve uses, seeded.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from personaforge.config import DecodeSettings, GateSettings
@@ -80,6 +83,21 @@ LEAK_WORDS = {
 # tokens, passwords) match as written: their digits alone say nothing.
 DIGIT_KINDS = {"card", "phone", "iban"}
 GENERATION_BATCH = 16
+
+
+def general_texts(ref_location: str, limit: int) -> list[str]:
+    """The tiny base's held-out corpus, or the general prose shipped with personaforge."""
+    heldout = Path(ref_location) / "heldout.jsonl"
+    if heldout.exists():
+        rows = [json.loads(line) for line in heldout.read_text().splitlines()[:limit]]
+        return [row["text"] for row in rows]
+    return shipped_general_texts()[:limit]
+
+
+def shipped_general_texts() -> list[str]:
+    """Natural general-knowledge prose written for personaforge: 41 paragraphs, about 1,600 words."""
+    text = resources.files("personaforge.data").joinpath("general_reference.txt").read_text()
+    return [p.strip() for p in text.split("\n\n") if p.strip()]
 
 
 @dataclass

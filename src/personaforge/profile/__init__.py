@@ -8,22 +8,23 @@
 
 Modules: facts.py (Fact, evidence, supersession), rules.py (the deterministic
 extractor), teacher.py (the LLM extractor, strict JSON), style.py
-(communication style), probe.py (ask the model, check its claims), build.py
-(build, save, load, diff), render.py (Markdown). docs/profile.md says what is
-and is not guaranteed.
+(communication style), records.py (Profile, ProfileDiff, ProbeResult: the data
+and its JSON), probe.py (ask the model, check its claims), build.py (build,
+probe with the profile's facts, save, load, diff), render.py (Markdown).
+docs/profile.md says what is and is not guaranteed.
 """
 
 from personaforge.profile.build import (
-    Profile,
-    ProfileDiff,
     build_profile,
     diff_profiles,
     learned_until,
     load_profile,
+    probe_persona,
     write_profile,
 )
 from personaforge.profile.facts import Evidence, Fact
-from personaforge.profile.probe import QUESTIONS, ProbeResult, check_answer, probe_persona
+from personaforge.profile.probe import QUESTIONS, check_answer
+from personaforge.profile.records import ProbeResult, Profile, ProfileDiff
 from personaforge.profile.render import render_diff, render_markdown
 
 __all__ = [

@@ -14,7 +14,6 @@ puts a copy anywhere else (next to an export).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -25,74 +24,16 @@ from personaforge.dataset.privacy import scrub
 from personaforge.errors import UserError
 from personaforge.paths import Paths
 from personaforge.profile.facts import Fact, merge, normalise, slot_of
-from personaforge.profile.probe import ProbeResult, probe_persona
+from personaforge.profile.probe import check_persona, require_store
+from personaforge.profile.records import ProbeResult, Profile, ProfileDiff
 from personaforge.profile.rules import extract_candidates
-from personaforge.profile.style import Style, measure_style
+from personaforge.profile.style import measure_style
 from personaforge.store import MemoryStore
 
 MARKDOWN = "USER_PROFILE.md"
 DATA = "USER_PROFILE.json"
-SCHEMA_VERSION = 1
 DATASET_FILES = ("train.jsonl", "eval.jsonl", "preference.jsonl", "preference_eval.jsonl")
 QUOTE_WITHHELD = "(quote withheld: it holds private data)"
-
-
-@dataclass
-class Profile:
-    person: str
-    version: str | None  # the adapter version the profile describes, if any
-    as_of: str | None  # facts come from memories dated up to this day (None: all)
-    built_at: str
-    memories: int  # live memories read
-    sources: dict[str, int]
-    facts: list[Fact]
-    style: Style | None = None
-    probe: ProbeResult | None = None
-    extractors: dict[str, Any] = field(default_factory=dict)
-    privacy: dict[str, int] = field(default_factory=dict)
-
-    def current(self) -> list[Fact]:
-        return [f for f in self.facts if f.status == "current"]
-
-    def fact(self, key: str) -> Fact | None:
-        """The current fact of a single-valued key ('home_city'), if there is one."""
-        return next((f for f in self.facts if f.key == key and f.status == "current"), None)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA_VERSION,
-            "person": self.person,
-            "version": self.version,
-            "as_of": self.as_of,
-            "built_at": self.built_at,
-            "memories": self.memories,
-            "sources": self.sources,
-            "facts": [f.as_dict() for f in self.facts],
-            "style": self.style.as_dict() if self.style else None,
-            "probe": self.probe.as_dict() if self.probe else None,
-            "extractors": self.extractors,
-            "privacy": self.privacy,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Profile:
-        if data.get("schema") != SCHEMA_VERSION:
-            raise UserError(
-                f"profile schema {data.get('schema')} is not {SCHEMA_VERSION}; rebuild it"
-            )
-        return cls(
-            person=data["person"],
-            version=data["version"],
-            as_of=data["as_of"],
-            built_at=data["built_at"],
-            memories=data["memories"],
-            sources=data["sources"],
-            facts=[Fact.from_dict(f) for f in data["facts"]],
-            style=Style.from_dict(data["style"]) if data.get("style") else None,
-            probe=ProbeResult.from_dict(data["probe"]) if data.get("probe") else None,
-            extractors=data.get("extractors", {}),
-            privacy=data.get("privacy", {}),
-        )
 
 
 # -- what a version learned ---------------------------------------------------------------------------
@@ -100,7 +41,7 @@ class Profile:
 
 def learned_until(paths: Paths, version: str) -> str | None:
     """The newest memory date in the datasets of `version` and its ancestors (None: unknown)."""
-    from personaforge.train.run import read_card
+    from personaforge.registry import read_card
 
     newest: str | None = None
     name: str | None = version
@@ -209,8 +150,22 @@ def build_profile(
     )
     target = probe if isinstance(probe, str) else (version if probe else None)
     if target:
-        profile.probe = probe_persona(paths, settings, target, facts)
+        profile.probe = check_persona(paths, settings, target, facts)
     return profile
+
+
+def probe_persona(
+    paths: Paths,
+    settings: Settings,
+    version: str,
+    facts: list[Fact] | None = None,
+    questions: list[tuple[str, tuple[str, ...]]] | None = None,
+) -> ProbeResult:
+    """Ask `version` the fixed questions and check every claim; `facts` default to its profile's."""
+    if facts is None:
+        require_store(paths)
+        facts = build_profile(paths, settings, version, probe=False).facts
+    return check_persona(paths, settings, version, facts, questions)
 
 
 # -- files -------------------------------------------------------------------------------------------
@@ -263,29 +218,6 @@ def load_profile(paths: Paths, ref: str | None = None) -> Profile:
 
 
 # -- comparing ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class ProfileDiff:
-    old: str  # what each side is: a version name or "home"
-    new: str
-    added: list[Fact]  # facts only the new profile has
-    dropped: list[Fact]  # facts only the old profile has (their memories are gone or changed)
-    superseded: list[Fact]  # current in the old profile, superseded in the new (new side's fact)
-    changed: list[dict[str, Any]]  # single-valued keys whose current value changed
-
-    def empty(self) -> bool:
-        return not (self.added or self.dropped or self.superseded or self.changed)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "old": self.old,
-            "new": self.new,
-            "added": [f.as_dict() for f in self.added],
-            "dropped": [f.as_dict() for f in self.dropped],
-            "superseded": [f.as_dict() for f in self.superseded],
-            "changed": self.changed,
-        }
 
 
 def diff_profiles(a: Profile, b: Profile) -> ProfileDiff:

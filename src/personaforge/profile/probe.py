@@ -1,6 +1,6 @@
 """Ask the trained persona about the person, and check every answer against the notes.
 
-    result = probe_persona(paths, settings, "v3", facts)
+    result = check_persona(paths, settings, "v3", facts)   # probe_persona (build.py): facts default
 
 The adapter is loaded over its base (as the gate does) and asked QUESTIONS in
 the persona's system prompt, decoded as serve decodes (settings `decode`, seeded). Each sentence of each answer is a
@@ -22,14 +22,13 @@ Answers pass the privacy scrub before they are kept.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from personaforge.config import Settings
 from personaforge.dataset.privacy import scrub
 from personaforge.errors import UserError
 from personaforge.paths import Paths
 from personaforge.profile.facts import Fact
+from personaforge.profile.records import Claim, ProbeResult
 from personaforge.profile.rules import sentences
 from personaforge.profile.words import STOPWORDS
 from personaforge.store import MemoryStore
@@ -59,46 +58,6 @@ SEARCH_LIMIT = 25  # memories read per claim: bm25's best; enough for a 10k-note
 EVIDENCE_SHOWN = 3
 TERM = re.compile(r"[A-Za-z][\w'\-]*|\d+(?:[:.]\d+)?")
 WITHHELD = "[withheld: private data]"
-
-
-@dataclass
-class Claim:
-    question: str
-    text: str
-    verdict: str  # reproduces, stale, supported, unsupported
-    facts: list[str] = field(default_factory=list)  # fact ids it names
-    evidence: list[str] = field(default_factory=list)  # memory ids that bear it out
-    missing: list[str] = field(default_factory=list)  # content words no memory had with the rest
-
-
-@dataclass
-class ProbeResult:
-    version: str
-    answers: list[dict[str, str]]  # {"question", "answer"}
-    claims: list[Claim]
-    uncheckable: int  # sentences too short or too vague to check
-
-    @property
-    def supported(self) -> list[Claim]:
-        return [c for c in self.claims if c.verdict in ("reproduces", "supported")]
-
-    @property
-    def unsupported(self) -> list[Claim]:
-        return [c for c in self.claims if c.verdict in ("unsupported", "stale")]
-
-    def summary(self) -> dict[str, int]:
-        counts = {v: 0 for v in ("reproduces", "supported", "stale", "unsupported")}
-        for claim in self.claims:
-            counts[claim.verdict] += 1
-        return {**counts, "uncheckable": self.uncheckable, "questions": len(self.answers)}
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "summary": self.summary()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ProbeResult:
-        claims = [Claim(**c) for c in data["claims"]]
-        return cls(data["version"], data["answers"], claims, data["uncheckable"])
 
 
 # -- checking ---------------------------------------------------------------------------------------
@@ -209,8 +168,8 @@ def load_persona(paths: Paths, version: str):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from personaforge.base import resolve_base
-    from personaforge.train.run import quiet_libraries, read_card
+    from personaforge.bases import quiet_libraries, resolve_base
+    from personaforge.registry import read_card
 
     quiet_libraries()
     folder = paths.adapters / version
@@ -225,22 +184,25 @@ def load_persona(paths: Paths, version: str):
     return model, tokenizer
 
 
-def probe_persona(
+def require_store(paths: Paths) -> None:
+    if not paths.memory_store.exists():
+        raise UserError(f"no memory store yet at {paths.memory_store}; nothing to check against")
+
+
+def check_persona(
     paths: Paths,
     settings: Settings,
     version: str,
-    facts: list[Fact] | None = None,
+    facts: list[Fact],
     questions: list[tuple[str, tuple[str, ...]]] | None = None,
 ) -> ProbeResult:
-    """Ask `version` the fixed questions and check every claim; `facts` default to its profile's."""
-    from personaforge.evaluate import generate_many
+    """Ask `version` the fixed questions and check every claim against `facts` and the store.
 
-    if not paths.memory_store.exists():
-        raise UserError(f"no memory store yet at {paths.memory_store}; nothing to check against")
-    if facts is None:
-        from personaforge.profile.build import build_profile
+    `probe_persona` (build.py) is the same with the facts of the version's profile by default.
+    """
+    from personaforge.evaluate.measure import generate_many
 
-        facts = build_profile(paths, settings, version, probe=False).facts
+    require_store(paths)
     model, tokenizer = load_persona(paths, version)
     system = settings.dataset.persona_prompt.replace("{name}", settings.dataset.person_name)
     policy = settings.privacy.model_dump()

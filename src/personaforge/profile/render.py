@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from personaforge.profile.build import Profile, ProfileDiff
 from personaforge.profile.facts import SECTIONS, Fact
-from personaforge.profile.probe import Claim
+from personaforge.profile.records import Claim, Profile, ProfileDiff
 
 RECENT_DAYS = 60  # "changed recently": two monthly cycles back from the profile's last day
 IDS_SHOWN = 3

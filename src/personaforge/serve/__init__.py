@@ -131,9 +131,9 @@ def build_engine(
     max_batch: int | None = None,
 ):
     """The base of the current version (or of the newest), persona = current, plus named adapters."""
-    from personaforge.base import resolve_base
+    from personaforge.bases import quiet_libraries, resolve_base
+    from personaforge.registry import read_card
     from personaforge.serve.engine import DEFAULT_MAX_BATCH, PERSONA, LocalEngine
-    from personaforge.train.run import quiet_libraries, read_card
 
     quiet_libraries()
     current, anchor = current_and_anchor(paths)
@@ -250,9 +250,9 @@ def build_vllm(
     adapter's tokenizer when its folder has one (else about four characters a token).
     """
     from personaforge.config import load_settings
+    from personaforge.registry import read_card
     from personaforge.serve.retrieval import approximate_tokens, open_retriever
     from personaforge.serve.vllm import PERSONA, VllmBridge, create_vllm_app
-    from personaforge.train.run import read_card
 
     settings = settings if settings is not None else load_settings(paths).settings
     current, anchor = current_and_anchor(paths)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from personaforge.base import BaseRef, _hub_failure
+from personaforge.bases import BaseRef
+from personaforge.bases.load import _hub_failure
 from personaforge.config import Settings
 from personaforge.train.plan import TrainingPlan
 from personaforge.ui import console

@@ -17,7 +17,7 @@ record) compares real names, never "auto".
 
 from __future__ import annotations
 
-from personaforge.base import AUTO, BaseChoice, choose_base
+from personaforge.bases import AUTO, BaseChoice, choose_base
 from personaforge.config import Settings
 from personaforge.paths import Paths
 from personaforge.train.plan import Accelerator, detect_accelerator

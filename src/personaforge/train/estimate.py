@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from personaforge.base import BaseRef, builtin, describe_base, read_builtin_card
+from personaforge.bases import BaseRef, builtin, describe_base, read_builtin_card
 from personaforge.config import Settings
 from personaforge.paths import Paths
 from personaforge.train.budget import (
@@ -149,8 +149,7 @@ def gate_estimate(
     forward over the held-out replies and the general text, greedy generation for the
     probes, the memorisation prompts and the showcase. Leak prompts (one per kind of secret
     in the store) and held-out preference pairs are few and left out."""
-    from personaforge.evaluate import general_texts
-    from personaforge.evaluate.measure import PROBES, SHOWCASE
+    from personaforge.evaluate.measure import PROBES, SHOWCASE, general_texts
 
     gate, max_length = settings.gate, settings.train.max_seq_length
     held_out = min(len(work.eval_tokens), gate.max_eval_examples)

@@ -38,7 +38,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-from personaforge.base import BaseInfo
+from personaforge.bases import BaseInfo
 from personaforge.config import TrainSettings
 
 GiB = 1024**3

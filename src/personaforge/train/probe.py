@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from personaforge.atomic import atomic_write_text
-from personaforge.base import BaseRef
+from personaforge.bases import BaseRef
 from personaforge.config import Settings
 from personaforge.paths import Paths
 from personaforge.train.plan import Accelerator, TrainingPlan
@@ -192,11 +192,11 @@ def measure_speed(
     """Run the probe described in the module docstring, cache its result and return it."""
     from transformers.trainer_callback import PrinterCallback
 
+    from personaforge.bases import quiet_libraries
     from personaforge.train.backends import load_for_training
     from personaforge.train.budget import row_tokens
     from personaforge.train.callbacks import peak_memory_bytes
     from personaforge.train.rehearsal import base_answers
-    from personaforge.train.run import quiet_libraries
     from personaforge.train.trainers import TRAINERS
 
     quiet_libraries()

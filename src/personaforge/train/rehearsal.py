@@ -43,7 +43,7 @@ def cache_path(folder: Path, base_fingerprint: str) -> Path:
 
 
 def _generate(model, tokenizer) -> list[dict[str, Any]]:
-    from personaforge.evaluate import generate_many
+    from personaforge.evaluate.measure import generate_many
 
     prompts = rehearsal_prompts()
     chats = [[{"role": "user", "content": prompt}] for prompt in prompts]

@@ -39,12 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from personaforge.atomic import atomic_directory, atomic_write_text
-from personaforge.base import (
+from personaforge.bases import (
     OFFLINE_FIX,
     BaseRef,
     available_locally,
+    base_fingerprint,
     describe_base,
     go_offline_if_possible,
+    quiet_libraries,
     resolve_base,
 )
 from personaforge.config import Settings
@@ -147,17 +149,6 @@ def resolve_parent(registry: Registry, request: TrainRequest) -> str | None:
             )
         return sft[-1]
     return None
-
-
-def base_fingerprint(ref: BaseRef) -> str:
-    """Identifies the exact base weights: the tiny card's hash, a folder's config hash, or the hub revision."""
-    if ref.is_local:
-        folder = Path(ref.location)
-        card = folder / "personaforge-base.json"
-        if card.exists():
-            return json.loads(card.read_text())["weights_sha256"]
-        return "config-sha256:" + hashlib.sha256((folder / "config.json").read_bytes()).hexdigest()
-    return f"revision:{ref.revision or 'main (unpinned)'}"
 
 
 # -- preflight -------------------------------------------------------------------------------------
@@ -473,20 +464,6 @@ def _time_record(
         record["stopped_at_step"] = stopped
         record["of_steps"] = max_steps
     return record
-
-
-def quiet_libraries() -> None:
-    """Our progress display replaces the libraries' bars; their deprecation chatter is not the user's."""
-    import warnings
-
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"(trl|peft)\..*")
 
 
 def _step_of(checkpoint: Path | None) -> int | None:

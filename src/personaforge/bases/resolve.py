@@ -1,4 +1,4 @@
-"""Resolve and load a base model: a built-in base, a local folder, or a Hugging Face id.
+"""Resolve a base model: a built-in base, a local folder, or a Hugging Face id.
 
 All three end in the same call, `from_pretrained(location)`: a built-in base
 ("smollm2-135m", "tiny", "tiny:micro") is only a name for a local folder that
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from personaforge import smollm2
-from personaforge.errors import UserError, require
+from personaforge.bases import smollm2
+from personaforge.bases.tiny import build as tiny_build
+from personaforge.errors import UserError
 from personaforge.paths import Paths
-from personaforge.tiny import build as tiny_build
 
 TINY = "tiny"
 SMOLLM2 = smollm2.NAME
@@ -324,46 +324,6 @@ def go_offline_if_possible(ref: BaseRef) -> str | None:
 
 
 # ---------------------------------------------------------------------------
-# Loading
-
-
-# The fix every "this base is not here" message names: the real base that builds offline
-# from a package index (`tiny` is a toy for tests and would only disappoint).
-OFFLINE_FIX = (
-    f"`personaforge config set model.base {SMOLLM2}` (the built-in 135M chat model, built from "
-    "a package, no hub needed)"
-)
-
-
-def _hub_failure(ref: BaseRef, exc: Exception) -> UserError:
-    return UserError(
-        f"cannot load base model '{ref.name}': {str(exc).splitlines()[0]} "
-        f"(no network or not in the local Hugging Face cache?); fix: {OFFLINE_FIX}"
-    )
-
-
-def load_tokenizer(ref: BaseRef, trust_remote_code: bool = False):
-    transformers = require("transformers", extra="train", feature="loading a base model")
-    try:
-        return transformers.AutoTokenizer.from_pretrained(
-            ref.location, revision=ref.revision, trust_remote_code=trust_remote_code
-        )
-    except OSError as exc:
-        raise _hub_failure(ref, exc) from None
-
-
-def load_model(ref: BaseRef, trust_remote_code: bool = False, **kwargs: Any):
-    """AutoModelForCausalLM.from_pretrained with the user's ref; kwargs pass through (dtype, device_map...)."""
-    transformers = require("transformers", extra="train", feature="loading a base model")
-    try:
-        return transformers.AutoModelForCausalLM.from_pretrained(
-            ref.location, revision=ref.revision, trust_remote_code=trust_remote_code, **kwargs
-        )
-    except OSError as exc:
-        raise _hub_failure(ref, exc) from None
-
-
-# ---------------------------------------------------------------------------
 # Inspection without loading
 
 
@@ -493,27 +453,3 @@ def describe_base(ref: BaseRef) -> BaseInfo:
         available_locally=folder is not None and any(folder.glob("*.safetensors")),
         config=config,
     )
-
-
-# ---------------------------------------------------------------------------
-# Talking to a loaded model
-
-
-def greedy_reply(model, tokenizer, messages: list[dict[str, str]], max_new_tokens: int = 48) -> str:
-    """The model's deterministic answer to a chat, rendered with its own chat template."""
-    import torch
-
-    inputs = tokenizer.apply_chat_template(
-        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-    )
-    inputs = {key: value.to(model.device) for key, value in inputs.items()}
-    with torch.no_grad():
-        output = model.generate(
-            **inputs,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    return tokenizer.decode(
-        output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True
-    ).strip()
