@@ -467,17 +467,25 @@ def sample_home(sample_data, tmp_path_factory):
     return paths
 
 
+def build_grounded(store, paths, **settings_update):
+    from personaforge.serve.grounded import grounded_rows
+
+    settings = Settings(**settings_update)
+    request = DatasetRequest(MixPlan("foundation"), extra_rows=grounded_rows(paths, settings))
+    return build_dataset(store, settings, paths, request)
+
+
 def test_grounded_rows_teach_her_answers_with_the_context_serve_gives(sample_home):
-    from personaforge.dataset.grounded import TRAIN_QUESTIONS, training_questions
     from personaforge.evaluate.knows import PROFILE_QUESTIONS
     from personaforge.sample.persona import FACT_QUESTIONS
+    from personaforge.serve.grounded import TRAIN_QUESTIONS, training_questions
 
     # The knows check asks in other words than the rows teach.
     asked = set(PROFILE_QUESTIONS.values()) | {q for _, q, _ in FACT_QUESTIONS.values()}
     assert not asked & {q for both in TRAIN_QUESTIONS.values() for q in both}
 
     with MemoryStore.open(sample_home.memory_store) as opened:
-        result = build(opened, sample_home)
+        result = build_grounded(opened, sample_home)
         texts = {m.id: m.text for m in opened.memories()}
     train = read_jsonl(result.folder / "train.jsonl")
     held_out = {
@@ -501,9 +509,11 @@ def test_grounded_rows_teach_her_answers_with_the_context_serve_gives(sample_hom
 
 def test_no_grounded_rows_when_serve_does_not_retrieve_or_they_are_off(sample_home):
     with MemoryStore.open(sample_home.memory_store) as opened:
-        off = build(opened, sample_home, serve={"retrieval": False})
-        also_off = build(opened, sample_home, dataset={"grounded": False})
+        off = build_grounded(opened, sample_home, serve={"retrieval": False})
+        also_off = build_grounded(opened, sample_home, dataset={"grounded": False})
+        on = build_grounded(opened, sample_home)
     for result in (off, also_off):
         rows = read_jsonl(result.folder / "train.jsonl")
         assert not [r for r in rows if r["meta"].get("from") == "grounded"]
-        assert result.manifest["counts"]["grounded"] == 0
+        assert "grounded" not in result.manifest["counts"]
+    assert on.manifest["counts"]["grounded"] > 0

@@ -309,6 +309,7 @@ def build_run_dataset(ctx: RunContext, home: Paths):
     """Build the dataset stage's dataset from `home`'s store (a dry run passes a scratch copy)."""
     from personaforge.dataset import DatasetRequest, build_dataset
     from personaforge.dataset.curate import counter_for_base
+    from personaforge.serve.grounded import grounded_rows
     from personaforge.store import MemoryStore
 
     settings = ctx.settings
@@ -320,7 +321,7 @@ def build_run_dataset(ctx: RunContext, home: Paths):
             store,
             settings,
             home,
-            DatasetRequest(mix_plan(ctx)),
+            DatasetRequest(mix_plan(ctx), extra_rows=grounded_rows(home, settings)),
             counter,
             tokenizer_name if counter else None,
         )

@@ -73,6 +73,7 @@ def dataset_build(
     """Turn memories into curated, privacy-scrubbed training examples with an eval split."""
     from personaforge.dataset import DatasetRequest, MixPlan, build_dataset
     from personaforge.dataset.curate import counter_for_base
+    from personaforge.serve.grounded import grounded_rows
 
     if foundation and (monthly or days_recent or old_samples):
         raise UserError("--foundation and --monthly/--days-recent/--old-samples exclude each other")
@@ -96,7 +97,11 @@ def dataset_build(
         as_of=as_of,
     )
     request = DatasetRequest(
-        plan, [k.strip() for k in kind.split(",") if k.strip()], teacher, review
+        plan,
+        [k.strip() for k in kind.split(",") if k.strip()],
+        teacher,
+        review,
+        extra_rows=grounded_rows(state.paths, settings),
     )
     counter, tokenizer_name, problem = counter_for_base(
         settings.model.base, state.paths, settings.model.revision

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,17 +32,22 @@ from personaforge.dataset.curate import (
 )
 from personaforge.dataset.examples import KINDS, Example, dumps
 from personaforge.dataset.extract import ExtractContext, conversations_of, extract
-from personaforge.dataset.grounded import grounded_examples
 from personaforge.dataset.mix import MixPlan, is_eval, select, split_bucket, split_group
 from personaforge.dataset.privacy import scan_memories
 from personaforge.dataset.synth import TeacherClient, teacher_pairs
 from personaforge.errors import UserError
 from personaforge.paths import Paths
-from personaforge.store import MemoryStore
+from personaforge.store import Memory, MemoryStore
 
 FILES = ("train.jsonl", "eval.jsonl", "preference.jsonl", "preference_eval.jsonl")
 MANIFEST = "manifest.json"
 REVIEW = "review.md"
+
+
+# Rows a higher layer adds to the training file after the split, called with (the selected
+# memories, the ids of memories held out for evaluation, the persona prompt, the token
+# counter): serve/grounded.py's grounded rows. Each row's meta.from is counted in the manifest.
+ExtraRows = Callable[[list[Memory], set[str], str, TokenCounter], list[Example]]
 
 
 @dataclass
@@ -50,6 +56,7 @@ class DatasetRequest:
     kinds: list[str] = field(default_factory=lambda: list(KINDS))
     teacher: str | None = None
     review: bool = False
+    extra_rows: ExtraRows | None = None
 
 
 @dataclass
@@ -169,19 +176,15 @@ def build_dataset(
     )
     mark_new(curated.kept, selection.new)
     files, split_stats = split_examples(curated.kept, settings.dataset)
-    if "knowledge" in request.kinds:
+    if request.extra_rows is not None and "knowledge" in request.kinds:
         held_out = {m.id for example in files["eval.jsonl"] for m in example.memories}
-        grounded = grounded_examples(
-            paths,
-            settings,
-            selection.memories,
-            held_out,
-            context.system_prompt,
-            count_tokens or estimated_token_counter,
-        )
-        mark_new(grounded, selection.new)
-        files["train.jsonl"].extend(grounded)
-        split_stats["grounded"] = len(grounded)
+        counter = count_tokens or estimated_token_counter
+        added = request.extra_rows(selection.memories, held_out, context.system_prompt, counter)
+        mark_new(added, selection.new)
+        files["train.jsonl"].extend(added)
+        for row in added:
+            origin = row.extra.get("from", "added")
+            split_stats[origin] = split_stats.get(origin, 0) + 1
     metrics, warnings = quality(curated.kept, curated)
     run = BuildRun(request, settings, selection, candidates, curated, files, tokenizer_name)
     run.split_stats = split_stats

@@ -20,18 +20,25 @@ something her answers use:
   same budget, same privacy scrubbing); a row is kept only when the fact is in it;
 - only in the training file, and never from a memory held out for evaluation.
 
-Rows carry meta.from = "grounded"; the manifest counts them (`counts.grounded`).
+Rows carry meta.from = "grounded"; the manifest counts them (`counts.grounded`). The
+dataset layer knows nothing of profiles or serving: the callers that build a dataset (the
+pipeline's dataset stage, `dataset build`) hand it `grounded_rows(paths, settings)` as the
+request's `extra_rows`.
 """
 
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from personaforge.config import Settings
+from personaforge.dataset.build import ExtraRows
 from personaforge.dataset.curate import TokenCounter
 from personaforge.dataset.examples import Example
 from personaforge.dataset.privacy import scrub
 from personaforge.paths import Paths
+from personaforge.profile import build_profile
+from personaforge.serve.retrieval import open_retriever
 from personaforge.store import Memory
 
 # One question per slot, phrased apart from the knows check's (a test keeps them apart),
@@ -92,9 +99,6 @@ def grounded_examples(
 
     count_tokens: the build's counter of whole conversations; a row longer than
     train.max_seq_length is left out (truncation would cut her answer, which comes last)."""
-    from personaforge.profile import build_profile
-    from personaforge.serve.retrieval import open_retriever
-
     if not settings.dataset.grounded or not paths.memory_store.is_file():
         return []  # (a store built elsewhere than the home has no profile or retriever here)
     facts = build_profile(paths, settings, probe=False).facts
@@ -133,3 +137,8 @@ def _grounded_row(retriever, fact, question: str, answer: str, memory: Memory, s
         return None  # the answer would not come from the context: nothing to learn here
     messages = [*grounded.messages, {"role": "assistant", "content": answer}]
     return Example("knowledge", messages, [memory], extra={"from": "grounded", "slot": fact.key})
+
+
+def grounded_rows(paths: Paths, settings: Settings) -> ExtraRows:
+    """What a dataset request's `extra_rows` takes: this home's grounded rows."""
+    return partial(grounded_examples, paths, settings)
