@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from personaforge.config import DecodeSettings
 from personaforge.decoding import Penalties
 from personaforge.paths import Paths
-from personaforge.serve.engine import Channel, GenerationRequest, LocalEngine
+from personaforge.serve.engine import LocalEngine
+from personaforge.serve.generation import Channel, GenerationRequest
 from personaforge.serve.guard import (
     AccessLog,
     Metrics,
