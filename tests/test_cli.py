@@ -202,3 +202,52 @@ def test_dataset_build_show_list(capsys, sample_data, monkeypatch):
     assert code == 2 and "unknown example kind 'poems'" in err
     code, _, err = run_cli(capsys, "dataset", "show", "ds-nope")
     assert code == 2 and "no dataset 'ds-nope'" in err
+
+
+def test_reload_talks_to_the_server_through_the_admin_client(capsys, paths):
+    """`reload` sends the home's admin token and prints the answer; an error is the server's
+    message in one line; no server at all is one line too (serve/client.admin_post)."""
+    import http.server
+    import threading
+
+    from personaforge.serve.guard import admin_token
+
+    seen = []
+
+    class Stand(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, self.headers["Authorization"], body))
+            known = body.get("version") == "v2"
+            answer = (
+                {"persona": "v2", "loaded": ["v1", "v2"]}
+                if known
+                else {"error": {"message": f"unknown version '{body.get('version')}'"}}
+            )
+            data = json.dumps(answer).encode()
+            self.send_response(200 if known else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Stand)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        code, _, err = run_cli(capsys, "reload", "v2", "--url", url)
+        assert code == 0 and err.strip() == "persona is now v2 (loaded: v1, v2)"
+        assert seen == [("/admin/reload-model", f"Bearer {admin_token(paths)}", {"version": "v2"})]
+        code, _, err = run_cli(capsys, "reload", "v9", "--url", url)
+        assert code == 2 and err.strip() == (
+            f"error: {url}/admin/reload-model: unknown version 'v9'"
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    code, _, err = run_cli(capsys, "reload", "v2", "--url", url)  # nothing listens there now
+    assert code == 2 and err.strip().startswith(f"error: no server at {url} (")
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

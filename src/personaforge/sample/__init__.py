@@ -18,7 +18,7 @@
                                    `identity`: the identity.* settings her chats need
 
 `write_sample_month(DIR, "2026-11")` then adds one further month (Nov 2026 to
-Mar 2027, in order): new daily notes, reviews, topic notes, chats, episodic
+Apr 2027, in order): new daily notes, reviews, topic notes, chats, episodic
 memories and corrections, written with that month's style drift (drift.py), and
 appends the month to the manifest's `months` (drift targets and measurements).
 

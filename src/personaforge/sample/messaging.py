@@ -17,7 +17,9 @@ answers herself); the others write as other people do. Dates follow the
 storyline: the migration estimate in July, the move to Delft on 26 September,
 the B1 exam on 24 September, the Maas half marathon on 18 October. Ingest
 needs her identity for the WhatsApp chats (IDENTITY; the demo writes it into
-config.toml); the Telegram export and the mail name their owner.
+config.toml); the Telegram export and the mail name their owner. The messages
+themselves are data (data/sample/messaging.json); this file gives them the
+shapes of the exports.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import json
 import quopri
 from datetime import datetime, timedelta, timezone
 
+from personaforge.sample import texts
 from personaforge.sample.writer import SampleWriter
 
 IDENTITY = {
@@ -39,339 +42,28 @@ LRM = "\u200e"
 NNBSP = "\u202f"
 TELEGRAM_USER_ID = 5120394876
 
+# The texts are data: data/sample/messaging.json, one row per message or mail, in the
+# shapes below (JSON lists; read back into tuples here).
+_TEXTS = texts.load("messaging.json")
+
 # (when, author, text); author None is a line WhatsApp wrote. Texts starting with LRM are
 # notices iOS writes under someone's name.
 Line = tuple[str, str | None, str]
 
-INGRID: list[Line] = [
-    (
-        "2026-06-07T10:02:11",
-        "Ingrid",
-        LRM
-        + "Messages and calls are end-to-end encrypted. No one outside of this chat, not even WhatsApp, can read or listen to them.",
-    ),
-    ("2026-06-07T10:02:11", "Ingrid", "Mamma asks if you are coming home in August"),
-    ("2026-06-07T10:03:40", "Ingrid", "She already bought brunost for you, so no pressure 😄"),
-    ("2026-06-07T10:31:05", ME, "Yes. First to ninth of August, booked last night."),
-    (
-        "2026-06-07T10:31:30",
-        ME,
-        "Tell her no brunost until I have run. Is that realistic? Not at all.",
-    ),
-    ("2026-06-07T10:33:00", "Ingrid", LRM + "image omitted"),
-    ("2026-06-07T10:33:12", "Ingrid", "The fjord this morning. Come home"),
-    ("2026-07-14T21:40:02", "Ingrid", "How is the tide app going? You went quiet"),
-    (
-        "2026-07-14T21:52:47",
-        ME,
-        "Decided on SQLite today. One file, no server, it just works.\nNet: fewer moving parts, more evenings free.",
-    ),
-    ("2026-07-14T21:53:10", "Ingrid", "I understood one word of that. Proud anyway"),
-    ("2026-07-14T21:55:00", ME, LRM + "You deleted this message."),
-    (
-        "2026-08-09T18:20:33",
-        ME,
-        "Back in Rotterdam. The flat smells of nothing. Missing the fjord already.",
-    ),
-    (
-        "2026-08-09T18:45:19",
-        "Ingrid",
-        "Told you. Mamma cried at the airport, don't tell her I said that",
-    ),
-    (
-        "2026-08-09T19:02:00",
-        ME,
-        f"I won't. Fair enough, I cried on the train {LRM}<This message was edited>",
-    ),
-    ("2026-09-20T09:12:44", "Ingrid", "Exam on Thursday? Nervous?"),
-    (
-        "2026-09-20T09:40:10",
-        ME,
-        "A bit. Reading is fine, listening is the weak spot.\nTomorrow: two listening tests, then nothing.",
-    ),
-    (
-        "2026-09-24T16:03:21",
-        ME,
-        "B1 done. Listening was hard, speaking went well. Is that a pass? Probably.",
-    ),
-    ("2026-09-24T16:04:02", "Ingrid", "🎉🎉🎉 Knew it"),
-    ("2026-09-24T16:04:30", "Ingrid", LRM + "audio omitted"),
-    ("2026-09-27T12:30:55", "Ingrid", "How is Delft? Send pictures of the new place"),
-    (
-        "2026-09-27T13:10:08",
-        ME,
-        "Boxes everywhere. The canal is right outside the window.\nThe bike to the station is eight minutes — better than Rotterdam.",
-    ),
-    ("2026-09-27T13:10:40", ME, LRM + "image omitted"),
-    ("2026-10-18T14:02:19", "Ingrid", "Did you finish?? Pappa keeps refreshing the results page"),
-    (
-        "2026-10-18T14:20:03",
-        ME,
-        "Finished. 1:52. Legs gone, head fine.\nNet: the boring plan worked.",
-    ),
-    ("2026-10-18T14:21:00", "Ingrid", "Under two hours! Pappa says he ran faster in 1989"),
-    ("2026-10-18T14:25:31", ME, "He says that every year. Next year Bergen, he can pace me."),
-]
-
-RUNNERS: list[Line] = [
-    (
-        "2026-06-02T07:55:00",
-        None,
-        "Messages and calls are end-to-end encrypted. No one outside of this chat, not even WhatsApp, can read or listen to them. Tap to learn more.",
-    ),
-    ("2026-06-02T07:55:00", None, 'Joost created group "Maas Runners"'),
-    ("2026-06-02T07:55:00", None, "Joost added you"),
-    ("2026-06-02T07:58:00", "Joost", "Welcome all. Sunday long runs from the Erasmus bridge, 8:00"),
-    ("2026-06-02T08:05:00", "Lotte", "I'm in. Slow pace please, I'm new"),
-    (
-        "2026-06-02T08:11:00",
-        ME,
-        "In. Also slow. The plan says conversational pace for long runs, so we talk.",
-    ),
-    ("2026-06-02T08:12:00", "Joost", "<Media omitted>"),
-    ("2026-07-19T19:30:00", "Lotte", "Too hot for Sunday? 31 degrees forecast"),
-    ("2026-07-19T19:41:00", ME, "Start at 7 instead. Heat does not care about the plan."),
-    (
-        "2026-07-19T19:42:00",
-        "Joost",
-        "POLL:\nStart time Sunday?\nOPTION: 7:00 (3 votes)\nOPTION: 8:00 (1 vote)",
-    ),
-    ("2026-07-19T19:50:00", "Lotte", "null"),
-    ("2026-07-19T19:51:00", "Lotte", "This message was deleted"),
-    ("2026-09-13T20:02:00", "Joost", "Last long run before the taper. 18 km?"),
-    (
-        "2026-09-13T20:15:00",
-        ME,
-        "18 km, yes. Then I move house on the 26th, so my long run that week is carrying boxes.",
-    ),
-    ("2026-09-13T20:16:00", "Lotte", "Ha. Need help with the boxes?"),
-    (
-        "2026-09-13T20:20:00",
-        ME,
-        "Honestly, yes. Saturday morning, I bring coffee <This message was edited>",
-    ),
-    ("2026-10-19T09:00:00", None, "Lotte left"),
-    ("2026-10-19T09:05:00", "Joost", "Results are up. Maren 1:52, nice"),
-    (
-        "2026-10-19T09:30:00",
-        ME,
-        "Thanks. Negative split, which never happens. Is it the taper? Mostly.",
-    ),
-]
+INGRID: list[Line] = [tuple(row) for row in _TEXTS["whatsapp_ingrid"]]
+RUNNERS: list[Line] = [tuple(row) for row in _TEXTS["whatsapp_runners"]]
 
 # Telegram: (id, when, from name, text, extra fields); her user id is TELEGRAM_USER_ID.
-TELEGRAM_ANNA = [
-    (
-        11,
-        "2026-07-21T20:05:00",
-        "Anna Berg",
-        "Installed the Tidewatch beta. Where do I report wrong tide times?",
-        {},
-    ),
-    (
-        12,
-        "2026-07-21T20:12:00",
-        ME,
-        "Here is fine. Station name, date, and what the official table says.",
-        {},
-    ),
-    (
-        13,
-        "2026-07-21T20:12:30",
-        ME,
-        "Wrong in a measurable way is useful. Wrong in a vague way is not.",
-        {},
-    ),
-    (
-        14,
-        "2026-07-21T20:40:00",
-        "Anna Berg",
-        "Vlissingen is 14 minutes late on Saturday's high water",
-        {},
-    ),
-    (
-        15,
-        "2026-07-21T20:44:00",
-        ME,
-        "Noted. Shallow-water constituents, probably. Fix this week.",
-        {},
-    ),
-    (
-        16,
-        "2026-07-21T20:45:00",
-        ME,
-        "Tide tables for Zeeland, season 2026",
-        {"forwarded_from": "Rijkswaterstaat"},
-    ),
-    (
-        17,
-        "2026-07-21T20:46:00",
-        ME,
-        "",
-        {
-            "via_bot": "@gif",
-            "media_type": "animation",
-            "file": "(File not included. Change data exporting settings to download.)",
-        },
-    ),
-    (
-        18,
-        "2026-08-20T18:00:00",
-        "Anna Berg",
-        "New version is right for Vlissingen now. Den Helder still off",
-        {},
-    ),
-    (
-        19,
-        "2026-08-20T18:30:00",
-        ME,
-        "Den Helder is the hard one. The model is rough there — I am on it.\nTomorrow: compare a full week against the table.",
-        {},
-    ),
-    (20, "2026-10-30T21:00:00", "Anna Berg", "Saw the v0.1 release note. Congrats!", {}),
-    (
-        21,
-        "2026-10-30T21:10:00",
-        ME,
-        "Thanks. Small, offline, no accounts. Small things get finished.",
-        {},
-    ),
-]
-TELEGRAM_GROUP = [
-    (
-        31,
-        "2026-08-02T10:00:00",
-        ME,
-        "Welcome to the beta. One rule: report with a station name.",
-        {},
-    ),
-    (
-        32,
-        "2026-08-02T10:20:00",
-        "Sofie de Wit",
-        "Hoek van Holland slack water was spot on today",
-        {},
-    ),
-    (33, "2026-08-02T10:25:00", "Jonas Vermeer", "Same for Scheveningen. Nice work", {}),
-    (
-        34,
-        "2026-08-02T10:40:00",
-        ME,
-        "Good to hear. Spot on for two stations is a sample of two, so keep reporting.",
-        {},
-    ),
-]
-TELEGRAM_SAVED = [
-    (
-        41,
-        "2026-06-30T22:10:00",
-        ME,
-        "Idea: slack water as a band, not a line. Uncertainty is information.",
-        {},
-    ),
-    (
-        42,
-        "2026-06-30T22:12:00",
-        ME,
-        "Harmonic analysis explained in one chart",
-        {"saved_from": "Sea Kayak Weekly"},
-    ),
-]
+TELEGRAM_ANNA = [tuple(row) for row in _TEXTS["telegram_anna"]]
+TELEGRAM_GROUP = [tuple(row) for row in _TEXTS["telegram_group"]]
+TELEGRAM_SAVED = [tuple(row) for row in _TEXTS["telegram_saved"]]
 
 # Mail: (thread, when, from (name, address), to, labels, subject, body, html?)
 MAREN_MAIL = (ME, "maren.holt@gmail.com")
 PRIYA = ("Priya Raman", "priya.raman@kestrelfreight.example")
 MAIL = [
-    (
-        "1771000000000000001",
-        "2026-07-02T09:10:00",
-        PRIYA,
-        MAREN_MAIL,
-        "Inbox,Important,Opened",
-        "Routing migration estimate",
-        "Hi Maren,\n\nCould you give me a number for the routing migration by Friday? Leadership wants one figure for the roadmap.\n\nThanks,\nPriya",
-        False,
-    ),
-    (
-        "1771000000000000001",
-        "2026-07-03T14:20:00",
-        MAREN_MAIL,
-        PRIYA,
-        "Sent",
-        "Re: Routing migration estimate",
-        "Hi Priya,\n\n10 to 14 weeks. A single number would be a guess dressed up as a plan.\n\nThe range rests on three assumptions:\n- the two undocumented consumers behave like the others\n- shadow traffic runs clean for two weeks\n- nobody moves the September freeze\n\nIf one of them breaks, I will say so the same day.\n\nMaren\n\nOn Thu, 2 Jul 2026 at 11:10, Priya Raman <priya.raman@kestrelfreight.example> wrote:\n> Hi Maren,\n>\n> Could you give me a number for the routing migration by Friday?\n\n-- \nMaren Holt\nBackend, Kestrel Freight",
-        False,
-    ),
-    (
-        "1771000000000000001",
-        "2026-07-03T15:02:00",
-        PRIYA,
-        MAREN_MAIL,
-        "Inbox,Opened",
-        "RE: Routing migration estimate",
-        "Works for me. I'll present the range with your assumptions.\n\nPriya\n\n________________________________\nFrom: Maren Holt <maren.holt@gmail.com>\nSent: Friday, July 3, 2026 4:20 PM\nTo: Priya Raman\nSubject: Re: Routing migration estimate\n\n10 to 14 weeks. A single number would be a guess dressed up as a plan.",
-        False,
-    ),
-    (
-        "1771000000000000002",
-        "2026-09-01T08:30:00",
-        ("Delftse Huurwoningen", "verhuur@delftse-huur.example"),
-        MAREN_MAIL,
-        "Inbox,Opened",
-        "Sleuteloverdracht Oude Delft",
-        "Beste mevrouw Holt,\n\nDe sleuteloverdracht is op zaterdag 26 september om 10:00. Wilt u bevestigen dat dit past?\n\nMet vriendelijke groet,\nDelftse Huurwoningen",
-        False,
-    ),
-    (
-        "1771000000000000002",
-        "2026-09-01T19:45:00",
-        MAREN_MAIL,
-        ("Delftse Huurwoningen", "verhuur@delftse-huur.example"),
-        "Sent",
-        "Re: Sleuteloverdracht Oude Delft",
-        '<div dir="ltr">Beste heer of mevrouw,<br><br>Zaterdag 26 september om 10:00 past goed. Ik kom met een vriendin en veel dozen.<br><br>Met vriendelijke groet,<br>Maren Holt</div><br><div class="gmail_quote"><div class="gmail_attr">Op di 1 sep 2026 om 10:30 schreef Delftse Huurwoningen &lt;verhuur@delftse-huur.example&gt;:<br></div><blockquote class="gmail_quote">De sleuteloverdracht is op zaterdag 26 september om 10:00.</blockquote></div>',
-        True,
-    ),
-    (
-        "1771000000000000003",
-        "2026-09-25T07:00:00",
-        ("Maas Marathon", "info@maasmarathon.example"),
-        MAREN_MAIL,
-        "Inbox,Category Updates",
-        "Your start number for 18 October",
-        "Dear runner,\n\nYour start number is 2318. Start wave C, 10:20, Erasmus bridge.\n\nSee you on the 18th!\nThe Maas Marathon team",
-        False,
-    ),
-    (
-        "1771000000000000004",
-        "2026-10-05T12:00:00",
-        ("Prize Office", "winner@lucky-prize.example"),
-        MAREN_MAIL,
-        "Spam,Category Promotions",
-        "You have won a kayak",
-        "Claim your free kayak today. Click the link.",
-        False,
-    ),
-    (
-        "1771000000000000005",
-        "2026-10-26T20:15:00",
-        ("Jonas Vermeer", "jonas@vermeer.example"),
-        MAREN_MAIL,
-        "Inbox,Opened",
-        "Tidewatch talk at the club?",
-        "Hoi Maren,\n\nWould you give a short talk about Tidewatch at the kayak club in November? Twenty minutes, coffee included.\n\nJonas",
-        False,
-    ),
-    (
-        "1771000000000000005",
-        "2026-10-27T07:40:00",
-        MAREN_MAIL,
-        ("Jonas Vermeer", "jonas@vermeer.example"),
-        "Sent",
-        "Re: Tidewatch talk at the club?",
-        "Hoi Jonas,\n\nYes. Twenty minutes is right: ten on how tides are predicted, ten on where the app is wrong.\nIs that a strange pitch? Maybe. It is the honest one.\n\nMaren\n\nSent from my iPhone\n\nOn Mon, 26 Oct 2026 at 21:15, Jonas Vermeer <jonas@vermeer.example> wrote:\n> Would you give a short talk about Tidewatch at the kayak club in November?",
-        False,
-    ),
+    (thread, when, tuple(sender), tuple(to), labels, subject, body, html)
+    for thread, when, sender, to, labels, subject, body, html in _TEXTS["mail"]
 ]
 
 

@@ -6,7 +6,8 @@ and the admin endpoints POST /admin/reload-model, /admin/rollback,
 /admin/unload, /admin/load, which need the bearer token from
 `$PERSONAFORGE_HOME/serve/admin-token` (created at first start, mode 0600).
 An optional API key guards /v1. Limits, auth, errors, metrics and the access
-log are guard.py's, shared with the vLLM engine. Every status an endpoint can
+log are guard.py's, shared with the vLLM engine; so are the reload and rollback
+routes (`add_swap_routes`, here). Every status an endpoint can
 answer is declared in /openapi.json, which tests/reliability fuzzes.
 """
 
@@ -16,7 +17,8 @@ import asyncio
 import json
 import time
 import uuid
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
@@ -25,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from personaforge.config import DecodeSettings
 from personaforge.decoding import Penalties
 from personaforge.paths import Paths
-from personaforge.serve.engine import Channel, GenerationRequest, LocalEngine
+from personaforge.serve.engine import LocalEngine
+from personaforge.serve.generation import Channel, GenerationRequest
 from personaforge.serve.guard import (
     AccessLog,
     Metrics,
@@ -272,6 +275,38 @@ def sampling(body: Sampling, defaults: DecodeSettings) -> dict[str, Any]:
     }
 
 
+class Swappable(Protocol):
+    """What the swap routes need from an engine (LocalEngine, vllm.VllmBridge)."""
+
+    def reload(self, version: str | None = None, model_path: str | None = None) -> str: ...
+    def rollback(self) -> str: ...
+
+
+def add_swap_routes(
+    app: FastAPI, engine: Swappable, admin: list[Any], loaded: Callable[[], Iterable[str]]
+) -> None:
+    """POST /admin/reload-model and /admin/rollback, the same for both engines.
+
+    Each answers the version `persona` now shows and the names of the loaded versions
+    (`loaded()`); `admin` is the dependency that checks the admin token.
+    """
+
+    @app.post(
+        "/admin/reload-model", response_model=Persona, responses=ADMIN_ERRORS, dependencies=admin
+    )
+    async def reload_model(body: ReloadRequest, raw: Request):
+        note(raw, model=body.version or body.model_path)
+        # In a thread: reading and checking the adapter takes a while and must not hold the loop.
+        adapter = await asyncio.to_thread(engine.reload, body.version, body.model_path)
+        return {"persona": adapter, "loaded": sorted(loaded())}
+
+    @app.post(
+        "/admin/rollback", response_model=Persona, responses=ROLLBACK_ERRORS, dependencies=admin
+    )
+    async def rollback():
+        return {"persona": engine.rollback(), "loaded": sorted(loaded())}
+
+
 def create_app(
     engine: LocalEngine,
     paths: Paths,
@@ -457,20 +492,7 @@ def create_app(
         }
         return PlainTextResponse(metrics.render(gauges), media_type=PROMETHEUS_TYPE)
 
-    @app.post(
-        "/admin/reload-model", response_model=Persona, responses=ADMIN_ERRORS, dependencies=admin
-    )
-    async def reload_model(body: ReloadRequest, raw: Request):
-        note(raw, model=body.version or body.model_path)
-        # In a thread: reading and checking the adapter takes a while and must not hold the loop.
-        adapter = await asyncio.to_thread(engine.reload, body.version, body.model_path)
-        return {"persona": adapter, "loaded": sorted(engine.loaded_paths)}
-
-    @app.post(
-        "/admin/rollback", response_model=Persona, responses=ROLLBACK_ERRORS, dependencies=admin
-    )
-    async def rollback():
-        return {"persona": engine.rollback(), "loaded": sorted(engine.loaded_paths)}
+    add_swap_routes(app, engine, admin, lambda: engine.loaded_paths)
 
     @app.post(
         "/admin/unload", response_model=EngineStatus, responses=ADMIN_ERRORS, dependencies=admin

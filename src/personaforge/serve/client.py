@@ -1,4 +1,5 @@
-"""Talking to a running `personaforge serve` from another process (reload, the pipeline).
+"""Talking to a running `personaforge serve` from another process: `personaforge reload`,
+the pipeline's reload stage and the demo all send their admin requests through `admin_post`.
 
 Admin requests carry the token the server keeps in the home (guard.admin_token),
 so only the person who owns the home can swap the model a server answers with.

@@ -34,13 +34,10 @@ from fastapi.responses import Response, StreamingResponse
 from personaforge.config import DecodeSettings
 from personaforge.paths import Paths
 from personaforge.serve.app import (
-    ADMIN_ERRORS,
     GENERATION_ERRORS,
     RAW,
-    ROLLBACK_ERRORS,
-    Persona,
-    ReloadRequest,
     Sources,
+    add_swap_routes,
     resolve_grounding,
     source_header,
 )
@@ -257,18 +254,5 @@ def create_vllm_app(
             "persona": bridge.aliases.get(PERSONA),
         }
 
-    @app.post(
-        "/admin/reload-model", response_model=Persona, responses=ADMIN_ERRORS, dependencies=admin
-    )
-    async def reload_model(body: ReloadRequest, request: Request):
-        note(request, model=body.version or body.model_path)
-        version = await asyncio.to_thread(bridge.reload, body.version, body.model_path)
-        return {"persona": version, "loaded": sorted(bridge.loaded)}
-
-    @app.post(
-        "/admin/rollback", response_model=Persona, responses=ROLLBACK_ERRORS, dependencies=admin
-    )
-    async def rollback():
-        return {"persona": bridge.rollback(), "loaded": sorted(bridge.loaded)}
-
+    add_swap_routes(app, bridge, admin, lambda: bridge.loaded)
     return app

@@ -69,6 +69,23 @@ def human_seconds(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def budget_note(numbers: dict[str, Any]) -> str:
+    """' (the 30 min budget: 412 of 1,668 examples, 1 epoch)' when a budget bound the training."""
+    time_record = numbers.get("time") or {}
+    if not time_record.get("bound"):
+        return ""
+    budget = human_seconds(time_record["budget_seconds"])
+    if "stopped_at_step" in time_record:
+        what = f"stopped at step {time_record['stopped_at_step']} of {time_record['of_steps']}"
+    else:
+        epochs = time_record["epochs"]
+        what = (
+            f"{time_record['examples']:,} of {time_record['of_examples']:,} examples, "
+            f"{epochs} epoch{'s' if epochs > 1 else ''}"
+        )
+    return f" (bound by the {budget} time budget: {what})"
+
+
 # -- what a run would process -----------------------------------------------------------------
 
 
