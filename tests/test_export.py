@@ -122,25 +122,84 @@ SMOLLM2_TEMPLATE = (  # SmolLM2-135M-Instruct's template as our smollm2 build sa
 )
 
 
-def test_ollama_template_check_mirrors_a_default_system_prompt(micro_base):
-    """SmolLM2 adds a system turn when a chat has none and its bos is '<|im_start|>' itself:
-    the Modelfile must carry that system prompt, and anything that is not ChatML is refused."""
+# Meta-Llama-3-8B-Instruct's chat template (bos first, content trimmed, no default system).
+LLAMA3_HF_TEMPLATE = (
+    "{% set loop_messages = messages %}{% for message in loop_messages %}"
+    "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'"
+    "+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}"
+    "{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}"
+    "{% endif %}"
+)
+
+
+def test_ollama_template_renders_like_the_tokenizer(micro_base):
+    """The Modelfile's TEMPLATE, executed as Ollama fills it, against apply_chat_template:
+    plain ChatML (the tiny base), SmolLM2's default system prompt (carried as SYSTEM) and
+    Llama 3; a template that differs in one character is refused."""
     from transformers import AutoTokenizer
 
-    from personaforge.export import chatml_default_system
+    from personaforge.export import LLAMA3_TEMPLATE, ollama_template
 
     tokenizer = AutoTokenizer.from_pretrained(micro_base)
-    assert chatml_default_system(tokenizer) is None  # the tiny base: plain ChatML
+    family, system, lines = ollama_template(tokenizer)
+    assert (family.name, system) == ("ChatML", None)
+    assert "gives the tokenizer's chat-template text on 3 conversations" in lines[0]
     tokenizer.chat_template = SMOLLM2_TEMPLATE
     tokenizer.bos_token = "<|im_start|>"
-    assert chatml_default_system(tokenizer) == (
-        "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
-    )
+    family, system, lines = ollama_template(tokenizer)
+    assert system == "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    assert lines[0].endswith("with the default system prompt as SYSTEM")
     tokenizer.chat_template = SMOLLM2_TEMPLATE.replace(
         "'\n' + message['content']", "': ' + message['content']"
     )
-    with pytest.raises(UserError, match="not plain ChatML"):
-        chatml_default_system(tokenizer)
+    with pytest.raises(UserError, match="Ollama template check failed: conversation 1"):
+        ollama_template(tokenizer)
+
+    llama = AutoTokenizer.from_pretrained(micro_base)
+    llama.chat_template = LLAMA3_HF_TEMPLATE
+    llama.bos_token = "<|begin_of_text|>"
+    family, system, lines = ollama_template(llama)
+    assert (family.name, family.template, system) == ("Llama 3", LLAMA3_TEMPLATE, None)
+    llama.chat_template = LLAMA3_HF_TEMPLATE.replace("<|end_header_id|>\n\n", "<|end_header_id|>\n")
+    with pytest.raises(UserError, match="Ollama template check failed"):
+        ollama_template(llama)
+
+
+def test_go_template_subset_renders_as_ollama_would():
+    """Exact outputs for the text/template subset: trim markers, if/else if/else, range, eq/ne,
+    and Ollama's values (system turns both in .System and .Messages; same-role turns merged)."""
+    from personaforge.ollama_template import TemplateError, ollama_values, render
+
+    values = ollama_values(
+        [
+            {"role": "user", "content": "hi"},
+            {"role": "user", "content": "again"},
+            {"role": "assistant", "content": "yes"},
+        ],
+        system="be brief",
+    )
+    assert values["System"] == "be brief"
+    assert [m["Role"] for m in values["Messages"]] == ["system", "user", "assistant"]
+    assert values["Messages"][1]["Content"] == "hi\n\nagain"
+    template = (
+        "{{ if .System }}[{{ .System }}]\n{{ end }}"
+        '{{- range .Messages }}\n  {{- if eq .Role "user" }}U:{{ .Content }}'
+        '{{ else if ne .Role "system" }}A:{{ .Content }}{{ else }}S{{ end }}|\n{{- end }}'
+    )
+    assert render(template, values) == "[be brief]\nS|U:hi\n\nagain|A:yes|"
+    # The template export used to write rendered a system turn twice under Ollama's values.
+    doubled = "{{ if .System }}{{ .System }};{{ end }}{{ range .Messages }}{{ .Content }};{{ end }}"
+    assert render(doubled, ollama_values([{"role": "system", "content": "s"}])) == "s;s;"
+    for unsupported in (
+        "{{ .System | trim }}",
+        "{{ range $i, $m := .Messages }}{{ end }}",
+        "{{ if .System }}x",
+        "{{ .Nope }}",
+        "{{/* c */}}",
+    ):
+        with pytest.raises(TemplateError):
+            render(unsupported, values)
 
 
 def test_top1_agreement_leaves_out_near_ties_but_not_confident_flips():

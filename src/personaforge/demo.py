@@ -475,7 +475,8 @@ def judged_on_writing(paths: Paths, current: str | None) -> dict[str, Any]:
 def stage_table(result: DemoResult) -> list[tuple[str, str, str]]:
     """Every step with the status it really ended in."""
     rows = [
-        ("base", "done", f"{result.base}: {len(result.answers)} answers checked"),
+        # The base's answers are generated and printed for a person to read; nothing scores them.
+        ("base", "done", f"{result.base}: loaded, {len(result.answers)} greedy answers shown"),
         ("sample data", "done", f"{result.manifest.get('person')}, written to {result.data_dir}"),
     ]
     record = result.record

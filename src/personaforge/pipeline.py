@@ -478,11 +478,17 @@ def stage_export(ctx: RunContext) -> Outcome:
     ]
     numbers = {
         "version": current,
-        "exports": {r.format: {"path": str(r.path), "bytes": r.size} for r in results},
+        "exports": {
+            r.format: {"path": str(r.path), "bytes": r.size, "unchecked": r.unchecked}
+            for r in results
+        },
     }
-    return Outcome(
-        StageStatus.DONE, f"{current}: " + ", ".join(r.format for r in results), numbers, results
-    )
+    unchecked = [r for r in results if not r.verified]
+    summary = f"{current}: " + ", ".join(r.format for r in results)
+    if unchecked:  # written, but a check could not run: not "done", and the line says why
+        why = "; ".join(f"{r.format} {line}" for r in unchecked for line in r.unchecked)
+        return Outcome(StageStatus.UNCHECKED, f"{summary}; unchecked: {why}", numbers, results)
+    return Outcome(StageStatus.DONE, summary, numbers, results)
 
 
 def stage_reload(ctx: RunContext) -> Outcome:
@@ -641,7 +647,9 @@ def run_pipeline(
         if resumed is not None:
             record = log.resume(resumed)
             finished = {
-                s.name for s in record.stages if s.status in (StageStatus.DONE, StageStatus.SKIPPED)
+                s.name
+                for s in record.stages
+                if s.status in (StageStatus.DONE, StageStatus.UNCHECKED, StageStatus.SKIPPED)
             }
             first = next((n for n in STAGE_NAMES if n not in finished), None)
             _restore(ctx, record)

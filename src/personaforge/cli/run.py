@@ -16,6 +16,7 @@ runs_app = typer.Typer(help="Past runs of `personaforge run`: list, show.", no_a
 
 STATUS_MARKS = {
     "done": "[green]✓[/]",
+    "unchecked": "[yellow]?[/]",
     "skipped": "[dim]–[/]",
     "stopped": "[yellow]■[/]",
     "failed": "[red]✗[/]",
