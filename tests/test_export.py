@@ -19,7 +19,7 @@ try:
 except ImportError:
     HAVE_LLAMA_CPP = False
 needs_llama_cpp = pytest.mark.skipif(
-    not HAVE_LLAMA_CPP, reason="llama-cpp-python not installed (make test-full)"
+    not HAVE_LLAMA_CPP, reason="llama-cpp-python not installed (`make test` builds it)"
 )
 
 
@@ -70,8 +70,46 @@ def test_gguf_loads_in_llama_cpp_and_continues_like_transformers(exported_home, 
     assert any(name.endswith(f"{quant}.gguf") for name in result.files)
     assert any("chat template present" in c for c in result.checks)
     line = next(c for c in result.checks if c.startswith("llama.cpp vs transformers"))
+    assert result.verified and result.unchecked == []
     if quant == "f32":
         assert "3/3 greedy continuations identical" in line
+
+
+def test_a_gguf_check_that_cannot_run_is_unchecked_not_passed(
+    exported_home, tmp_path, monkeypatch, capsys
+):
+    """Without llama-cpp-python the file is converted but its continuations are not compared:
+    the result, the CLI and the run's export stage say "unchecked", never passed or done."""
+    import sys
+
+    from personaforge.cli.export import print_export
+    from personaforge.pipeline import RunContext, RunRequest, stage_export
+    from personaforge.registry import Registry
+    from personaforge.runs import StageStatus
+
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # `import llama_cpp` now fails
+    result = export_version(exported_home, "v1", "gguf", quant="f32", out=tmp_path / "gguf")
+    assert "v1-f32.gguf" in result.files and not result.verified
+    assert len(result.unchecked) == 1 and result.unchecked[0].startswith("not loaded: llama-cpp")
+    assert any("chat template present" in c for c in result.checks)
+    assert not any("not loaded" in c for c in result.checks)
+    print_export(result)
+    out = capsys.readouterr().out
+    assert "? unchecked: not loaded" in out and "✓ not loaded" not in out
+
+    with Registry.open(exported_home) as registry:
+        registry.promote("v1", force=True)
+    settings = micro_settings().model_copy(
+        update={
+            "run": Settings().run.model_copy(
+                update={"export_formats": ["gguf"], "export_quant": "f32"}
+            )
+        }
+    )
+    outcome = stage_export(RunContext(exported_home, settings, RunRequest(), promoted=["v1"]))
+    assert outcome.status == StageStatus.UNCHECKED
+    assert "; unchecked: gguf not loaded: llama-cpp-python is not installed" in outcome.summary
+    assert outcome.numbers["exports"]["gguf"]["unchecked"] == result.unchecked
 
 
 @needs_llama_cpp

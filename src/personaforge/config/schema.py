@@ -116,7 +116,7 @@ class TrainSettings(_Section):
         "auto",
         description=(
             "Recompute activations to save memory. auto: on for CUDA when needed to fit, "
-            "off on CPU (it makes a step about 2.4x slower there)."
+            "off on CPU (it makes every step much slower there)."
         ),
     )
     lora_dropout: float = Field(
