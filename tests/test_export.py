@@ -8,7 +8,7 @@ import pytest
 
 from personaforge.config import Settings
 from personaforge.errors import UserError
-from personaforge.export import export_version
+from personaforge.export import CHATML_TEMPLATE, export_version
 from personaforge.train.run import TrainRequest, train
 from tests.helpers import micro_home, micro_settings
 
@@ -142,6 +142,8 @@ def test_lora_gguf_and_ollama_modelfile(exported_home, tmp_path):
     )
     modelfile = (tmp_path / "ollama" / "Modelfile").read_text()
     assert "FROM ./v1-f16.gguf" in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
+    assert f'TEMPLATE """{CHATML_TEMPLATE}"""' in modelfile and ollama.verified
+    assert any(c.startswith("TEMPLATE, executed as Ollama fills it") for c in ollama.checks)
     # The home's decode settings, as PARAMETER lines (the defaults: none set in this home).
     assert parameters(modelfile) == expected_parameters(Settings().decode)
     assert "TEMPLATE" in modelfile and ollama.command.endswith(
