@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import subprocess
 import tempfile
@@ -125,6 +126,16 @@ def measure(args: argparse.Namespace) -> dict:
     }
 
 
+# Expected range of n normal samples in standard deviations (d2, the control-chart constant).
+RANGE_IN_SIGMAS = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326, 6: 2.534}
+
+
+def margin_factor(seeds: int) -> float:
+    """From an n-seed spread to a one-sided 95% bound on the difference of two trainings:
+    sigma = spread / d2(n); the difference has sqrt(2) sigma; 1.645 of those."""
+    return 1.645 * math.sqrt(2) / RANGE_IN_SIGMAS[seeds]
+
+
 def markdown(reports: list[dict]) -> str:
     """The "gate noise" section: one row per base, and the largest spread."""
     lines = [
@@ -145,11 +156,15 @@ def markdown(reports: list[dict]) -> str:
             f"| {r['base']} | {r.get('date', '?')}, {r.get('commit', '?')} | {r['steps']} | "
             f"{r['learning_rate']:g} | {seeds} | {r['spread']:.1%} | {r['seconds']:,.0f} |"
         )
-    widest = max(reports, key=lambda r: r["spread"])
+    widest = max(reports, key=lambda r: r["spread"] * margin_factor(len(r["runs"])))
+    bound = widest["spread"] * margin_factor(len(widest["runs"]))
     lines += [
         "",
-        f"Largest spread: {widest['spread']:.1%} ({widest['base']}, "
-        f"{len(widest['runs'])} seeds). JSON: bench/results/gate-noise-*.json.",
+        f"Largest spread: {widest['spread']:.1%} ({widest['base']}, {len(widest['runs'])} seeds). "
+        f"A candidate and the current version are two trainings: a one-sided 95% bound on "
+        f"their difference is {margin_factor(len(widest['runs'])):.2f}x that spread, "
+        f"{bound:.1%}; `gate.current_style_margin` is this rounded up to a whole percent "
+        f"({math.ceil(bound * 100 - 1e-9)}%). JSON: bench/results/gate-noise-*.json.",
         "",
     ]
     return "\n".join(lines)
