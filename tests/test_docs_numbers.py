@@ -30,12 +30,19 @@ BOUND = re.compile(
     r"budget(?: of)?|more than|less than|every|per|each)\s*(?:about\s+)?[\s(]*$",
     re.IGNORECASE,
 )
-CODE = re.compile(r"```.*?```|`[^`]*`", re.DOTALL)  # fenced blocks, then inline spans
+# Fenced blocks, inline code spans, and a quoted example value ('2h').
+CODE = re.compile(r"```.*?```|`[^`]*`|'[\w.]+'", re.DOTALL)
+# Figures that are advice or conventions, not measurements, each with why.
+NOT_MEASURED = {
+    "2x rank": "lora_alpha's rule of thumb (configuration.md, from the settings schema)",
+}
 
 
 def figures(text: str) -> list[tuple[str, str, str, int]]:
     """(number, unit, as written, line) for each measured-looking figure outside backticks
     (a code span may wrap onto the next line)."""
+    for phrase in NOT_MEASURED:
+        text = text.replace(phrase, " " * len(phrase))
     text = CODE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
     found = []
     for match in FIGURE.finditer(text):
