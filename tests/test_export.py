@@ -173,23 +173,41 @@ LLAMA3_HF_TEMPLATE = (
 )
 
 
+# Meta-Llama-3.1-8B-Instruct's chat template without its tool-calling branches: a system
+# turn always, its knowledge-cutoff and date lines first, the chat's system prompt after them.
+LLAMA31_HF_TEMPLATE = (
+    "{{- bos_token }}{%- if not date_string is defined %}{%- set date_string = '26 Jul 2024' %}"
+    "{%- endif %}{%- if messages[0]['role'] == 'system' %}"
+    "{%- set system_message = messages[0]['content']|trim %}{%- set messages = messages[1:] %}"
+    "{%- else %}{%- set system_message = '' %}{%- endif %}"
+    "{{- '<|start_header_id|>system<|end_header_id|>\\n\\n' }}"
+    "{{- 'Cutting Knowledge Date: December 2023\\n' }}{{- 'Today Date: ' + date_string + '\\n\\n' }}"
+    "{{- system_message }}{{- '<|eot_id|>' }}{%- for message in messages %}"
+    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'"
+    "+ message['content'] | trim + '<|eot_id|>' }}{%- endfor %}{%- if add_generation_prompt %}"
+    "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
+)
+
+
 def test_ollama_template_renders_like_the_tokenizer(micro_base):
     """The Modelfile's TEMPLATE, executed as Ollama fills it, against apply_chat_template:
-    plain ChatML (the tiny base), SmolLM2's default system prompt (carried as SYSTEM) and
-    Llama 3; a template that differs in one character is refused."""
+    plain ChatML (the tiny base), SmolLM2's default system prompt (carried as SYSTEM),
+    Llama 3, and Llama 3.1's fixed system lines (carried in the TEMPLATE); a template that
+    differs in one newline is refused."""
     from transformers import AutoTokenizer
 
-    from personaforge.export import LLAMA3_TEMPLATE, ollama_template
+    from personaforge.export import CHATML_TEMPLATE, LLAMA3_TEMPLATE, ollama_template
 
     tokenizer = AutoTokenizer.from_pretrained(micro_base)
-    family, system, lines = ollama_template(tokenizer)
-    assert (family.name, system) == ("ChatML", None)
-    assert "gives the tokenizer's chat-template text on 3 conversations" in lines[0]
+    found = ollama_template(tokenizer)
+    assert (found.family.name, found.template, found.system) == ("ChatML", CHATML_TEMPLATE, None)
+    assert "gives the tokenizer's chat-template text on 3 conversations" in found.checks[0]
     tokenizer.chat_template = SMOLLM2_TEMPLATE
     tokenizer.bos_token = "<|im_start|>"
-    family, system, lines = ollama_template(tokenizer)
-    assert system == "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
-    assert lines[0].endswith("with the default system prompt as SYSTEM")
+    found = ollama_template(tokenizer)
+    assert found.template == CHATML_TEMPLATE
+    assert found.system == "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    assert found.checks[0].endswith("with the default system prompt as SYSTEM")
     tokenizer.chat_template = SMOLLM2_TEMPLATE.replace(
         "'\n' + message['content']", "': ' + message['content']"
     )
@@ -199,8 +217,14 @@ def test_ollama_template_renders_like_the_tokenizer(micro_base):
     llama = AutoTokenizer.from_pretrained(micro_base)
     llama.chat_template = LLAMA3_HF_TEMPLATE
     llama.bos_token = "<|begin_of_text|>"
-    family, system, lines = ollama_template(llama)
-    assert (family.name, family.template, system) == ("Llama 3", LLAMA3_TEMPLATE, None)
+    found = ollama_template(llama)
+    assert (found.family.name, found.template, found.system) == ("Llama 3", LLAMA3_TEMPLATE, None)
+    llama.chat_template = LLAMA31_HF_TEMPLATE
+    found = ollama_template(llama)
+    assert found.system is None and found.template.startswith(
+        "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+        "Today Date: 26 Jul 2024\n\n{{ .System }}<|eot_id|>{{ range .Messages }}"
+    )
     llama.chat_template = LLAMA3_HF_TEMPLATE.replace("<|end_header_id|>\n\n", "<|end_header_id|>\n")
     with pytest.raises(UserError, match="Ollama template check failed"):
         ollama_template(llama)

@@ -421,7 +421,26 @@ class TemplateFamily:
     marker: str  # in the HF chat template
     template: str  # the Modelfile's TEMPLATE
     stops: tuple[str, ...]
-    system_turn: str  # the tokenizer's system turn, to find a system prompt it adds itself
+    system_open: str  # the text of a system turn around its content
+    system_close: str
+
+    @property
+    def system_turn(self) -> str:
+        """A pattern for the tokenizer's system turn; group 1 is its content."""
+        return re.escape(self.system_open) + "(.*?)" + re.escape(self.system_close)
+
+    def with_system_prefix(self, prefix: str) -> str:
+        """The TEMPLATE for a chat template that always writes a system turn starting with
+        `prefix` (Llama 3.1: its knowledge-cutoff and date lines) and the chat's own system
+        prompt after it: the system turn is unconditional and carries the prefix."""
+        block = self.system_open + "{{ .System }}" + self.system_close
+        conditional = "{{- if .System }}" + block + "{{ end }}"
+        if not self.template.startswith(conditional) or "{{" in prefix or '"""' in prefix:
+            raise UserError(
+                f"Ollama template check failed: cannot carry the system prefix {prefix!r}"
+            )
+        rest = self.template[len(conditional) :].replace("{{- range", "{{ range", 1)
+        return self.system_open + prefix + "{{ .System }}" + self.system_close + rest
 
 
 TEMPLATE_FAMILIES = [
@@ -430,27 +449,39 @@ TEMPLATE_FAMILIES = [
         "<|im_start|>",
         CHATML_TEMPLATE,
         ("<|im_end|>", "<|im_start|>"),
-        r"<\|im_start\|>system\n(.*?)<\|im_end\|>",
+        "<|im_start|>system\n",
+        "<|im_end|>\n",
     ),
     TemplateFamily(
         "Llama 3",
         "<|start_header_id|>",
         LLAMA3_TEMPLATE,
         ("<|eot_id|>", "<|start_header_id|>"),
-        r"<\|start_header_id\|>system<\|end_header_id\|>\n\n(.*?)<\|eot_id\|>",
+        "<|start_header_id|>system<|end_header_id|>\n\n",
+        "<|eot_id|>",
     ),
 ]
 
 
-def ollama_template(tokenizer) -> tuple[TemplateFamily, str | None, list[str]]:
-    """The Modelfile TEMPLATE for this tokenizer, the SYSTEM it needs, and the check's line.
+@dataclass(frozen=True)
+class OllamaTemplate:
+    family: TemplateFamily
+    template: str  # the Modelfile's TEMPLATE text
+    system: str | None  # its SYSTEM line, if any
+    checks: list[str]
+
+
+def ollama_template(tokenizer) -> OllamaTemplate:
+    """The Modelfile TEMPLATE and SYSTEM for this tokenizer, checked.
 
     Ollama's TEMPLATE must render the very text the model was trained on. Some templates
-    add a default system turn when a chat has none (SmolLM2: "You are a helpful AI
-    assistant named SmolLM, ..."); the Modelfile then carries it as SYSTEM. The TEMPLATE
-    is executed as Ollama would for a few conversations and compared with the tokenizer's
-    chat template (ollama_template.check_template); anything that differs is refused
-    rather than exported with a wrong prompt.
+    add a default system turn when a chat has none and replace it with the chat's own
+    (SmolLM2: "You are a helpful AI assistant named SmolLM, ..."): the Modelfile carries
+    it as SYSTEM. Some always write a system turn and put the chat's system prompt after a
+    fixed text (Llama 3.1's cutoff and date lines): the TEMPLATE carries that text. The
+    TEMPLATE is then executed as Ollama would for a few conversations and compared with the
+    tokenizer's chat template (ollama_template.check_template); anything that differs is
+    refused rather than exported with a wrong prompt.
     """
     template = tokenizer.chat_template or ""
     family = next((f for f in TEMPLATE_FAMILIES if f.marker in template), None)
@@ -460,12 +491,18 @@ def ollama_template(tokenizer) -> tuple[TemplateFamily, str | None, list[str]]:
             + ", ".join(f.name for f in TEMPLATE_FAMILIES)
             + "); export --format gguf and write the Modelfile's TEMPLATE by hand"
         )
-    plain = tokenizer.apply_chat_template(
-        CONVERSATIONS[0], add_generation_prompt=True, tokenize=False
-    )
-    added = re.search(family.system_turn, plain, re.DOTALL)
-    system = added.group(1) if added else None
-    return family, system, check_template(tokenizer, family.template, system)
+
+    def system_of(messages: list[dict[str, str]]) -> str | None:
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        found = re.search(family.system_turn, text, re.DOTALL)
+        return found.group(1) if found else None
+
+    default = system_of(CONVERSATIONS[0])  # no system turn of its own
+    with_system = CONVERSATIONS[1]  # starts with one
+    text, system = family.template, default
+    if default and system_of(with_system) == default + with_system[0]["content"]:
+        text, system = family.with_system_prefix(default), None
+    return OllamaTemplate(family, text, system, check_template(tokenizer, text, system))
 
 
 def modelfile_parameters(decoding: DecodeSettings) -> str:
@@ -499,14 +536,14 @@ def export_ollama(job: ExportJob) -> tuple[list[str], str]:
     from transformers import AutoTokenizer
 
     # Checked before the slow GGUF conversion, so a template we cannot mirror fails fast.
-    family, system, template_checks = ollama_template(AutoTokenizer.from_pretrained(job.folder))
-    checks = export_gguf(job) + template_checks
+    found = ollama_template(AutoTokenizer.from_pretrained(job.folder))
+    checks = export_gguf(job) + found.checks
     gguf_name = next(p.name for p in job.staging.glob("*.gguf"))
-    stops = "".join(f'PARAMETER stop "{stop}"\n' for stop in family.stops)
-    default_system = f'SYSTEM """{system}"""\n\n' if system else ""
+    stops = "".join(f'PARAMETER stop "{stop}"\n' for stop in found.family.stops)
+    default_system = f'SYSTEM """{found.system}"""\n\n' if found.system else ""
     modelfile = (
         f"# personaforge {job.folder.name} ({job.card['method']}, base {job.card['base']['name']})\n"
-        f'FROM ./{gguf_name}\n\nTEMPLATE """{family.template}"""\n\n{default_system}{stops}'
+        f'FROM ./{gguf_name}\n\nTEMPLATE """{found.template}"""\n\n{default_system}{stops}'
         + modelfile_parameters(job.decoding or load_settings(job.paths).settings.decode)
         + "PARAMETER num_ctx 2048\n"
     )
