@@ -66,7 +66,8 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format --check src tests bench
 
 # The GGUF round-trip tests need llama-cpp-python, so `make test` (and .ci/run) build it
-# first: about 6 minutes on 2 cores, once per .venv; the suite itself takes about 8.
+# first, once per .venv: with the suite, well inside CI's 90 minutes (both times:
+# bench/RESULTS.md, "demo on the real base").
 test: lint $(VENV)/.installed-gguf
 	$(VENV)/bin/pytest
 
