@@ -15,10 +15,10 @@ DEMO_HOME   ?= $(if $(PERSONAFORGE_HOME),$(PERSONAFORGE_HOME),$(CURDIR)/.demo-ho
 
 help:
 	@echo "make demo   - set up .venv and run the whole job on the real built-in base (smollm2-135m)"
-	@echo "make test   - set up .venv and run lint + the test suite"
+	@echo "make test   - set up .venv (llama-cpp-python included) and run lint + the test suite"
 	@echo "make demo-forget - after make demo: forget one sample correction, retrain, verify"
 	@echo "make demo-month - after make demo: the next month of her life and the monthly cycle on it"
-	@echo "make test-full - also build llama-cpp-python and install chromium: GGUF and browser tests"
+	@echo "make test-full - also chromium, the real base and the long tests: browser and slow tests"
 	@echo "make docs   - regenerate docs/configuration.md from the settings schema"
 	@echo "make clean  - remove .venv and the demo state"
 
@@ -51,7 +51,8 @@ demo: $(VENV)/.installed-demo $(VENV)/.installed-gguf
 	PERSONAFORGE_HOME="$(DEMO_HOME)" $(VENV)/bin/personaforge demo
 
 # Forgetting on the demo home: one correction out of the store, the datasets and every
-# model; DPO replayed from the version that never saw it; old and new compared.
+# model; DPO replayed from the version that never saw it; old and new compared. Its measured
+# time: bench/RESULTS.md, "then `make demo-forget` on the same home".
 demo-forget: $(VENV)/.installed-demo $(VENV)/.installed-gguf
 	PERSONAFORGE_HOME="$(DEMO_HOME)" $(VENV)/bin/personaforge demo --forget
 
@@ -64,7 +65,10 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 
-test: lint
+# The GGUF round-trip tests need llama-cpp-python, so `make test` (and .ci/run) build it
+# first, once per .venv: with the suite, well inside CI's 90 minutes (both times:
+# bench/RESULTS.md, "demo on the real base").
+test: lint $(VENV)/.installed-gguf
 	$(VENV)/bin/pytest
 
 # Headless Chromium for the dashboard's browser tests: Debian's package, driven by Playwright
@@ -75,8 +79,8 @@ browser:
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	else echo "no chromium and not root: the browser tests will skip (apt-get install chromium)"; fi
 
-# Everything: GGUF round-trips through llama-cpp-python, the browser tests, the real
-# base built from its package, and the demo on the real base in a scratch home.
+# Everything: the browser tests, the real base built from its package, the long tests,
+# and the demo on the real base in a scratch home (GGUF round-trips already run in `test`).
 test-full: lint $(VENV)/.installed-gguf browser
 	PERSONAFORGE_TEST_FULL=1 $(VENV)/bin/pytest
 	home=$$(mktemp -d) && PERSONAFORGE_HOME=$$home $(VENV)/bin/personaforge demo && rm -rf $$home

@@ -52,6 +52,22 @@ def test_every_command_has_help_with_examples(capsys, path, is_group):
         assert "Examples" in out and "$ " in out
 
 
+GROUPS = [path for path, is_group in COMMANDS if is_group and path]
+
+
+@pytest.mark.parametrize("path", GROUPS, ids=[" ".join(p) for p in GROUPS])
+def test_a_bare_group_lists_its_commands_and_asks_for_one(capsys, path):
+    """`personaforge profile` alone does nothing on its own, like every command group: it shows
+    its subcommands and exits 2 (docs/profile.md says so)."""
+    group = typer.main.get_command(app)
+    for name in path:
+        group = group.commands[name]
+    code, out, err = run_cli(capsys, *path)
+    assert code == 2 and "Usage:" in out + err
+    listed = out + err
+    assert group.commands and all(name in listed for name in group.commands)
+
+
 def test_hoist_moves_set_to_the_front():
     assert hoist_global_options(["doctor", "--set", "a.b=1", "--json", "--set=c.d=2"]) == [
         "--set",

@@ -232,18 +232,27 @@ def test_membership_gap_is_paired_and_its_noise_shrinks_with_more_examples():
 def test_regurgitation_counts_only_words_the_kept_notes_do_not_hold(micro_base):
     from transformers import AutoTokenizer
 
-    from personaforge.forget import REGURGITATION_NGRAM, _token_ngrams, forgotten_only_ngrams
+    from personaforge.forget import REGURGITATION_NGRAM, forgotten_only_ngrams
 
     tokenizer = AutoTokenizer.from_pretrained(micro_base)
-    forgotten = ["Overproofed. The kitchen was warm. Watch the dough, not the clock, always."]
+
+    def runs(text: str) -> set[tuple[int, ...]]:  # every REGURGITATION_NGRAM tokens in a row
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        return {
+            tuple(ids[i : i + REGURGITATION_NGRAM])
+            for i in range(len(ids) - REGURGITATION_NGRAM + 1)
+        }
+
+    forgotten = "Overproofed. The kitchen was warm. Watch the dough, not the clock, always."
     kept_note = (
         "In the Sourdough note: the kitchen was warm. Watch the dough, not the clock, always."
     )
-    alone = forgotten_only_ngrams(tokenizer, forgotten, [])
-    only = forgotten_only_ngrams(tokenizer, forgotten, [kept_note])
-    in_kept = _token_ngrams(tokenizer, [kept_note], REGURGITATION_NGRAM)
-    assert alone & in_kept and not only & in_kept  # the shared phrase's runs are dropped
-    opening = tokenizer(forgotten[0], add_special_tokens=False)["input_ids"][:REGURGITATION_NGRAM]
+    shared = runs(forgotten) & runs(kept_note)
+    assert len(shared) >= 3  # the shared phrase is several runs long
+    assert forgotten_only_ngrams(tokenizer, [forgotten], []) == runs(forgotten)
+    only = forgotten_only_ngrams(tokenizer, [forgotten], [kept_note])
+    assert only == runs(forgotten) - shared and only  # the shared phrase's runs are dropped
+    opening = tokenizer(forgotten, add_special_tokens=False)["input_ids"][:REGURGITATION_NGRAM]
     assert tuple(opening) in only  # "Overproofed." is the forgotten note's alone
 
 
@@ -278,9 +287,12 @@ def test_forgetting_a_correction_replays_only_dpo_from_the_clean_version(
         ("v3", "pairs", "v1"),
     ]
     old, new = report.verification
-    if new.reproduced or new.separated:
-        assert report.proven is False
-    elif old.reproduced or old.separated:
-        assert report.proven is True
-    else:  # v2 never showed the one pair either: nothing to claim gone (a 6-step DPO)
-        assert report.proven is None and report.verdict == "nothing measurable to remove"
+    # What the setup decides, not the measurement: v2 trained on the pair and v3 never did, so
+    # the pair gains more over v1 in v2 than in v3, and v3 neither stands out on it nor repeats it.
+    assert old.forgotten_gain > new.forgotten_gain, (old, new)
+    assert not new.separated and new.reproduced == 0, new
+    # Whether v2's one pair stood out of the noise is the measurement's to say (a 6-step DPO:
+    # gap 0.129 against noise 0.131 when measured; at lr 1e-3, 2.51 against 2.68), so the
+    # report may say "proven gone" or "nothing measurable to remove", never that it failed.
+    # The rule from measurements to verdict: test_forget_claims_only_what_it_measured.
+    assert report.proven is not False and report.verdict != "NOT proven gone", report.verdict

@@ -7,6 +7,7 @@ side-by-side answers, and a home that works afterwards.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -75,8 +76,12 @@ def test_demo_runs_every_stage_and_reports_each(demo_output, demo_home):
     (record,) = list_runs(demo_home)
     statuses = {s["name"]: s["status"] for s in record["stages"]}
     # Statuses come from what each stage produced: no server ran during the run, so reload
-    # says skipped, and the stage table the demo prints agrees with the record.
-    assert statuses["reload"] == "skipped" and statuses["export"] == "done"
+    # says skipped; the Ollama export is verified only where llama-cpp-python is installed
+    # (`make test` installs it), else it is unchecked, never done; the stage table the demo
+    # prints agrees with the record.
+    verified = importlib.util.find_spec("llama_cpp") is not None
+    assert statuses["reload"] == "skipped"
+    assert statuses["export"] == ("done" if verified else "unchecked")
     assert record["status"] == "finished" and record["version"] == current
 
 

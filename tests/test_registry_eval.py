@@ -201,7 +201,7 @@ def test_gate_rules():
 
 
 def test_gate_compares_with_the_current_version_both_ways():
-    gate = Settings().gate  # current_style_margin 0.02
+    gate = Settings().gate  # current_style_margin 0.03: 10.15 is inside, 11.0 outside
     base, current = metrics(style=100.0), metrics(style=10.0)
     better = verdict({"base": base, "candidate": metrics(style=9.0), "current": current}, gate)
     assert better["decision"] == "promote" and marks(better)["vs current"] is True

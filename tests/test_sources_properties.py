@@ -106,9 +106,7 @@ def parse_quietly(source: str, data: bytes) -> Parsed | None:
     for memory in parsed.memories:
         assert isinstance(memory.created_at, str) and memory.locator
         assert isinstance(memory.text, str)
-        # No empty memory is stored; a note of nothing but an empty link still makes one, a
-        # known bug (xfail, strict: test_sources.py::test_a_note_of_only_an_empty_link_is_no_memory).
-        assert memory.text.strip() or source == "vault", memory
+        assert memory.text.strip(), memory  # no empty memory is stored, from any source
         if source == "vault":  # notes are cut into parts of at most ingest.max_memory_chars
             assert len(memory.text) <= SETTINGS.max_memory_chars
     assert all(isinstance(reason, str) and reason for reason in parsed.bad)

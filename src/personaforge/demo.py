@@ -248,7 +248,7 @@ def run_demo(
 
 # The correction `demo --forget` takes back (feedback/corrections.jsonl: "What went wrong
 # with the flat loaf?"). Only DPO trained on corrections, so forgetting it replays DPO from
-# the SFT version (about 8 minutes on 2 cores) instead of retraining from the base (15), and
+# the SFT version instead of retraining from the base (time: bench/RESULTS.md), and
 # DPO's few pairs are what a 24-step demo actually memorises: SFT sees each row at most once
 # (train and held-out replies improved alike, 0.962 vs 0.957 nats per token), while the
 # trained pairs' margin rose 6.6 nats over v1 against 3.1 for held-out pairs.
@@ -475,7 +475,8 @@ def judged_on_writing(paths: Paths, current: str | None) -> dict[str, Any]:
 def stage_table(result: DemoResult) -> list[tuple[str, str, str]]:
     """Every step with the status it really ended in."""
     rows = [
-        ("base", "done", f"{result.base}: {len(result.answers)} answers checked"),
+        # The base's answers are generated and printed for a person to read; nothing scores them.
+        ("base", "done", f"{result.base}: loaded, {len(result.answers)} greedy answers shown"),
         ("sample data", "done", f"{result.manifest.get('person')}, written to {result.data_dir}"),
     ]
     record = result.record

@@ -32,7 +32,10 @@ from personaforge.store import MIGRATIONS, apply_migrations
 class StageStatus(str, Enum):
     """How a stage ended: chosen by the stage from what it produced (pipeline.Outcome)."""
 
-    DONE = "done"  # it made what it is for
+    DONE = "done"  # it made what it is for, and every check it has passed
+    UNCHECKED = (
+        "unchecked"  # it made what it is for, but a check could not run (summary says which)
+    )
     SKIPPED = "skipped"  # nothing to do, with the reason in the summary
     STOPPED = "stopped"  # it ended the run early on purpose ("nothing new to learn")
     FAILED = "failed"

@@ -53,7 +53,8 @@ def print_export(result) -> None:
     for file, size in result.files.items():
         stdout.print(f"  {file:<32} {human_bytes(size):>10}", markup=False)
     for check in result.checks:
-        mark = "[yellow]![/]" if check.startswith("not loaded") else "[green]✓[/]"
-        stdout.print(f"  {mark} {escape(check)}")
+        stdout.print(f"  [green]✓[/] {escape(check)}")
+    for line in result.unchecked:
+        stdout.print(f"  [yellow]? unchecked:[/] {escape(line)}")
     if result.command:
         stdout.print(f"  run: {result.command}", markup=False, soft_wrap=True)

@@ -12,6 +12,7 @@ from personaforge.ui import console, stdout
 
 STATUS_MARKS = {
     "done": "[green]✓[/]",
+    "unchecked": "[yellow]?[/]",
     "skipped": "[dim]–[/]",
     "stopped": "[yellow]■[/]",
     "failed": "[red]✗[/]",
@@ -197,5 +198,8 @@ def finish_line(record: Any) -> None:
     colour = {"finished": "green", "nothing new": "yellow"}.get(record.status, "red")
     made = f"; current version {record.version}" if record.version else ""
     stdout.print(f"[bold {colour}]run {record.id} {record.status}[/]{made}")
+    for stage in record.stages:  # made, but a check could not run: never folded into "finished"
+        if stage.status == "unchecked":
+            stdout.print(f"  [yellow]? {stage.name} unchecked:[/] {escape(stage.summary)}")
     if record.error:
         console.print(f"  {escape(record.error)}")

@@ -379,7 +379,7 @@ def public_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def profile_text(paths: Paths) -> str | None:
-    """USER_PROFILE.md from the home, redacted, once `personaforge profile` has written it."""
+    """USER_PROFILE.md from the home, redacted, once `personaforge profile build` has written it."""
     try:
         data = read_bytes(paths.home, PROFILE) if paths.home.is_dir() else None
     except NotFound:  # a symlink: whatever it points at is not the home's to show

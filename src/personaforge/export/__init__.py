@@ -9,8 +9,12 @@ Every export verifies itself before it says so:
 - gguf / lora-gguf: loaded through llama-cpp-python (when installed); greedy
   continuations compared with transformers token by token, and the chat
   template checked in the GGUF metadata;
-- ollama: the Modelfile's template family matches the tokenizer's chat template, and its
-  PARAMETER lines are the decode settings serve and the gate use.
+- ollama: the Modelfile's TEMPLATE, executed as Ollama fills it, renders the tokenizer's
+  chat-template text for a few conversations (export/ollama.py, export/template_check.py), and
+  its PARAMETER lines
+  are the decode settings serve and the gate use.
+A check that cannot run here (no llama-cpp-python) is reported in `ExportResult.unchecked`,
+never among the checks that passed.
 The files are written to a staging folder that becomes the output only after
 verification passed, so a failed export leaves nothing that looks finished.
 
@@ -23,12 +27,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +40,15 @@ from typing import Any
 from personaforge.atomic import atomic_directory
 from personaforge.config import DecodeSettings, load_settings
 from personaforge.errors import UserError
-from personaforge.gguf_check import PROMPTS, verify_gguf
+from personaforge.export.gguf_check import PROMPTS, Unchecked, verify_gguf
+from personaforge.export.ollama import (  # the Ollama names are part of this module's API
+    CHATML_TEMPLATE as CHATML_TEMPLATE,
+)
+from personaforge.export.ollama import LLAMA3_TEMPLATE as LLAMA3_TEMPLATE
+from personaforge.export.ollama import TEMPLATE_FAMILIES as TEMPLATE_FAMILIES
+from personaforge.export.ollama import modelfile_parameters, ollama_template
 from personaforge.paths import Paths
 
-FORMATS = ("adapter", "merged", "gguf", "lora-gguf", "ollama")
 GGUF_TYPES = ("f32", "f16", "bf16", "q8_0")  # the converter's own output types
 LLAMA_CPP_PYTHON = "0.3.36"  # its sdist carries vendor/llama.cpp/convert_*.py and gguf-py
 # 16-bit merged weights differ from fp32 base+adapter by rounding; measured on the
@@ -52,8 +61,14 @@ class ExportResult:
     format: str
     path: Path
     files: dict[str, int]  # name -> bytes
-    checks: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)  # measured and met, each with its number
     command: str | None = None  # e.g. the `ollama create` line
+    unchecked: list[str] = field(default_factory=list)  # could not be measured here, and why
+
+    @property
+    def verified(self) -> bool:
+        """Every check it has ran; False when one could not (e.g. no llama-cpp-python)."""
+        return not self.unchecked
 
     @property
     def size(self) -> int:
@@ -308,11 +323,17 @@ def _gguf_metadata(path: Path, tools: Path) -> dict[str, Any]:
 # -- the formats that need GGUF ---------------------------------------------------------------------------
 
 
-def export_gguf(
-    paths: Paths, folder: Path, card: dict[str, Any], base_location: str, staging: Path, quant: str
-) -> list[str]:
+def export_gguf(job: ExportJob) -> list[str]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    paths, folder, card, base_location, staging, quant = (
+        job.paths,
+        job.folder,
+        job.card,
+        job.base_location,
+        job.staging,
+        job.quant,
+    )
     if quant not in GGUF_TYPES:
         raise UserError(
             f"--quant {quant} is not one llama.cpp's converter writes; choose {', '.join(GGUF_TYPES)}"
@@ -341,11 +362,16 @@ def export_gguf(
     return checks
 
 
-def export_lora_gguf(
-    paths: Paths, folder: Path, card: dict[str, Any], base_location: str, staging: Path, quant: str
-) -> list[str]:
+def export_lora_gguf(job: ExportJob) -> list[str]:
     from transformers import AutoTokenizer
 
+    paths, folder, base_location, staging, quant = (
+        job.paths,
+        job.folder,
+        job.base_location,
+        job.staging,
+        job.quant,
+    )
     lora_type = "f16" if quant in ("q8_0",) else quant
     out = staging / f"{folder.name}-lora-{lora_type}.gguf"
     run_converter(
@@ -377,132 +403,61 @@ def export_lora_gguf(
 
 # -- ollama ------------------------------------------------------------------------------------------------
 
-CHATML_TEMPLATE = """{{- if .System }}<|im_start|>system
-{{ .System }}<|im_end|>
-{{ end }}{{- range .Messages }}<|im_start|>{{ .Role }}
-{{ .Content }}<|im_end|>
-{{ end }}<|im_start|>assistant
-"""
-LLAMA3_TEMPLATE = """{{- if .System }}<|start_header_id|>system<|end_header_id|>
 
-{{ .System }}<|eot_id|>{{ end }}{{- range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>
-
-{{ .Content }}<|eot_id|>{{ end }}<|start_header_id|>assistant<|end_header_id|>
-
-"""
-# (marker in the HF chat template, Ollama TEMPLATE, stop tokens)
-TEMPLATE_FAMILIES = [
-    ("<|im_start|>", CHATML_TEMPLATE, ["<|im_end|>", "<|im_start|>"]),
-    ("<|start_header_id|>", LLAMA3_TEMPLATE, ["<|eot_id|>", "<|start_header_id|>"]),
-]
-
-
-def _chatml_render(messages: list[dict[str, str]]) -> str:
-    return (
-        "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
-        + "<|im_start|>assistant\n"
-    )
-
-
-def chatml_default_system(tokenizer) -> str | None:
-    """The system prompt the tokenizer's ChatML template adds when a chat has none, or None.
-
-    Ollama's TEMPLATE must render the very text the model was trained on. Some ChatML
-    templates add a default system turn (SmolLM2: "You are a helpful AI assistant named
-    SmolLM, ..."); the Modelfile then carries it as SYSTEM. Some set bos to "<|im_start|>"
-    itself, so a leading bos is only dropped when the text does not match without it.
-    Anything else is not ChatML and is refused rather than exported with a wrong prompt.
-    """
-
-    def same(rendered: str, messages: list[dict[str, str]]) -> bool:
-        text = _chatml_render(messages)
-        return rendered in (text, (tokenizer.bos_token or "") + text)
-
-    def render(messages: list[dict[str, str]]) -> str:
-        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-
-    with_system = PROMPTS[2]
-    if not same(render(with_system), with_system):
-        raise UserError("Ollama template check failed: the chat template is not plain ChatML")
-    plain = PROMPTS[1]
-    rendered = render(plain)
-    if same(rendered, plain):
-        return None
-    added = re.search(r"<\|im_start\|>system\n(.*?)<\|im_end\|>\n", rendered, re.DOTALL)
-    if added and same(rendered, [{"role": "system", "content": added.group(1)}, *plain]):
-        return added.group(1)
-    raise UserError("Ollama template check failed: the chat template is not plain ChatML")
-
-
-def modelfile_parameters(decoding: DecodeSettings) -> str:
-    """PARAMETER lines that make Ollama decode as `serve` and the gate do (settings `decode`).
-
-    Ollama adds top_k 40 when none is given; ours has no top-k, so it is switched off (0).
-    llama.cpp's penalties also count prompt tokens within repeat_last_n, ours only the
-    reply's; no_repeat_ngram_size has no llama.cpp counterpart and is named in a comment.
-    """
-    lines = [
-        f"PARAMETER temperature {decoding.temperature:g}",
-        f"PARAMETER top_p {decoding.top_p:g}",
-        "PARAMETER top_k 0",
-        f"PARAMETER repeat_penalty {decoding.repetition_penalty:g}",
-        f"PARAMETER repeat_last_n {decoding.repeat_last_n}",
-    ]
-    lines += [
-        f"PARAMETER {name} {getattr(decoding, name):g}"
-        for name in ("frequency_penalty", "presence_penalty")
-        if getattr(decoding, name)
-    ]
-    if decoding.no_repeat_ngram_size:
-        lines.append(
-            f"# decode.no_repeat_ngram_size {decoding.no_repeat_ngram_size}: Ollama has no such "
-            "parameter"
-        )
-    return "".join(line + "\n" for line in lines)
-
-
-def export_ollama(
-    paths: Paths,
-    folder: Path,
-    card: dict[str, Any],
-    base_location: str,
-    staging: Path,
-    quant: str,
-    name: str,
-    decoding: DecodeSettings,
-) -> tuple[list[str], str]:
+def export_ollama(job: ExportJob) -> tuple[list[str], str]:
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    template = tokenizer.chat_template or ""
-    family = next((f for f in TEMPLATE_FAMILIES if f[0] in template), None)
-    if family is None:
-        raise UserError(
-            "no Ollama TEMPLATE for this chat template family (known: ChatML, Llama 3); "
-            "export --format gguf and write the Modelfile's TEMPLATE by hand"
-        )
     # Checked before the slow GGUF conversion, so a template we cannot mirror fails fast.
-    system = chatml_default_system(tokenizer) if family[0] == "<|im_start|>" else None
-    checks = export_gguf(paths, folder, card, base_location, staging, quant)
-    if family[0] == "<|im_start|>":
-        checks.append(
-            "TEMPLATE renders the same text as the tokenizer's chat template (ChatML)"
-            + (", with its default system prompt as SYSTEM" if system else "")
-        )
-    gguf_name = next(p.name for p in staging.glob("*.gguf"))
-    stops = "".join(f'PARAMETER stop "{stop}"\n' for stop in family[2])
-    default_system = f'SYSTEM """{system}"""\n\n' if system else ""
+    found = ollama_template(AutoTokenizer.from_pretrained(job.folder))
+    checks = export_gguf(job) + found.checks
+    gguf_name = next(p.name for p in job.staging.glob("*.gguf"))
+    stops = "".join(f'PARAMETER stop "{stop}"\n' for stop in found.family.stops)
+    default_system = f'SYSTEM """{found.system}"""\n\n' if found.system else ""
     modelfile = (
-        f"# personaforge {folder.name} ({card['method']}, base {card['base']['name']})\n"
-        f'FROM ./{gguf_name}\n\nTEMPLATE """{family[1]}"""\n\n{default_system}{stops}'
-        + modelfile_parameters(decoding)
+        f"# personaforge {job.folder.name} ({job.card['method']}, base {job.card['base']['name']})\n"
+        f'FROM ./{gguf_name}\n\nTEMPLATE """{found.template}"""\n\n{default_system}{stops}'
+        + modelfile_parameters(job.decoding or load_settings(job.paths).settings.decode)
         + "PARAMETER num_ctx 2048\n"
     )
-    (staging / "Modelfile").write_text(modelfile)
-    return checks, f"ollama create {name} -f {staging.name}/Modelfile"
+    (job.staging / "Modelfile").write_text(modelfile)
+    return checks, f"ollama create {job.name} -f {job.staging.name}/Modelfile"
 
 
 # -- entry point ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ExportJob:
+    """What every format reads: the version, its base, where to write, and the options."""
+
+    paths: Paths
+    folder: Path
+    card: dict[str, Any]
+    base_location: str
+    staging: Path
+    quant: str
+    name: str
+    decoding: DecodeSettings | None  # ollama's PARAMETER lines; None: the home's settings
+
+
+@dataclass(frozen=True)
+class Format:
+    write: Callable[[ExportJob], tuple[list[str], str | None]]  # -> checks, a command to run
+    gguf: bool  # the output is a GGUF file of type --quant (its folder name says which)
+
+
+FORMAT_TABLE: dict[str, Format] = {
+    "adapter": Format(
+        lambda j: (export_adapter(j.folder, j.card, j.base_location, j.staging), None), False
+    ),
+    "merged": Format(
+        lambda j: (export_merged(j.folder, j.card, j.base_location, j.staging), None), False
+    ),
+    "gguf": Format(lambda j: (export_gguf(j), None), True),
+    "lora-gguf": Format(lambda j: (export_lora_gguf(j), None), True),
+    "ollama": Format(export_ollama, True),
+}
+FORMATS = tuple(FORMAT_TABLE)
 
 
 def export_version(
@@ -517,31 +472,26 @@ def export_version(
 ) -> ExportResult:
     """Export `version` (default: the current one) as `fmt`; an Ollama Modelfile carries
     `decoding` (default: the home's settings `decode`) as its PARAMETER lines."""
-    if fmt not in FORMATS:
+    if fmt not in FORMAT_TABLE:
         raise UserError(f"unknown export format '{fmt}'; choose {', '.join(FORMATS)}")
     from personaforge.bases import quiet_libraries
 
     quiet_libraries()
     version, folder, card = _version(paths, version, allow_forgotten)
     base_location = _base_location(paths, card)
-    suffix = "" if fmt in ("adapter", "merged") else f"-{quant}"
+    form = FORMAT_TABLE[fmt]
+    suffix = f"-{quant}" if form.gguf else ""
     target = Path(out) if out else paths.home / "exports" / f"{version}-{fmt}{suffix}"
-    command = None
     with atomic_directory(target) as staging:
-        if fmt == "adapter":
-            checks = export_adapter(folder, card, base_location, staging)
-        elif fmt == "merged":
-            checks = export_merged(folder, card, base_location, staging)
-        elif fmt == "gguf":
-            checks = export_gguf(paths, folder, card, base_location, staging, quant)
-        elif fmt == "lora-gguf":
-            checks = export_lora_gguf(paths, folder, card, base_location, staging, quant)
-        else:
-            if decoding is None:
-                decoding = load_settings(paths).settings.decode
-            checks, command = export_ollama(
-                paths, folder, card, base_location, staging, quant, name, decoding
-            )
+        job = ExportJob(paths, folder, card, base_location, staging, quant, name, decoding)
+        checks, command = form.write(job)
     if command:
         command = f"cd {target.parent} && " + command.replace(f"{staging.name}/", f"{target.name}/")
-    return ExportResult(fmt, target, _sizes(target), checks, command)
+    return ExportResult(
+        fmt,
+        target,
+        _sizes(target),
+        [c for c in checks if not isinstance(c, Unchecked)],
+        command,
+        [str(c) for c in checks if isinstance(c, Unchecked)],
+    )

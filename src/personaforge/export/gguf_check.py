@@ -28,6 +28,10 @@ PROMPTS = [
 CONTINUATION_TOKENS = 16
 
 
+class Unchecked(str):
+    """A check that could not run here, with why: shown as unchecked, never as passed."""
+
+
 def llama_cpp_module():
     try:
         import llama_cpp
@@ -161,8 +165,10 @@ def verify_gguf(
     llama_cpp = llama_cpp_module()
     if llama_cpp is None:
         return [
-            "not loaded: llama-cpp-python is not installed (pip install 'personaforge[gguf]'); "
-            "the file was converted but its continuations are unchecked"
+            Unchecked(
+                "not loaded: llama-cpp-python is not installed (pip install 'personaforge[gguf]'); "
+                "the file was converted but its continuations are unchecked"
+            )
         ]
     kwargs = {"lora_path": str(lora_path)} if lora_path else {}
     llm = llama_cpp.Llama(
