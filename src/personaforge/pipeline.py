@@ -49,9 +49,6 @@ from personaforge.runs import (
     list_runs,
     run_lock,
 )
-from personaforge.strategies import (  # STRATEGIES and Strategy are part of this module's API
-    REHEARSAL_SHARE_CAP as REHEARSAL_SHARE_CAP,
-)
 from personaforge.strategies import STRATEGIES, train_settings
 from personaforge.strategies import Strategy as Strategy
 from personaforge.train.budget import budget_note
@@ -229,8 +226,6 @@ def stage_train(ctx: RunContext) -> Outcome:
         start = f"{parent} averaged with the base ({settings.train.parent_scale:g})"
     if settings.train.learning_rate != ctx.settings.train.learning_rate:
         start += f", learning rate {settings.train.learning_rate:.2g}"
-    if settings.train.rehearsal_share != ctx.settings.train.rehearsal_share:
-        start += f", rehearsal {settings.train.rehearsal_share:.0%}"
     numbers = _training_numbers(version, ctx.paths)
     summary = f"{version} from {start}" + (" (already trained: reused)" if reused else "")
     return Outcome(StageStatus.DONE, summary + budget_note(numbers), numbers, result)

@@ -25,17 +25,6 @@ class Strategy:
     # the peak: each update still learns its month, while the lineage's total step size from
     # the base grows like the harmonic series (log n), not linearly with the months.
     decay_lr: bool = False
-    # Rehearsal (the base's own answers, train.rehearsal_share) rising with the lineage:
-    # share x (n + 1), at most REHEARSAL_SHARE_CAP. On smollm2-135m the lr decay alone kept
-    # general text within 1.03x for six months but the probes fell to 4 of 11 (base 6) from
-    # the third month (bench/RESULTS.md, "continual"): the pull toward her writing adds up
-    # month after month, so the pull back toward the base must grow with it.
-    grow_rehearsal: bool = False
-
-
-# Never more of the base's rows than of hers: past half, a month would teach the base
-# more than the person.
-REHEARSAL_SHARE_CAP = 0.5
 
 
 STRATEGIES = {
@@ -44,10 +33,8 @@ STRATEGIES = {
         "monthly",
         "current",
         1.0,
-        "continue {current} on the monthly mix at a learning rate that falls with its lineage "
-        "and a rehearsal share that grows with it",
+        "continue {current} on the monthly mix at a learning rate that falls with its lineage",
         decay_lr=True,
-        grow_rehearsal=True,
     ),
     "blend": Strategy(
         "monthly", "current", 0.5, "average {current} with the base, then continue on the mix"
@@ -74,12 +61,9 @@ def train_settings(ctx: RunContext, parent: str | None) -> Settings:
     update: dict[str, Any] = {}
     if strategy.parent_scale != ctx.settings.train.parent_scale:
         update["parent_scale"] = strategy.parent_scale
-    depth = sft_depth(ctx.paths, parent) if strategy.decay_lr or strategy.grow_rehearsal else 0
     if strategy.decay_lr:
+        depth = sft_depth(ctx.paths, parent)
         update["learning_rate"] = ctx.settings.train.learning_rate / (depth + 1)
-    if strategy.grow_rehearsal:
-        share = ctx.settings.train.rehearsal_share
-        update["rehearsal_share"] = min(max(REHEARSAL_SHARE_CAP, share), share * (depth + 1))
     if not update:
         return ctx.settings
     train = ctx.settings.train.model_copy(update=update)
