@@ -73,15 +73,12 @@ def _fence_opener(line: str) -> str | None:
     return opener.group(1)[0] * 3 if opener else None
 
 
+_CODE_HINT = re.compile("```|~~~|\n    |\n\t")  # one scan for what four `in` tests look for
+
+
 def _may_hold_code(text: str) -> bool:
     """A fence, or a line indented four spaces or a tab (an indented code block's)."""
-    return (
-        "```" in text
-        or "~~~" in text
-        or "\n    " in text
-        or "\n\t" in text
-        or text.startswith(("    ", "\t"))
-    )
+    return text.startswith(("    ", "\t")) or _CODE_HINT.search(text) is not None
 
 
 class _IndentedCode:
@@ -359,9 +356,15 @@ def _unwrap_one_level(text: str) -> str:
     return "\n".join(out)
 
 
+# Something every MARKUP step needs to find anything: one scan skips them all on plain prose.
+_ANY_MARKUP = re.compile(r"%%|<|\^|\n[ \t]*\n[ \t]*\n")
+
+
 def _strip(text: str, runs: Runs) -> tuple[str, Runs]:
     """MARKUP's steps in order, each on the text the one before left, as if each split the
     text anew; the text is split again only after a step that changed it."""
+    if _ANY_MARKUP.search(text) is None:
+        return text, runs
     for step in MARKUP:
         if step.applies(text):
             changed = on_prose(text, step.transform, runs)
@@ -388,7 +391,9 @@ def clean(text: str) -> tuple[str, Runs]:
 # each alternative at every position (5x faster on a note full of links). `(!?)[[` is written
 # as two alternatives, `![[` and `[[`, which match the same text at the same places.
 _LINK_BODY = r"\[\[([^\]\n|]*)(?:\|([^\]\n]*))?\]\]"  # [[target|alias]]
-_LINKS = re.compile(f"(``*[^`\\n]*`+)|!{_LINK_BODY}|{_LINK_BODY}")  # ``*: the same as `+
+# Inline code is `(`*...): the same as `+..., with the backtick outside the group (the engine
+# looks for fixed first characters only where an alternative does not start with a group).
+_LINKS = re.compile(f"`(`*[^`\\n]*`+)|!{_LINK_BODY}|{_LINK_BODY}")
 
 
 def _link_text(embed: str, target: str, alias: str | None, targets: dict[str, None]) -> str:
@@ -419,8 +424,8 @@ def readable_links(text: str, runs: Runs | None = None) -> tuple[str, list[str]]
 
     def replace(match: re.Match[str]) -> str:
         code, embedded, embed_alias, target, alias = match.groups()
-        if code:
-            return code
+        if code is not None:
+            return match.group()
         if embedded is not None:
             return _link_text("!", embedded.strip(), embed_alias, targets)
         return _link_text("", target.strip(), alias, targets)
@@ -448,12 +453,17 @@ def _blank(match: re.Match[str]) -> str:
     return " " * len(found) if "\n" not in found else _NOT_NEWLINE.sub(" ", found)
 
 
-def inline_tags(text: str) -> list[str]:
-    """#tags in the prose, in order, without '#'; nested tags keep their slashes."""
+def inline_tags(text: str, code_masked: bool = False) -> list[str]:
+    """#tags in the prose, in order, without '#'; nested tags keep their slashes.
+
+    `code_masked`: the text is a whole `mask_code_blocks` result, which masking again leaves
+    as it is (its lines of text are prose lines, none a fence, none indented code), so the
+    split is skipped.
+    """
     if "#" not in text:
         return []
     regions = _NOT_TAG_REGIONS if "://" in text else _NOT_TAG_REGIONS_NO_URL
-    masked = regions.sub(_blank, mask_code_blocks(text))
+    masked = regions.sub(_blank, text if code_masked else mask_code_blocks(text))
     tags: dict[str, None] = {}
     for match in _TAG.finditer(masked):
         tag = match.group(1).strip("/-_")

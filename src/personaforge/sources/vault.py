@@ -262,9 +262,11 @@ def _parts(
     readable = readable.strip()
     masked = mask_code_blocks(readable)
     heading_tags = inline_tags(heading_line)
+    spans = cut_spans(readable, limit)
+    whole = spans == [(0, len(readable))]  # a part's slice of `masked` is masked again
     parts = [
-        (readable[start:end].strip(), heading_tags + inline_tags(masked[start:end]))
-        for start, end in cut_spans(readable, limit)
+        (readable[start:end].strip(), heading_tags + inline_tags(masked[start:end], whole))
+        for start, end in spans
     ]
     # A section of only empty links ([[]], [[|]], [[#]]) reads as nothing: no memory.
     return [(text, tags) for text, tags in parts if text], links
