@@ -35,6 +35,7 @@ import os
 import platform
 import random
 import resource
+import shlex
 import sqlite3
 import statistics
 import subprocess
@@ -251,7 +252,7 @@ def compare(notes: int, root: Path, workdir: Path, baseline_src: Path, repeats: 
             run = measure_in_child(notes, root, workdir / f"store-{label}.db", sources[label])
             measured[label].append(run)
             print(f"{notes} notes, {label}: {run['full_ingest_seconds']} s", file=sys.stderr)
-    row: dict = {"notes": notes, "megabytes": measured["ours"][0]["megabytes"]}
+    row: dict = {"notes": notes, "megabytes": measured["ours"][0]["megabytes"], "runs": repeats}
     for label, runs in measured.items():
         row[label] = {key: statistics.median(run[key] for run in runs) for key in MEDIANS}
         row[label]["full_ingest_all"] = [run["full_ingest_seconds"] for run in runs]
@@ -296,18 +297,19 @@ def markdown(report: dict) -> str:
         f"{m['load_average_at_end']} at the end (the machine was shared: absolute times are "
         f"noisy, the ratio of runs made side by side is the number). Command: "
         f"`{report['command']}`. Baseline: {report['baseline']}. Each version ran "
-        f"{report['repeats']} times per size in its own process, alternating which went first; "
-        "medians.",
+        "in its own process per measurement, alternating which went first (runs per size in "
+        "the table); medians.",
         "",
-        "| notes | MB | baseline full s | ours full s | ours / baseline | ours notes/s "
+        "| notes | MB | runs | baseline full s | ours full s | ours / baseline | ours notes/s "
         "| re-run s (base / ours) | 1% edited s (base / ours) | peak RSS MiB (base / ours) "
         "| same memories |",
-        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|",
     ]
     for row in rows:
         base, ours = row["baseline"], row["ours"]
         lines.append(
-            f"| {row['notes']:,} | {row['megabytes']} | {base['full_ingest_seconds']:.2f} | "
+            f"| {row['notes']:,} | {row['megabytes']} | {row['runs']} | "
+            f"{base['full_ingest_seconds']:.2f} | "
             f"**{ours['full_ingest_seconds']:.2f}** | {row['ours_over_baseline']:.2f}× | "
             f"{round(row['notes'] / ours['full_ingest_seconds']):,} | "
             f"{base['rerun_seconds']:.2f} / {ours['rerun_seconds']:.2f} | "
@@ -355,7 +357,13 @@ def main() -> None:
     parser.add_argument(
         "--baseline-label", help="What the baseline is, for RESULTS.md (default: its path)."
     )
-    parser.add_argument("--repeats", type=int, default=3, help="Runs per version (baseline).")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        nargs="+",
+        default=[3],
+        help="Runs per version with --baseline-src, per size (the last value for the rest).",
+    )
     parser.add_argument("--results", type=Path, help="Also rewrite this RESULTS.md's section.")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child's size
     parser.add_argument("--vault", type=Path, help=argparse.SUPPRESS)
@@ -371,13 +379,12 @@ def main() -> None:
     report: dict = {"benchmark": "ingest", "machine": machine()}
     with tempfile.TemporaryDirectory() as workdir:
         runs, comparison = [], []
-        for notes in args.sizes:
+        for index, notes in enumerate(args.sizes):
             root = Path(workdir) / f"vault-{notes}"
             make_vault(root, notes)
             if args.baseline_src:
-                comparison.append(
-                    compare(notes, root, Path(workdir), args.baseline_src, args.repeats)
-                )
+                repeats = args.repeats[min(index, len(args.repeats) - 1)]
+                comparison.append(compare(notes, root, Path(workdir), args.baseline_src, repeats))
             else:
                 runs.append(measure_in_child(notes, root, Path(workdir) / "store.db", OURS))
     report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -388,9 +395,8 @@ def main() -> None:
         report.update(
             date=date.today().isoformat(),
             baseline=args.baseline_label or str(args.baseline_src),
-            repeats=args.repeats,
             comparison=comparison,
-            command="bench/ingest.py " + " ".join(sys.argv[1:]),
+            command=shlex.join(["bench/ingest.py", *sys.argv[1:]]),
         )
     print(json.dumps(report, indent=2))
     if args.results:

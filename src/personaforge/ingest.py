@@ -25,7 +25,7 @@ the date it was first seen while its own text is unchanged: editing one line
 of a note re-dates that section, not all of them.
 
 Files are written in batches, one transaction each, and a file is written whole:
-Ctrl-C during a file is held until the file is done (`_one_file`), so a crash or
+Ctrl-C during a file is held until the file is done (`_WholeFiles`), so a crash or
 Ctrl-C keeps every finished file and loses none of the store's consistency;
 re-running continues where it stopped.
 """
@@ -39,10 +39,11 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from personaforge.config import IdentitySettings, IngestSettings
 from personaforge.errors import UserError
@@ -459,48 +460,71 @@ def ingest(
     return run.summary
 
 
-@contextmanager
-def _one_file(store: MemoryStore) -> Iterator[None]:
-    """One file's reads and writes, never half of them in a committed batch.
+class _WholeFiles:
+    """Each file's reads and writes, never half of them in a committed batch.
 
-    Ctrl-C (SIGINT) that arrives during the block is held and handled when the block ends,
-    so the file in flight is written whole and the batch then commits it with the others.
-    This replaces a savepoint per file, which undid the file in flight instead: SQLite's
-    full-text index writes its pending rows to disk at every savepoint, one index segment per
-    file, a tenth of a full ingest's time (bench/ingest.py). Where a handler cannot be set
-    (not the main thread, or a SIGINT handler that is not Python's), the savepoint stays.
+    Ctrl-C (SIGINT) during the run is held and handled after the file in flight, so that
+    file is written whole and its batch commits it with the others. This replaces a savepoint
+    per file, which undid the file in flight instead: SQLite's full-text index writes its
+    pending rows to disk at every savepoint, one index segment per file, a tenth of a full
+    ingest's time (bench/ingest.py). Where a handler cannot be set (not the main thread, or a
+    SIGINT handler that is not Python's), the savepoint per file stays.
     """
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
-        with store.savepoint():
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.held: list[Any] = []  # the frame each held SIGINT arrived in
+        self.previous: Callable[[int, Any], Any] | None = None
+
+    def __enter__(self) -> _WholeFiles:
+        previous = signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is threading.main_thread() and callable(previous):
+            self.previous = previous
+            signal.signal(signal.SIGINT, lambda signum, frame: self.held.append(frame))
+        return self
+
+    @contextmanager
+    def file(self) -> Iterator[None]:
+        if self.previous is None:
+            with self.store.savepoint():
+                yield
+        else:
             yield
-        return
-    held: list[object] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: held.append(frame))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if held:
-            previous(signal.SIGINT, held[0])  # Python's own handler raises KeyboardInterrupt
+
+    def stop_if_interrupted(self) -> None:
+        """Between files: handle a held Ctrl-C (Python's own handler raises KeyboardInterrupt)."""
+        if self.held and self.previous is not None:
+            frame = self.held.pop()
+            self.held.clear()
+            self.previous(signal.SIGINT, frame)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            if exc[0] is None:
+                self.stop_if_interrupted()
 
 
 def _process_all(run: _Run, candidates: list[Candidate], show_progress: bool) -> None:
     """Batches of files, each batch one transaction; Ctrl-C keeps the finished files."""
     batch = run.settings.batch_files
-    with step_progress(
-        len(candidates), "ingest", enabled=show_progress, min_interval_s=5.0
-    ) as progress:
+    with (
+        step_progress(
+            len(candidates), "ingest", enabled=show_progress, min_interval_s=5.0
+        ) as progress,
+        _WholeFiles(run.store) as whole,
+    ):
         for start in range(0, len(candidates), batch):
             with run.store.batch():
                 try:
                     for offset, candidate in enumerate(candidates[start : start + batch]):
                         if not run.unchanged_by_stat(candidate):
-                            with _one_file(run.store):
+                            with whole.file():
                                 run.process(candidate)
+                        whole.stop_if_interrupted()
                         progress.update(start + offset + 1, memories=run.summary.memories.added)
                 except KeyboardInterrupt:
-                    # Commit what is done: every file finished, none by half (_one_file).
+                    # Commit what is done: every file finished, none by half (_WholeFiles).
                     run.summary.interrupted = True
             run.store.heartbeat_run(run.run_id)
             if run.summary.interrupted:

@@ -73,12 +73,15 @@ def _fence_opener(line: str) -> str | None:
     return opener.group(1)[0] * 3 if opener else None
 
 
-_CODE_HINT = re.compile("```|~~~|\n    |\n\t")  # one scan for what four `in` tests look for
-
-
 def _may_hold_code(text: str) -> bool:
     """A fence, or a line indented four spaces or a tab (an indented code block's)."""
-    return text.startswith(("    ", "\t")) or _CODE_HINT.search(text) is not None
+    return (
+        "```" in text
+        or "~~~" in text
+        or "\n    " in text
+        or "\n\t" in text
+        or text.startswith(("    ", "\t"))
+    )
 
 
 class _IndentedCode:
@@ -286,6 +289,7 @@ class _Markup:
         return self.triggered(text) and self.probe.search(text) is not None
 
 
+_BLANK_LINES = _Markup("blank-lines", ("\n\n",), r"\n[ \t]*\n(?:[ \t]*\n)+", 0, lambda m: "\n\n")
 # The markup taken off prose, in order, and why. A step whose triggers are not in the text is
 # skipped, and so is one whose pattern is found nowhere in it.
 MARKUP = [
@@ -311,7 +315,7 @@ MARKUP = [
     # A block id (^abc123) ends a line: an anchor for links, not words.
     _Markup("block-id", ("^",), r"(?:^|[ \t]+)\^[A-Za-z0-9-]+[ \t]*$", re.M, lambda m: ""),
     # Leftovers of removed tags: no more than one blank line in a row.
-    _Markup("blank-lines", ("\n\n",), r"\n[ \t]*\n(?:[ \t]*\n)+", 0, lambda m: "\n\n"),
+    _BLANK_LINES,
 ]
 
 
@@ -356,14 +360,16 @@ def _unwrap_one_level(text: str) -> str:
     return "\n".join(out)
 
 
-# Something every MARKUP step needs to find anything: one scan skips them all on plain prose.
-_ANY_MARKUP = re.compile(r"%%|<|\^|\n[ \t]*\n[ \t]*\n")
+def _any_markup(text: str) -> bool:
+    """Whether any MARKUP step may find something: the others are triggered by "%%" (or
+    "<!--"), "<" or "^"; without those, only two blank lines in a row are markup."""
+    return "%%" in text or "<" in text or "^" in text or _BLANK_LINES.probe.search(text) is not None
 
 
 def _strip(text: str, runs: Runs) -> tuple[str, Runs]:
     """MARKUP's steps in order, each on the text the one before left, as if each split the
     text anew; the text is split again only after a step that changed it."""
-    if _ANY_MARKUP.search(text) is None:
+    if not _any_markup(text):
         return text, runs
     for step in MARKUP:
         if step.applies(text):

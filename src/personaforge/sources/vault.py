@@ -27,6 +27,7 @@ ingest), so ids and the eval split stay put when the vault folder moves.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -139,20 +140,34 @@ def _obsidian_root(folder: str) -> str | None:
     return None if path.parent == path else _obsidian_root(str(path.parent))
 
 
+@lru_cache(maxsize=4096)
+def _root(found: str | None, folder: str, depth: int) -> tuple[str, str]:
+    """(root, its name) for a file in `folder`, `depth` parts below the folder given to ingest:
+    the `.obsidian` folder's if one was found, else the folder given to ingest."""
+    if found:
+        return found, Path(found).name
+    parents = (Path(folder) / "_").parents  # the file's parents
+    root = parents[depth - 1] if 0 < depth <= len(parents) else Path(folder)
+    return str(root), root.name
+
+
 def vault_path(file: SourceFile) -> tuple[str, str]:
     """(vault folder name, posix path inside the vault): the same wherever the vault is moved."""
-    parts = PurePosixPath(file.relative).parts
-    named = file.path.parents[len(parts) - 1] if 0 < len(parts) <= len(file.path.parents) else None
+    folder = str(file.path.parent)
     try:
-        found = _obsidian_root(str(file.path.parent))
+        found = _obsidian_root(folder)
     except (OSError, RecursionError):
         found = None
-    root = Path(found) if found else named or file.path.parent
-    try:
-        inside = file.path.relative_to(root).as_posix()
-    except ValueError:
-        inside = file.relative
-    return root.name or "vault", inside
+    root, name = _root(found, folder, len(PurePosixPath(file.relative).parts))
+    path = str(file.path)
+    if os.sep == "/" and root != "/" and path.startswith(root + "/"):
+        inside = path[len(root) + 1 :]  # what relative_to(root).as_posix() gives, without Paths
+    else:
+        try:
+            inside = file.path.relative_to(root).as_posix()
+        except ValueError:
+            inside = file.relative
+    return name or "vault", inside
 
 
 def note_date(frontmatter: dict[str, Any], relative: str) -> tuple[str | None, str]:
