@@ -121,3 +121,38 @@ def test_cut_spans_keeps_paragraphs_whole_while_they_fit():
     assert parts[0] == "alpha beta\n\ngamma"
     assert all(len(part) <= 500 for part in parts) and parts[-1].endswith("delta")
     assert "".join(parts).replace("\n", "") == text.replace("\n", "")
+
+
+# -- Ctrl-C while a file is being written ------------------------------------------------------
+
+
+def test_ctrl_c_in_the_middle_of_a_file_write_commits_it_whole_and_stops(tmp_path, monkeypatch):
+    """SIGINT arrives after a file's memories are written and before its files row is: the file
+    is finished, the batch commits it with the ones before, and nothing after it is read."""
+    from personaforge.ingest import ingest
+    from personaforge.store.write import WritePath
+
+    vault = tmp_path / "v"
+    vault.mkdir()
+    for index in range(10):
+        (vault / f"n{index}.md").write_text(f"note {index}\n\n## part\n\nmore of note {index}")
+    real_upsert = WritePath._upsert_file
+    calls = []
+
+    def upsert_after_ctrl_c(self, *args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 7:
+            os.kill(os.getpid(), signal.SIGINT)  # Python runs the handler before the next line
+        return real_upsert(self, *args, **kwargs)
+
+    monkeypatch.setattr(WritePath, "_upsert_file", upsert_after_ctrl_c)
+    with MemoryStore.open(tmp_path / "memories.db") as store:
+        summary = ingest([vault], store, IngestSettings(batch_files=4), show_progress=False)
+        assert summary.interrupted and summary.files_new == 7 and len(calls) == 7
+        files = {row[0] for row in store.db.execute("SELECT path FROM files")}
+        with_memories = {row[0] for row in store.db.execute("SELECT file_path FROM memories")}
+        assert files == with_memories and len(files) == 7 and store.count() == 7
+        assert store.last_run()["status"] == "interrupted"
+        monkeypatch.undo()
+        summary = ingest([vault], store, IngestSettings(batch_files=4), show_progress=False)
+        assert summary.files_new == 3 and summary.files_unchanged == 7 and store.count() == 10

@@ -16,17 +16,9 @@ vault (highlights.py) are mostly someone else's words: the passages become a
 memory of speaker `other` (`#highlights` in the locator), her notes on them a
 memory of her own.
 
-Code is fenced, or indented four spaces (or a tab) after a blank line that no
-list comes before, as CommonMark reads it.
-
-Only what the person wrote reaches the memory's text. Obsidian markup is taken
-off (MARKUP below says what and why): `%% comments %%` and `<!-- -->` are
-hidden text and are dropped; a callout (`> [!note] Title`) keeps its title and
-body without the marker and the `>`; block ids (`^abc123`) and raw HTML tags
-go (the text inside a tag stays); wikilinks and embeds are rewritten as
-readable text ([[Target|alias]] -> alias). A split section's own heading goes
-to `meta.heading_path` and the locator, not into its text. Code, fenced or
-inline, is never rewritten and never yields tags.
+Only what the person wrote reaches the memory's text: code, comments, callout markers, HTML
+and wikilinks are read by markup.py (what is code, what is taken off prose, and why). A split
+section's own heading goes to `meta.heading_path` and the locator, not into its text.
 
 A memory's locator is `<vault folder name>/<path inside the vault>#Heading`:
 the vault is the nearest folder holding `.obsidian` (else the folder given to
@@ -35,8 +27,8 @@ ingest), so ids and the eval split stay put when the vault folder moves.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -46,7 +38,7 @@ from typing import Any
 import yaml
 
 from personaforge.config import IngestSettings
-from personaforge.sources import highlights
+from personaforge.sources import highlights, markup
 from personaforge.sources.base import (
     Parsed,
     SkipFile,
@@ -56,6 +48,13 @@ from personaforge.sources.base import (
     decode_text,
     mtime_iso,
     to_iso,
+)
+from personaforge.sources.markup import (
+    inline_tags,
+    mask_code_blocks,
+    readable_links,
+    strip_markup,
+    unwrap_callouts,
 )
 from personaforge.store import MODES, MemoryDraft
 
@@ -73,38 +72,12 @@ REFLECTIVE_TAGS = {
 JOURNAL_FOLDERS = {"journal", "journals", "daily", "dailies", "daily notes", "diary"}
 DATE_KEYS = ("date", "created", "created_at", "creation_date", "day")
 VAULT_MARKER = ".obsidian"  # the folder Obsidian keeps in a vault's root
-ATTACHMENT_EXTENSIONS = {
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".gif",
-    ".webp",
-    ".svg",
-    ".pdf",
-    ".mp3",
-    ".mp4",
-    ".m4a",
-    ".wav",
-}
 
 _FRONTMATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 # libyaml's loader when PyYAML was built with it: same YAML, about 10x faster to parse, and
 # frontmatter parsing was a quarter of a full vault ingest (bench/ingest.py, 2,000 notes).
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
-# Regions where a '#' is never a tag. Replaced by spaces before tags are looked for.
-_NOT_TAG_REGIONS = re.compile(
-    r"`+[^`\n]*`+"  # inline code
-    r"|<!--.*?-->|%%.*?%%"  # HTML and Obsidian comments
-    r"|!?\[\[[^\]\n]*\]\]"  # wikilinks and embeds ([[Note#Heading]])
-    r"|\]\([^)\s]*\)"  # markdown link targets ([text](page#anchor))
-    r"|<?\b[a-z][a-z0-9+.-]*://[^\s>]*>?"  # URLs with fragments
-    r"|&#?\w+;",  # HTML entities (&#35;)
-    re.S,
-)
-_TAG = re.compile(r"(?:^|(?<=[\s(\[,;:!?]))#([^\s#`~!@$%^&*()=+\[\]{}|\\;:'\",.<>?]+)", re.M)
-_WIKILINK = r"(!?)\[\[([^\]\n|]*)(?:\|([^\]\n]*))?\]\]"
 _DAY_IN_NAME = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _DAY_IN_FOLDERS = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})(?:\.[^/]*)?$")
 
@@ -155,291 +128,6 @@ def as_text(value: Any) -> str:
     return str(value).strip()
 
 
-# -- code stays code ---------------------------------------------------------------------
-
-
-def mask_code_blocks(text: str) -> str:
-    """The text with fenced code blocks blanked (same length, newlines kept)."""
-    return "".join(
-        re.sub(r"[^\n]", " ", chunk) if code else chunk for code, chunk in split_fenced(text)
-    )
-
-
-_QUOTE_MARKERS = re.compile(r"^(?:[ \t]{0,3}>[ \t]?)+")
-
-
-def _dequote(line: str) -> str:
-    """The line without its blockquote markers: a fence inside a quote is still a fence."""
-    return _QUOTE_MARKERS.sub("", line, count=1) if ">" in line[:8] else line
-
-
-def _fence_opener(line: str) -> str | None:
-    opener = _FENCE.match(_dequote(line))
-    return opener.group(1)[0] * 3 if opener else None
-
-
-_INDENTED = re.compile(r"^(?: {4}|\t)")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
-
-
-def _may_hold_code(text: str) -> bool:
-    """A fence, or a line indented four spaces or a tab (an indented code block's)."""
-    return (
-        "```" in text
-        or "~~~" in text
-        or "\n    " in text
-        or "\n\t" in text
-        or text.startswith(("    ", "\t"))
-    )
-
-
-class _IndentedCode:
-    """CommonMark's indented code block: lines indented four spaces (or a tab) after a blank
-    line, unless a list item or a list's indented text comes before the blank line."""
-
-    def __init__(self) -> None:
-        self.open = False
-        self.blank_before = True
-        self.previous = ""  # the last non-blank line of prose
-
-    def step(self, line: str) -> bool:
-        """Is this line (outside fences) indented code?"""
-        blank = not line.strip()
-        if blank:
-            code = self.open  # a blank line inside the block belongs to it
-        elif _INDENTED.match(line):
-            code = self.open or (
-                self.blank_before
-                and not (_LIST_ITEM.match(self.previous) or self.previous.startswith((" ", "\t")))
-            )
-        else:
-            code = False
-        self.open = code  # a blank line is code exactly when the block is open
-        if not blank and not code:
-            self.previous = line
-        self.blank_before = blank
-        return code
-
-
-def split_fenced(text: str) -> list[tuple[bool, str]]:
-    """The text in runs of code (True: fenced, or indented four spaces after a blank line) and
-    of everything else (False).
-
-    Joined, the runs are the text again. An unclosed fence runs to the end.
-    """
-    if not _may_hold_code(text):
-        return [(False, text)]  # most prose holds no code: skip the per-line scan
-    runs: list[tuple[bool, list[str]]] = []
-    fence: str | None = None
-    indented = _IndentedCode()
-    for line in text.split("\n"):
-        opener = _fence_opener(line)
-        in_code = fence is not None or opener is not None
-        if fence is None and opener:
-            fence = opener
-        elif fence is not None and _dequote(line).lstrip().startswith(fence):
-            fence = None
-        if not in_code:
-            in_code = indented.step(line)
-        else:
-            indented = _IndentedCode()
-        if runs and runs[-1][0] == in_code:
-            runs[-1][1].append(line)
-        else:
-            runs.append((in_code, [line]))
-    last = len(runs) - 1
-    return [
-        (code, "\n".join(lines) + ("\n" if i < last else ""))
-        for i, (code, lines) in enumerate(runs)
-    ]
-
-
-def on_prose(text: str, transform: Callable[[str], str]) -> str:
-    """`transform` applied to the text between fenced code blocks; the blocks are left as they are."""
-    return "".join(chunk if code else transform(chunk) for code, chunk in split_fenced(text))
-
-
-# Each markup pattern is matched together with inline code, so a match starting inside inline
-# code is the code (kept as it is) and never the markup.
-_INLINE_CODE = r"(?P<code>`+[^`\n]*`+)"
-
-
-def _outside_code(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    return re.compile(f"{_INLINE_CODE}|{pattern}", flags)
-
-
-def _replace_outside_code(
-    pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str]
-) -> Callable[[str], str]:
-    def transform(text: str) -> str:
-        return pattern.sub(lambda m: m.group("code") or replace(m), text)
-
-    return transform
-
-
-# -- Obsidian markup -------------------------------------------------------------------------
-
-_QUOTE = re.compile(r"^[ \t]{0,3}>[ \t]?")
-_CALLOUT_HEAD = re.compile(r"^[ \t]*\[![A-Za-z][\w-]*\][+-]?[ \t]*(.*)$")
-_CALLOUT_LEFTOVER = re.compile(r"^((?:[ \t]{0,3}>[ \t]?)+)\[![A-Za-z][\w-]*\][+-]?[ \t]*", re.M)
-# Nested callouts are unwrapped one level per pass; deeper ones (none in real vaults) keep
-# their `>` but lose the marker.
-MAX_CALLOUT_DEPTH = 8
-HTML_BLOCK_ELEMENTS = (
-    "address|article|aside|blockquote|br|center|dd|details|div|dl|dt|figcaption|figure|footer"
-    "|h[1-6]|header|hr|li|main|nav|ol|p|pre|section|summary|table|tbody|td|tfoot|th|thead|tr|ul"
-)
-HTML_INLINE_ELEMENTS = (
-    "a|abbr|audio|b|big|cite|code|del|em|font|i|iframe|img|input|ins|kbd|label|mark|picture"
-    "|q|s|small|source|span|strike|strong|sub|sup|time|u|var|video|wbr"
-)
-
-# The markup taken off prose, in order, and why: (name, triggers, pattern, replacement). A step
-# whose triggers are not in the text is skipped: `in` is one C scan, while a pattern is tried at
-# every position (a 5 MB note of plain prose parses in 0.2 s instead of 5.8 s).
-MARKUP: list[tuple[str, tuple[str, ...], re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    # Obsidian hides %% comments %% when reading; an unclosed one hides the rest of the text.
-    (
-        "comment",
-        ("%%", "<!--"),
-        _outside_code(r"[ \t]*(?:%%.*?(?:%%|\Z)|<!--.*?(?:-->|\Z))", re.S),
-        lambda m: "",
-    ),
-    # Scripts and styles are not text at all.
-    (
-        "html-hidden",
-        ("<",),
-        _outside_code(r"<(?P<hidden>script|style)\b[^>]*>.*?</(?P=hidden)\s*>", re.S | re.I),
-        lambda m: "",
-    ),
-    # Block-level tags end a line of text; inline ones just go (their text stays).
-    (
-        "html-block",
-        ("<",),
-        _outside_code(rf"</?(?:{HTML_BLOCK_ELEMENTS})\b[^<>]*>", re.I),
-        lambda m: "\n",
-    ),
-    (
-        "html-inline",
-        ("<",),
-        _outside_code(rf"</?(?:{HTML_INLINE_ELEMENTS})\b[^<>]*>", re.I),
-        lambda m: "",
-    ),
-    # A block id (^abc123) ends a line: an anchor for links, not words.
-    ("block-id", ("^",), _outside_code(r"(?:^|[ \t]+)\^[A-Za-z0-9-]+[ \t]*$", re.M), lambda m: ""),
-    # Leftovers of removed tags: no more than one blank line in a row.
-    ("blank-lines", ("\n\n",), _outside_code(r"\n[ \t]*\n(?:[ \t]*\n)+"), lambda m: "\n\n"),
-]
-
-
-def _step(
-    triggers: tuple[str, ...], pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str]
-) -> Callable[[str], str]:
-    transform = _replace_outside_code(pattern, replace)
-    return lambda text: transform(text) if any(t in text for t in triggers) else text
-
-
-# (triggers, step) per markup step. Each prose chunk is checked for the triggers (a chunk
-# without them is left as it is); the whole text is checked first, so a note holding none
-# of a step's triggers skips the fence scan too.
-_STEPS = [(triggers, _step(triggers, pattern, replace)) for _, triggers, pattern, replace in MARKUP]
-
-
-def unwrap_callouts(text: str) -> str:
-    """Callouts as plain text: the title line (if any) and the body, without `> [!type]`."""
-    for _ in range(MAX_CALLOUT_DEPTH):
-        unwrapped = _unwrap_one_level(text)
-        if unwrapped == text:
-            break
-        text = unwrapped
-    return on_prose(text, lambda chunk: _CALLOUT_LEFTOVER.sub(r"\1", chunk))
-
-
-def _unwrap_one_level(text: str) -> str:
-    lines = text.split("\n")
-    out: list[str] = []
-    fence: str | None = None
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        opener = _fence_opener(line)
-        if fence is not None or opener:
-            if fence is None:
-                fence = opener
-            elif _dequote(line).lstrip().startswith(fence):
-                fence = None
-            out.append(line)
-            continue
-        quote = _QUOTE.match(line)
-        head = _CALLOUT_HEAD.match(line[quote.end() :]) if quote else None
-        if head is None:
-            out.append(line)
-            continue
-        if head.group(1).strip():
-            out.append(head.group(1).strip())
-        while index < len(lines) and (inner := _QUOTE.match(lines[index])):
-            out.append(lines[index][inner.end() :])
-            index += 1
-    return "\n".join(out)
-
-
-def strip_markup(text: str) -> str:
-    """Prose without comments, HTML tags and block ids; code left exactly as written."""
-    for triggers, transform in _STEPS:
-        if any(trigger in text for trigger in triggers):
-            text = on_prose(text, transform)
-    return text
-
-
-_LINKS = _outside_code(_WIKILINK)
-
-
-def readable_links(text: str) -> tuple[str, list[str]]:
-    """Wikilinks and embeds as readable text, and the link targets; code is left alone."""
-    targets: list[str] = []
-
-    def replace(match: re.Match[str]) -> str:
-        if match.group("code"):
-            return match.group("code")
-        embed, target, alias = match.group(2), match.group(3).strip(), match.group(4)
-        page, _, heading = target.partition("#")
-        if page and page not in targets:
-            targets.append(page)
-        if embed:
-            kind = (
-                "attachment"
-                if any(page.lower().endswith(ext) for ext in ATTACHMENT_EXTENSIONS)
-                else "embedded note"
-            )
-            return f"({kind}: {page})"
-        if alias:
-            return alias.strip()
-        if heading.startswith("^"):  # a block reference reads as its page
-            heading = ""
-        return f"{page} > {heading}" if page and heading else page or heading
-
-    if "[[" not in text:
-        return text, targets
-    return on_prose(text, lambda chunk: _LINKS.sub(replace, chunk)), targets
-
-
-def inline_tags(text: str) -> list[str]:
-    """#tags in the prose, in order, without '#'; nested tags keep their slashes."""
-    if "#" not in text:
-        return []
-    masked = _NOT_TAG_REGIONS.sub(
-        lambda m: re.sub(r"[^\n]", " ", m.group(0)), mask_code_blocks(text)
-    )
-    tags: list[str] = []
-    for match in _TAG.finditer(masked):
-        tag = match.group(1).strip("/-_")
-        if not tag or tag.replace("/", "").isdigit() or tag in tags:  # #2026 and #1 are not tags
-            continue
-        tags.append(tag)
-    return tags
-
-
 # -- where the note is and when it was written -----------------------------------------------
 
 
@@ -452,20 +140,34 @@ def _obsidian_root(folder: str) -> str | None:
     return None if path.parent == path else _obsidian_root(str(path.parent))
 
 
+@lru_cache(maxsize=4096)
+def _root(found: str | None, folder: str, depth: int) -> tuple[str, str]:
+    """(root, its name) for a file in `folder`, `depth` parts below the folder given to ingest:
+    the `.obsidian` folder's if one was found, else the folder given to ingest."""
+    if found:
+        return found, Path(found).name
+    parents = (Path(folder) / "_").parents  # the file's parents
+    root = parents[depth - 1] if 0 < depth <= len(parents) else Path(folder)
+    return str(root), root.name
+
+
 def vault_path(file: SourceFile) -> tuple[str, str]:
     """(vault folder name, posix path inside the vault): the same wherever the vault is moved."""
-    parts = PurePosixPath(file.relative).parts
-    named = file.path.parents[len(parts) - 1] if 0 < len(parts) <= len(file.path.parents) else None
+    folder = str(file.path.parent)
     try:
-        found = _obsidian_root(str(file.path.parent))
+        found = _obsidian_root(folder)
     except (OSError, RecursionError):
         found = None
-    root = Path(found) if found else named or file.path.parent
-    try:
-        inside = file.path.relative_to(root).as_posix()
-    except ValueError:
-        inside = file.relative
-    return root.name or "vault", inside
+    root, name = _root(found, folder, len(PurePosixPath(file.relative).parts))
+    path = str(file.path)
+    if os.sep == "/" and root != "/" and path.startswith(root + "/"):
+        inside = path[len(root) + 1 :]  # what relative_to(root).as_posix() gives, without Paths
+    else:
+        try:
+            inside = file.path.relative_to(root).as_posix()
+        except ValueError:
+            inside = file.relative
+    return name or "vault", inside
 
 
 def note_date(frontmatter: dict[str, Any], relative: str) -> tuple[str | None, str]:
@@ -489,13 +191,13 @@ def note_date(frontmatter: dict[str, Any], relative: str) -> tuple[str | None, s
 # -- sections and parts -------------------------------------------------------------------
 
 
-def sections(body: str) -> list[tuple[list[str], str, str]]:
+def sections(body: str, runs: markup.Runs | None = None) -> list[tuple[list[str], str, str]]:
     """(heading path, heading line, text under it) per heading section; fenced headings ignored.
 
     The text does not hold the section's own heading line: the heading is the
     section's name (its path goes to the locator and meta), not its content.
     """
-    masked = mask_code_blocks(body).split("\n")
+    masked = mask_code_blocks(body, runs).split("\n")
     lines = body.split("\n")
     result: list[tuple[list[str], str, str]] = []
     stack: list[tuple[int, str]] = []
@@ -563,20 +265,23 @@ def cut_long(text: str, limit: int) -> list[str]:
 
 
 def _parts(
-    section: str, heading_line: str, limit: int
+    section: str, heading_line: str, limit: int, runs: markup.Runs | None = None
 ) -> tuple[list[tuple[str, list[str]]], list[str]]:
     """((text, tags) per part of a section, the section's link targets).
 
     Tags are looked for in the section's heading and in each part with its code
     blanked, so a part that starts inside a long code block finds no tag in it.
+    `runs` is `markup.split_fenced(section)` when the caller has it already.
     """
-    readable, links = readable_links(section)
+    readable, links = readable_links(section, runs)
     readable = readable.strip()
     masked = mask_code_blocks(readable)
     heading_tags = inline_tags(heading_line)
+    spans = cut_spans(readable, limit)
+    whole = spans == [(0, len(readable))]  # a part's slice of `masked` is masked again
     parts = [
-        (readable[start:end].strip(), heading_tags + inline_tags(masked[start:end]))
-        for start, end in cut_spans(readable, limit)
+        (readable[start:end].strip(), heading_tags + inline_tags(masked[start:end], whole))
+        for start, end in spans
     ]
     # A section of only empty links ([[]], [[|]], [[#]]) reads as nothing: no memory.
     return [(text, tags) for text, tags in parts if text], links
@@ -604,7 +309,7 @@ def parse(file: SourceFile, settings: IngestSettings) -> Parsed:
     if problem:
         parsed.warnings.append(problem)
     # Markup goes before the note is split, so a heading inside a comment is no heading.
-    body = strip_markup(unwrap_callouts(body))
+    body, runs = markup.clean(body)
     if not body.strip():
         return parsed  # an empty note is read and holds no memory
     vault, inside = vault_path(file)
@@ -619,10 +324,11 @@ def parse(file: SourceFile, settings: IngestSettings) -> Parsed:
         note = _Note(vault, inside, title, note_tags, aliases, created_at, date_origin, frontmatter)
         parsed.memories = highlight_memories(note, body, kind, settings)
         return parsed
-    chunks = [([], "", body.strip())] if len(body) <= settings.split_chars else sections(body)
+    chunks = [([], "", body.strip())] if len(body) <= settings.split_chars else sections(body, runs)
     for raw_path, heading_line, section in chunks:
         heading_path = [readable_links(heading)[0] for heading in raw_path]
-        parts, links = _parts(section, heading_line, settings.max_memory_chars)
+        known = runs if section == body else None  # the note's runs, when it is one section
+        parts, links = _parts(section, heading_line, settings.max_memory_chars, known)
         for number, (part, found) in enumerate(parts, start=1):
             tags = list(dict.fromkeys(note_tags + found))
             locator = f"{vault}/{inside}"

@@ -12,9 +12,11 @@ One database, `$PERSONAFORGE_HOME/memories.db`, with three tables that matter:
 - `tombstones`: what `forget` took out, by the hash of its text (never the
   text), so a forgotten note never comes back, unchanged or copied elsewhere.
 
-Writes go through `MemoryStore.batch()`: one transaction per batch of files and a
-savepoint per file, so a crash or Ctrl-C rolls back at most the file in flight
-and the files table never disagrees with the memories it describes.
+Writes go through `MemoryStore.batch()`: one transaction per batch of files, and
+ingest writes each file whole (Ctrl-C is held until the file is done, or a
+`savepoint()` per file undoes it where Ctrl-C cannot be held), so a crash or Ctrl-C
+never commits half a file and the files table never disagrees with the memories it
+describes.
 
 The class is one facade over three parts: schema.py (migrations), write.py
 (files, upserts, tombstones, ingest runs) and read.py (lookups, search, stats).

@@ -157,12 +157,13 @@ class WritePath:
         changes = MemoryChanges()
         stamp = now_iso()
         seen: set[str] = set()
-        buried = self.tombstoned([text_hash(draft.text) for draft in drafts])
-        for draft in drafts:
+        hashes = [text_hash(draft.text) for draft in drafts]
+        buried = self.tombstoned(hashes)
+        for draft, words in zip(drafts, hashes, strict=True):
             mid = memory_id(source, draft.locator)
             if mid in seen:  # two drafts with one locator: the parser's bug, keep the first
                 continue
-            if text_hash(draft.text) in buried:  # forgotten: the same words, here or copied
+            if words in buried:  # forgotten: the same words, here or copied
                 changes.forgotten += 1
                 continue
             seen.add(mid)
