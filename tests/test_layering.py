@@ -21,9 +21,7 @@ MAX_LINES = 600
 
 # Files over MAX_LINES that are being split right now. This list must only ever shrink:
 # remove a file once it is under the limit, and never add one; split the module instead.
-OVER_LIMIT_ALLOWED = {
-    "sources/vault.py",
-}
+OVER_LIMIT_ALLOWED: set[str] = set()
 
 
 def module_name(path: Path) -> str:
