@@ -14,6 +14,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from personaforge.diskfull import DiskFull, looks_full, tree_bytes, writing
+
 
 def _fsync_dir(path: Path) -> None:
     # The rename itself lives in the parent directory's entry table; without
@@ -29,6 +31,12 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int | None = 
     """Replace `path` with `data` atomically; `mode` sets permissions before the rename."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    with writing(target, len(data)):
+        _write_and_rename(target, data, mode)
+    _fsync_dir(target.parent)
+
+
+def _write_and_rename(target: Path, data: bytes, mode: int | None) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -42,7 +50,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int | None = 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    _fsync_dir(target.parent)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, mode: int | None = None) -> None:
@@ -84,6 +91,11 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
         else:
             os.replace(staging, target)
         _fsync_dir(target.parent)
-    except BaseException:
+    except BaseException as exc:
+        full = looks_full(exc) and not isinstance(exc, DiskFull)
+        written = tree_bytes(staging) if full else 0
         shutil.rmtree(staging, ignore_errors=True)
+        if full:
+            # What was staged when the disk filled: the whole folder needs at least that much.
+            raise DiskFull(target, written or None) from exc
         raise

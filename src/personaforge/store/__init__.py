@@ -25,6 +25,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from personaforge.diskfull import raise_if_full
 from personaforge.errors import UserError
 from personaforge.store.read import ReadPath
 from personaforge.store.records import (
@@ -106,8 +107,10 @@ class MemoryStore(Schema, WritePath, ReadPath):
     def __enter__(self) -> MemoryStore:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind, exc, traceback) -> None:
         self.close()
+        if exc is not None:  # a store write that did not fit: one line naming the file
+            raise_if_full(exc, self.path)
 
     def close(self) -> None:
         self.db.close()
