@@ -63,6 +63,7 @@ def reference(tmp_path_factory, micro_models_dir, sample_data) -> dict:
         "memories": memories(paths),
         "current": current,
         "lineage": lineage(paths, current),
+        "paths": paths,
     }
 
 
@@ -267,3 +268,39 @@ def test_fifty_kills_at_random(tmp_path, micro_models_dir, sample_data, referenc
         f"kills: {total.per_stage()}; 0 corruptions, 0 half-written artifacts visible, "
         "0 memories or versions lost; each home resumed to the never-killed run's end"
     )
+
+
+def test_a_forget_killed_after_the_store_is_finished_by_the_next(reference, trials):
+    """A forget killed right after its memories left the store (before the datasets): the next `forget` finishes it."""
+    import subprocess
+    import sys
+
+    from personaforge.provenance import provenance
+    from tests.reliability.faults import environment
+
+    paths = reference["paths"]  # the never-killed home; its numbers were read already
+    memory = _trained_memory(paths, reference["dataset"])
+    flagged = set(provenance(paths, [memory]).versions)
+    # Die at the first step after the store's commit, as a SIGKILL there would.
+    script = (
+        "import os, sys\n"
+        "import personaforge.forget as forget\n"
+        "forget.scrub_datasets = lambda *a, **k: os._exit(137)\n"
+        "from personaforge.cli import main\n"
+        f"main(['forget', {memory!r}, '--no-retrain'])\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script], env=environment(paths))
+    assert killed.returncode == 137
+    train = paths.datasets / reference["dataset"] / "train.jsonl"
+    assert memory in train.read_text()  # what the kill left: out of the store, still trained on
+    assert not check_home(paths)
+    # Before the fix this refused ("neither a file or folder nor a memory id"): no way to finish.
+    done = cli(paths, "forget", memory, "--no-retrain")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "finishing forget" in done.stdout
+    assert memory not in train.read_text()
+    versions, current = registry_rows(paths)
+    assert all(versions[name]["forgotten"] for name in flagged) and current not in flagged
+    assert all(f["report"]["state"] == "finished" for f in _forgets(paths))
+    trials.add()
+    trials.held("the next forget scrubbed the datasets, flagged the versions and moved current")
