@@ -97,5 +97,5 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
         if full:
             # What was staged when the disk filled: the whole folder needs at least that much.
-            raise DiskFull(target, written or None) from exc
+            raise DiskFull(target, written or None, at_least=True) from exc
         raise

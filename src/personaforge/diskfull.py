@@ -44,9 +44,9 @@ class DiskFull(UserError):
 
     exit_code = 3
 
-    def __init__(self, path: Path | str, needed: int | None):
+    def __init__(self, path: Path | str, needed: int | None, at_least: bool = False):
         self.path, self.needed = Path(path), needed
-        super().__init__(describe(self.path, needed))
+        super().__init__(describe(self.path, needed, at_least))
 
 
 def _human(size: float) -> str:
@@ -70,9 +70,12 @@ def file_size_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
-def describe(path: Path, needed: int | None) -> str:
+def describe(path: Path, needed: int | None, at_least: bool = False) -> str:
     free = free_bytes(path)
-    need = f"it needs about {_human(needed)}" if needed else "it needs more room"
+    if needed:
+        need = f"it needs {'more than' if at_least else 'about'} {_human(needed)}"
+    else:
+        need = "it needs more room"
     line = f"no space to write {path}: {need}, {_human(free)} free there"
     limit = file_size_limit()
     if limit is not None:
@@ -131,7 +134,10 @@ def writing(path: Path | str, needed: int | None = None) -> Iterator[None]:
     """Turn a full disk while writing `path` into DiskFull naming it and `needed` bytes."""
     try:
         yield
-    except DiskFull:
+    except DiskFull as exc:
+        # An inner writer (atomic_directory) only knew what it had staged: this one knows more.
+        if needed and (exc.needed is None or exc.needed < needed):
+            raise DiskFull(path, needed) from exc
         raise
     except Exception as exc:
         if looks_full(exc):

@@ -35,6 +35,7 @@ from typing import Any
 
 from personaforge.atomic import atomic_directory
 from personaforge.config import DecodeSettings, load_settings
+from personaforge.diskfull import tree_bytes, writing
 from personaforge.errors import UserError
 from personaforge.gguf_check import PROMPTS, verify_gguf
 from personaforge.paths import Paths
@@ -527,7 +528,10 @@ def export_version(
     suffix = "" if fmt in ("adapter", "merged") else f"-{quant}"
     target = Path(out) if out else paths.home / "exports" / f"{version}-{fmt}{suffix}"
     command = None
-    with atomic_directory(target) as staging:
+    # An adapter export is a copy of the version's folder; other formats' sizes depend on the
+    # base and the quantization (the line then says how much was staged when the disk filled).
+    needed = tree_bytes(folder) if fmt == "adapter" else None
+    with writing(target, needed), atomic_directory(target) as staging:
         if fmt == "adapter":
             checks = export_adapter(folder, card, base_location, staging)
         elif fmt == "merged":

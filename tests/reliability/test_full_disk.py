@@ -71,23 +71,27 @@ def _a_big_note(paths: Paths) -> None:
     (vault / "Big note.md").write_text(f"# A long day\n\n{words}\n")
 
 
+# name: (command, file-size limit, the path the line must name). Each limit sits above what
+# the command writes before the write under test (the store's 32 KiB WAL index, logs, run
+# records) and below that write: the WAL of a 400 KB note, a 100 KB train.jsonl, a 150 KB
+# adapter in a checkpoint or an export, a registry page past 2 KiB.
 CASES = {
-    # name: (command, file-size limit in bytes: under what the command must write)
-    "ingest": (("ingest",), 192 * 1024),
-    "dataset build": (("dataset", "build", "--max", "120"), 24 * 1024),
+    "ingest": (("ingest",), 192 * 1024, "memories.db"),
+    "dataset build": (("dataset", "build", "--max", "300"), 64 * 1024, "datasets/ds-"),
     "checkpoint": (
         ("train", "--set", "train.max_steps=4", "--set", "train.save_steps=2"),
-        96 * 1024,
+        128 * 1024,
+        "runs/sft-",
     ),
-    "export": (("export", "--format", "adapter"), 64 * 1024),
-    "registry write": (("models", "rollback"), 2 * 1024),
+    "export": (("export", "--format", "adapter"), 128 * 1024, "exports/v1-adapter"),
+    "registry write": (("models", "rollback"), 2 * 1024, "registry.db"),
 }
 
 
 def test_a_full_disk_changes_nothing(home, trials):
     """Ingest, dataset build, a checkpoint, an export and a registry write past `ulimit -f`: one line, exit non-zero, the home as it was."""
     held = []
-    for name, (command, limit) in CASES.items():
+    for name, (command, limit, where) in CASES.items():
         args = list(command)
         if name == "ingest":
             _a_big_note(home)
@@ -100,7 +104,8 @@ def test_a_full_disk_changes_nothing(home, trials):
         lines = [line for line in output.splitlines() if "no space to write" in line]
         assert len(lines) == 1, f"{name}:\n{output[-2000:]}"
         line = " ".join(output[output.index("no space to write") :].split())
-        assert str(home.home) in line and "needs" in line and "free there" in line, line
+        assert f"no space to write {home.home}/" in line and where in line, line
+        assert "needs" in line and "free there" in line and "nothing was changed" in line, line
         after = snapshot(home)
         assert after == before, f"{name}: the home changed"
         assert not check_home(home), check_home(home)
