@@ -83,7 +83,7 @@ CASES = {
         128 * 1024,
         "runs/sft-",
     ),
-    "export": (("export", "--format", "adapter"), 128 * 1024, "exports/v1-adapter"),
+    "export": (("export", "--format", "adapter"), 128 * 1024, "-adapter"),
     "registry write": (("models", "rollback"), 2 * 1024, "registry.db"),
 }
 
