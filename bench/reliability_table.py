@@ -3,6 +3,9 @@
     .venv/bin/python bench/reliability_table.py           # the fast part (what `make test` runs)
     .venv/bin/python bench/reliability_table.py --full    # the slow tests too (`make test-full`)
     .venv/bin/python bench/reliability_table.py --from bench/out/reliability.xml   # render only
+    # render several runs as one table (the fast suite, and the long kill loop run alone)
+    .venv/bin/python bench/reliability_table.py --from bench/out/reliability.xml \
+        --from bench/out/kills-full.xml
 
 The table is built from pytest's junit XML, not from a list kept by hand: every test
 under tests/reliability/ is a row, whatever it exercises. A test reports its numbers
@@ -82,9 +85,10 @@ def run_suite(full: bool, xml: Path) -> int:
     return subprocess.run(command, cwd=ROOT, env=env).returncode
 
 
-def read_rows(xml: Path) -> list[Row]:
+def read_rows(*xmls: Path) -> list[Row]:
     rows: dict[tuple[str, str], Row] = {}
-    for case in ET.parse(xml).getroot().iter("testcase"):
+    cases = [case for xml in xmls for case in ET.parse(xml).getroot().iter("testcase")]
+    for case in cases:
         suite = case.get("classname", "").removeprefix("tests.reliability.")
         test = case.get("name", "").split("[", 1)[0]
         row = rows.setdefault((suite, test), Row(suite, test))
@@ -157,17 +161,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="Include tests marked slow.")
     parser.add_argument(
-        "--from", dest="source", type=Path, help="Render this junit XML; run nothing."
+        "--from",
+        dest="sources",
+        type=Path,
+        action="append",
+        help="Render this junit XML (repeat to merge several); run nothing.",
     )
     parser.add_argument("--out", type=Path, default=DOC)
     args = parser.parse_args()
     code = 0
-    source = args.source
-    if source is None:
-        source = XML
-        code = run_suite(args.full, source)
+    sources = args.sources
     command = "python bench/reliability_table.py" + (" --full" if args.full else "")
-    args.out.write_text(render(read_rows(source), command))
+    if not sources:
+        sources = [XML]
+        code = run_suite(args.full, XML)
+    else:
+        command += "".join(f" --from {path}" for path in sources)
+    args.out.write_text(render(read_rows(*sources), command))
     print(f"wrote {args.out}")
     sys.exit(code)
 
