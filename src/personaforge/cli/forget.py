@@ -120,12 +120,27 @@ def forget(
         except UserError:
             if finished:  # what was named went with the interrupted forget: nothing more to do
                 return
-            raise
+            # The same forget again (after a kill that came once it was done): not an error.
+            done = already_forgotten(ctx, target) if target else None
+            if done is None:
+                raise
+            stdout.print(f"{target}: already forgotten (forget {done}); nothing left to do")
+            return
         request = ForgetRequest(target if target else "search", dry_run, retrain)
         report = run_forget(state.paths, settings, memories, request, StageReporter())
     print_forget(report)
     if report.proven is False or any(r.proven is False for r in finished):
         raise typer.Exit(1)
+
+
+def already_forgotten(ctx: typer.Context, target: str) -> int | None:
+    """The forget that took out what `target` names (a memory id, a file, a folder), if any."""
+    from pathlib import Path
+
+    path = Path(target).expanduser()
+    key = str(path.resolve()) if path.exists() else target
+    with open_store(ctx) as store:
+        return store.forgotten_by(key)
 
 
 def print_forget(report) -> None:
