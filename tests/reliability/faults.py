@@ -78,21 +78,24 @@ def environment(paths: Paths) -> dict[str, str]:
     return env
 
 
-def spawn(paths: Paths, *args: str, preexec: Callable[[], None] | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "personaforge", *args],
-        env=environment(paths),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=preexec,
-    )
+def spawn(paths: Paths, *args: str, pipe: bool = False, preexec=None) -> subprocess.Popen:
+    """Start a command. Its output goes to children.log beside the home unless `pipe` (for a
+    caller that reads it to the end): a pipe nobody reads stops a chatty child at 64 KiB."""
+    with (paths.home.parent / "children.log").open("a") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "personaforge", *args],
+            env=environment(paths),
+            stdout=subprocess.PIPE if pipe else log,
+            stderr=subprocess.PIPE if pipe else subprocess.STDOUT,
+            text=True,
+            preexec_fn=preexec,
+        )
 
 
 def cli(
     paths: Paths, *args: str, timeout: float = 900, preexec=None
 ) -> subprocess.CompletedProcess:
-    process = spawn(paths, *args, preexec=preexec)
+    process = spawn(paths, *args, pipe=True, preexec=preexec)
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -106,7 +109,7 @@ def kill(process: subprocess.Popen) -> bool:
     if process.poll() is not None:
         return False
     os.kill(process.pid, signal.SIGKILL)
-    process.communicate()
+    process.wait()
     return True
 
 

@@ -84,6 +84,11 @@ def _clean(output: str) -> bool:
     return "Traceback" not in output and "database is locked" not in output
 
 
+def _children(paths: Paths) -> str:
+    """What the background commands printed (faults.spawn writes it beside the home)."""
+    return (paths.home.parent / "children.log").read_text()
+
+
 def _lock_holder(paths: Paths) -> str:
     lock = paths.locks / "run.lock"
     return lock.read_text() if lock.exists() else ""
@@ -133,8 +138,9 @@ def test_run_forget_serve_and_dashboard_at_once(home, trials):
         assert memories(home) == before
         held.append("a forget during a run refused, the store untouched")
         # 2. The run promotes and tells the server, which other reloads hit meanwhile.
-        out, err = first.communicate(timeout=900)
-        assert first.returncode == 0 and _clean(out + err), err[-3000:]
+        first.wait(timeout=900)
+        out, err = _children(home), ""
+        assert first.returncode == 0 and _clean(out + err), out[-3000:]
         _, promoted = registry_rows(home)
         reloads.finish()  # the run's own reload stage was the last word
         health = urllib.request.urlopen(server.url + "/health", timeout=60).read()
@@ -146,8 +152,9 @@ def test_run_forget_serve_and_dashboard_at_once(home, trials):
         during = cli(home, "run", "--force")
         out = during.stdout + during.stderr
         assert during.returncode == 2 and _refused_by(out, forgetting.pid) and _clean(out), out
-        out, err = forgetting.communicate(timeout=900)
-        assert forgetting.returncode in (0, 1) and _clean(out + err), err[-3000:]
+        forgetting.wait(timeout=900)
+        out, err = _children(home), ""
+        assert forgetting.returncode in (0, 1) and _clean(out + err), out[-3000:]
         held.append("a run during a forget refused")
     finally:
         reloads.finish()
