@@ -55,3 +55,24 @@ def test_replacing_a_folder_never_leaves_it_missing(tmp_path, monkeypatch):
         (staging / "train.jsonl").write_text("new\n")
     assert (target / "train.jsonl").read_text() == "new\n"
     assert seen == [] and sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_a_removed_folder_is_whole_or_gone(tmp_path, monkeypatch):
+    """remove_tree renames first: a kill during the deletion never leaves half a folder visible."""
+    import shutil
+
+    from personaforge import atomic
+
+    export = tmp_path / "v2-adapter"
+    export.mkdir()
+    for name in ("adapter_config.json", "adapter_model.safetensors", "personaforge.json"):
+        (export / name).write_text(name)
+
+    def killed_halfway(path, ignore_errors=False):  # the process dies inside rmtree
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "rmtree", killed_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.remove_tree(export)
+    assert not export.exists()  # gone under its name; only a hidden .removing folder is left
+    assert [p.name.startswith(".v2-adapter.removing-") for p in tmp_path.iterdir()] == [True]

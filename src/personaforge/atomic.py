@@ -128,3 +128,17 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
             # What was staged when the disk filled: the whole folder needs at least that much.
             raise DiskFull(target, written or None, at_least=True) from exc
         raise
+
+
+def remove_tree(path: str | os.PathLike) -> None:
+    """Delete a folder so that no half of it is ever visible under its name.
+
+    rmtree unlinks file by file: killed halfway, it leaves an export or a version that looks
+    present but lacks its weights (the kill loop found exactly that). Renamed to a hidden
+    name first, in one step, the folder is either whole or gone.
+    """
+    target = Path(path)
+    hidden = target.with_name(f".{target.name}.removing-{os.getpid()}")
+    os.replace(target, hidden)
+    _fsync_dir(target.parent)
+    shutil.rmtree(hidden, ignore_errors=True)

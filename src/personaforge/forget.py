@@ -41,7 +41,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from personaforge.atomic import atomic_directory
+from personaforge.atomic import atomic_directory, remove_tree
 from personaforge.config import Settings
 from personaforge.errors import UserError
 from personaforge.paths import Paths
@@ -254,7 +254,7 @@ def remove_exports(paths: Paths, versions: list[str]) -> list[str]:
     gone = []
     for version in versions:
         for folder in sorted(exports.glob(f"{version}-*")) if exports.exists() else []:
-            shutil.rmtree(folder)
+            remove_tree(folder)
             gone.append(folder.name)
     return gone
 

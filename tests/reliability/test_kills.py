@@ -89,8 +89,11 @@ def killed_run(paths: Paths, plan: list[str], rng: random.Random, ref: dict, tal
             assert process.returncode == 0, (paths.home.parent / "children.log").read_text()[-3000:]
             break
         tally.add(where, check_home(paths))
+        run = last_run(paths)
+        if run and run["status"] == "finished":  # killed after its end: nothing to resume
+            break
         args = ["run", "--resume"] if _resumable(paths) else ["run", *first]
-    if last_run(paths)["status"] != "finished":
+    if (last_run(paths) or {}).get("status") != "finished":
         done = cli(paths, *args)
         assert done.returncode == 0, done.stderr[-3000:]
 
