@@ -169,6 +169,8 @@ def registry_rows(paths: Paths) -> tuple[dict[str, dict], str | None]:
     try:
         versions = {row["name"]: dict(row) for row in db.execute("SELECT * FROM versions")}
         pointer = db.execute("SELECT version FROM pointer WHERE name = 'current'").fetchone()
+    except sqlite3.OperationalError:  # killed while creating it: the next open migrates it
+        return {}, None
     finally:
         db.close()
     return versions, pointer[0] if pointer else None
