@@ -3,6 +3,9 @@
     .venv/bin/python bench/reliability_table.py           # the fast part (what `make test` runs)
     .venv/bin/python bench/reliability_table.py --full    # the slow tests too (`make test-full`)
     .venv/bin/python bench/reliability_table.py --from bench/out/reliability.xml   # render only
+    # render several runs as one table (the fast suite, and the long kill loop run alone)
+    .venv/bin/python bench/reliability_table.py --from bench/out/reliability.xml \
+        --from bench/out/kills-full.xml
 
 The table is built from pytest's junit XML, not from a list kept by hand: every test
 under tests/reliability/ is a row, whatever it exercises. A test reports its numbers
@@ -33,11 +36,25 @@ What the reliability suite (`tests/reliability/`) tried and what held, one row p
 test (parametrized cases summed). Written by `{command}`
 on {date} ({machine}); do not edit by hand, rerun it.
 
-The fast part runs in `make test`; tests marked `slow` (longer fuzzing) run in
-`make test-full` and in `bench/reliability_table.py --full`. A test records its
+The fast part runs in `make test`; tests marked `slow` (longer fuzzing, the long kill
+loop) run in `make test-full` and in `bench/reliability_table.py --full`. A test records its
 trials and what held through the `trials` fixture (tests/reliability/conftest.py).
 
+The fault suites (issue #35) work on a person's home rather than the server: `test_kills`
+SIGKILLs `run` (every stage), `forget` and `models promote/rollback` at seeded random moments
+and checks the home after each kill; `test_full_disk` fills the disk (RLIMIT_FSIZE) during
+ingest, dataset build, a checkpoint, an export and a registry write; `test_concurrent` runs
+`run`, `forget`, a reloading server and the dashboard on one home at once.
+
 """
+
+
+# The suites of issue #35 and what one of their trials is, for the summary line.
+FAULT_SUITES = {
+    "test_kills": "kills",
+    "test_full_disk": "full-disk cases",
+    "test_concurrent": "concurrent requests and commands",
+}
 
 
 @dataclass
@@ -60,14 +77,18 @@ def run_suite(full: bool, xml: Path) -> int:
         *(sys.executable, "-m", "pytest", "-q", "tests/reliability"),
         *(f"--junitxml={xml}", "-o", "junit_family=xunit1"),
     ]
+    env = dict(os.environ)
     if not full:
         command += ["-m", "not slow"]
-    return subprocess.run(command, cwd=ROOT).returncode
+    else:  # the long loops (the 50-kill one) also skip themselves outside `make test-full`
+        env["PERSONAFORGE_TEST_FULL"] = "1"
+    return subprocess.run(command, cwd=ROOT, env=env).returncode
 
 
-def read_rows(xml: Path) -> list[Row]:
+def read_rows(*xmls: Path) -> list[Row]:
     rows: dict[tuple[str, str], Row] = {}
-    for case in ET.parse(xml).getroot().iter("testcase"):
+    cases = [case for xml in xmls for case in ET.parse(xml).getroot().iter("testcase")]
+    for case in cases:
         suite = case.get("classname", "").removeprefix("tests.reliability.")
         test = case.get("name", "").split("[", 1)[0]
         row = rows.setdefault((suite, test), Row(suite, test))
@@ -114,6 +135,25 @@ def render(rows: list[Row], command: str) -> str:
     total = sum(r.trials for r in rows)
     failed = sum(len(r.failures) for r in rows)
     out += ["", f"{len(rows)} tests, {total} trials, {failed} failures."]
+    faults = {
+        suite: [r for r in rows if r.suite == suite and r.skipped != r.cases]
+        for suite in FAULT_SUITES
+    }
+    if any(faults.values()):
+        parts = [
+            f"{sum(r.trials for r in ran)} {what} ({sum(len(r.failures) for r in ran)} failed)"
+            for (suite, what), ran in zip(FAULT_SUITES.items(), faults.values(), strict=True)
+        ]
+        broken = sum(len(r.failures) for ran in faults.values() for r in ran)
+        out += [
+            "",
+            f"Faults: {', '.join(parts)}; "
+            + (
+                "0 corruptions, 0 lost memories or versions (every check after every fault held)."
+                if not broken
+                else f"**{broken} failed**: see the rows above."
+            ),
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -121,17 +161,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="Include tests marked slow.")
     parser.add_argument(
-        "--from", dest="source", type=Path, help="Render this junit XML; run nothing."
+        "--from",
+        dest="sources",
+        type=Path,
+        action="append",
+        help="Render this junit XML (repeat to merge several); run nothing.",
     )
     parser.add_argument("--out", type=Path, default=DOC)
     args = parser.parse_args()
     code = 0
-    source = args.source
-    if source is None:
-        source = XML
-        code = run_suite(args.full, source)
+    sources = args.sources
     command = "python bench/reliability_table.py" + (" --full" if args.full else "")
-    args.out.write_text(render(read_rows(source), command))
+    if not sources:
+        sources = [XML]
+        code = run_suite(args.full, XML)
+    else:
+        command += "".join(f" --from {path}" for path in sources)
+    args.out.write_text(render(read_rows(*sources), command))
     print(f"wrote {args.out}")
     sys.exit(code)
 

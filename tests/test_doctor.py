@@ -76,3 +76,31 @@ def test_doctor_offline_with_a_hub_base_names_the_builtin_real_base_as_the_fix(p
     assert code == 1
     assert "fix: `personaforge config set model.base smollm2-135m`" in err
     assert "'tiny'" not in err  # the toy is no fix for a person's persona
+
+
+def test_doctor_warns_when_the_next_run_would_not_fit(home_with_micro, sample_data, monkeypatch):
+    """The estimate adds up what a run writes; below it, a warning with how much to free."""
+    from personaforge import doctor
+
+    loaded = load_settings(
+        home_with_micro,
+        ["model.base=tiny:micro", f"run.sources={sample_data}", "run.export_formats=adapter"],
+        environ={},
+    )
+    report = run_doctor(loaded, home_with_micro)
+    (row,) = [c for c in report.checks if c.label == "the next run writes"]
+    assert row.status == "ok" and "checkpoints" in row.value and "store" in row.value
+    from personaforge.base import describe_base, resolve_base
+
+    info = describe_base(resolve_base("tiny:micro", home_with_micro))
+    parts = doctor.next_run_bytes(home_with_micro, loaded, info)
+    # 3 checkpoints of adapter + 2 moments = 9 adapters; the version and its export 1 each.
+    assert parts["checkpoints"] == 9 * parts["version"] == 9 * parts["exports"]
+    # No store yet: twice the sources' bytes (text and full-text index).
+    source_bytes = sum(p.stat().st_size for p in sample_data.rglob("*") if p.is_file())
+    assert parts["store"] == 2 * source_bytes
+    # A disk with one byte less than that: a warning (not a problem: today's run may be small).
+    monkeypatch.setattr(doctor, "_free_disk", lambda path: sum(parts.values()) - 1)
+    report = run_doctor(loaded, home_with_micro)
+    (row,) = [c for c in report.checks if c.label == "the next run writes"]
+    assert row.status == "warn" and "free at least 1 B under" in row.fix

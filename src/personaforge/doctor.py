@@ -36,6 +36,7 @@ from personaforge.train.plan import (
     GiB,
     detect_accelerator,
     estimate_training_memory,
+    lora_parameter_count,
     plan_training,
 )
 
@@ -280,7 +281,11 @@ def _check_base(
 
 
 def _check_disk(
-    report: DoctorReport, paths: Paths, ref: BaseRef | None, info: BaseInfo | None
+    report: DoctorReport,
+    paths: Paths,
+    ref: BaseRef | None,
+    info: BaseInfo | None,
+    loaded: LoadedSettings | None = None,
 ) -> None:
     free = _free_disk(paths.home)
     need = DISK_MARGIN_BYTES
@@ -294,6 +299,76 @@ def _check_disk(
         status,
         None if status == "ok" else "free disk space or point PERSONAFORGE_HOME elsewhere",
     )
+    if info is None or loaded is None:
+        return
+    parts = next_run_bytes(paths, loaded, info)
+    total = sum(parts.values())
+    enough = free >= total
+    report.add(
+        "disk",
+        "the next run writes",
+        f"about {_human(total)} ("
+        + ", ".join(f"{name} {_human(size)}" for name, size in parts.items())
+        + f"); {_human(free)} free",
+        "ok" if enough else "warn",
+        None
+        if enough
+        else f"free at least {_human(total - free)} under {paths.home} before the next run: "
+        "a run that fills the disk stops with nothing changed, but learns nothing",
+    )
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def _folder_bytes(root: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(dirpath, name))
+            except OSError:
+                continue
+    return total
+
+
+def next_run_bytes(paths: Paths, loaded: LoadedSettings, info: BaseInfo) -> dict[str, int]:
+    """Bytes the next `run` writes under the home, by part (an upper estimate).
+
+    - training (train/budget.py disk_estimate): three checkpoints of the adapter and Adam's
+      two moments (9 x the fp32 adapter), the version (1 x), the exports in run.export_formats;
+      DPO, when on, writes the same checkpoints and version again;
+    - dataset: the newest dataset's size (a monthly one is smaller; the first run's has none
+      to go by, so the store's size stands in: examples hold about the memories' text);
+    - store: what run.sources holds beyond what the store holds already, twice (the text and
+      its full-text index).
+    """
+    from personaforge.train.budget import disk_estimate
+
+    settings = loaded.settings
+    lora = lora_parameter_count(info, settings.train.lora_rank, settings.train.target_modules)
+    parts = disk_estimate(
+        lora, info.parameters or 0, settings.run.export_formats, settings.run.export_quant
+    )
+    if settings.run.dpo:
+        parts["dpo"] = parts["checkpoints"] + parts["version"]
+    store = paths.memory_store.stat().st_size if paths.memory_store.exists() else 0
+    datasets = sorted(
+        (p for p in paths.datasets.glob("ds-*") if p.is_dir()) if paths.datasets.exists() else [],
+        key=lambda p: p.stat().st_mtime,
+    )
+    parts["dataset"] = _folder_bytes(datasets[-1]) if datasets else store
+    sources = sum(
+        _folder_bytes(Path(s).expanduser()) if Path(s).expanduser().is_dir() else 0
+        for s in settings.run.sources
+    )
+    parts["store"] = max(0, 2 * sources - store)
+    return parts
 
 
 def _memory_rows(
@@ -378,7 +453,7 @@ def run_doctor(
     _check_packages(report)
     _check_device(report, accel)
     ref, info = _check_base(report, loaded, paths, accel)
-    _check_disk(report, paths, ref, info)
+    _check_disk(report, paths, ref, info, loaded)
     if info is not None:
         _check_plan(report, loaded, accel, info)
     return report

@@ -41,7 +41,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from personaforge.atomic import atomic_directory
+from personaforge.atomic import atomic_directory, remove_tree
 from personaforge.config import Settings
 from personaforge.errors import UserError
 from personaforge.paths import Paths
@@ -222,6 +222,16 @@ def dataset_rows_holding(paths: Paths, memories: list[Memory]) -> int:
     return held
 
 
+def dataset_rows_with_ids(paths: Paths, ids: set[str]) -> int:
+    """Rows of any dataset file built from these memory ids."""
+    return sum(
+        built_from(row, ids)
+        for folder in dataset_folders(paths)
+        for name in DATASET_FILES
+        for row in read_rows(folder / name)
+    )
+
+
 def still_held(paths: Paths, memories: list[Memory]) -> dict[str, int]:
     with MemoryStore.open(paths.memory_store) as store:
         rows, index = store.holding(memories)
@@ -244,7 +254,7 @@ def remove_exports(paths: Paths, versions: list[str]) -> list[str]:
     gone = []
     for version in versions:
         for folder in sorted(exports.glob(f"{version}-*")) if exports.exists() else []:
-            shutil.rmtree(folder)
+            remove_tree(folder)
             gone.append(folder.name)
     return gone
 
@@ -409,21 +419,34 @@ def forget(
     if request.dry_run:
         report.dry_run = True
         return report
-    evidence = Evidence.read(paths, memories)
-    wanted = set(ids)
+    from personaforge.runs import run_lock
 
+    with run_lock(paths, "forget"):
+        return _forget(paths, settings, memories, request, reporter, report, found)
+
+
+def _forget(paths, settings, memories, request, reporter, report, found) -> ForgetReport:
+    ids = report.memory_ids
+    evidence = Evidence.read(paths, memories)
+    flagged = list(found.versions)
+
+    # Everything a second attempt needs to finish the job rides in the audit record the moment
+    # the memories leave the store: after that commit they can no longer be matched, so a forget
+    # killed before the datasets were scrubbed is finished from this record (finish_interrupted).
+    started = {
+        "state": "started",
+        "memories": len(ids),
+        "memory_ids": ids,
+        "versions": found.versions,
+        "current_before": report.current_before,
+        "retrain": request.retrain,
+    }
     with MemoryStore.open(paths.memory_store) as store, store.batch():
-        forget_id = store.record_forget(request.request, {"state": "started", "memories": len(ids)})
+        forget_id = store.record_forget(request.request, started)
         store.forget(ids, forget_id)
     report.forget_id = forget_id
-    report.examples_removed, report.datasets_changed = scrub_datasets(paths, wanted, forget_id)
-    clear_caches(paths)
+    _take_out(paths, report, set(ids), flagged)
     report.still_held = still_held(paths, memories)
-    flagged = list(found.versions)
-    with Registry.open(paths) as registry:
-        report.current_after = registry.mark_forgotten(flagged, f"forget {forget_id}")
-    report.exports_removed = remove_exports(paths, flagged)
-
     clean = report.current_after  # the newest version that never saw them (None: the base)
     old = report.current_before if report.current_before in flagged else None
     if request.retrain and old:
@@ -434,6 +457,67 @@ def forget(
     with MemoryStore.open(paths.memory_store) as store:
         store.update_forget(forget_id, _audit(report))
     return report
+
+
+def _take_out(paths: Paths, report: ForgetReport, wanted: set[str], flagged: list[str]) -> None:
+    """Steps 2-3 after the store: scrub datasets, clear caches, flag versions, drop exports.
+
+    Each step is idempotent (a scrubbed dataset has nothing left to drop, a flagged version
+    stays flagged), so a forget killed anywhere in here is finished by running them again.
+    """
+    from personaforge.registry import Registry
+
+    removed, changed = scrub_datasets(paths, wanted, report.forget_id or 0)
+    report.examples_removed, report.datasets_changed = removed, changed
+    clear_caches(paths)
+    with Registry.open(paths) as registry:
+        report.current_after = registry.mark_forgotten(flagged, f"forget {report.forget_id}")
+    report.exports_removed = remove_exports(paths, flagged)
+
+
+def finish_interrupted(
+    paths: Paths, settings: Settings, reporter=None, retrain: bool = True
+) -> list[ForgetReport]:
+    """Finish every forget that was killed after its memories left the store.
+
+    Its memory ids, the versions that learned them and whether to retrain were recorded with
+    the deletion; the rest is done again from there (`run` passes retrain=False: it is about
+    to train on what remains anyway). The old-versus-new verification is not done again:
+    the forgotten examples it compares were read before the scrub, and are gone now.
+    """
+    if not paths.memory_store.exists():
+        return []
+    with MemoryStore.open(paths.memory_store) as store:
+        pending = [f for f in store.forgets() if f["report"].get("state") == "started"]
+    reports = []
+    for entry in reversed(pending):  # oldest first
+        started = entry["report"]
+        ids = list(started.get("memory_ids") or [])
+        report = ForgetReport(len(ids), ids, {}, versions_flagged=started.get("versions") or {})
+        report.forget_id = entry["id"]
+        report.current_before = started.get("current_before")
+        flagged = list(report.versions_flagged)
+        _take_out(paths, report, set(ids), flagged)
+        with MemoryStore.open(paths.memory_store) as store:
+            rows = sum(
+                store.db.execute("SELECT count(*) FROM memories WHERE id = ?", (mid,)).fetchone()[0]
+                for mid in ids
+            )
+        # By id only: the text that the full check also looks for left with the rows.
+        report.still_held = {
+            "store rows": rows,
+            "dataset rows": dataset_rows_with_ids(paths, set(ids)),
+        }
+        # A kill after mark_forgotten moved `current` leaves current_before still recorded: the
+        # retrain is owed whenever the version served before the forget learned them.
+        old = report.current_before if report.current_before in flagged else None
+        if retrain and started.get("retrain", True) and old:
+            clean = report.current_after
+            _retrain(paths, settings, report, replay_request(paths, old, clean), reporter)
+        with MemoryStore.open(paths.memory_store) as store:
+            store.update_forget(entry["id"], {**_audit(report), "resumed": True})
+        reports.append(report)
+    return reports
 
 
 def replay_request(paths: Paths, old: str, clean: str | None):

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from personaforge.config import IdentitySettings, IngestSettings
+from personaforge.diskfull import writing
 from personaforge.errors import UserError
 from personaforge.sources import SNIFF_BYTES, SOURCES, SkipFile, Source, SourceFile, detect
 from personaforge.sources.identity import Identity, NeedsIdentity, People, resolve, stop_line
@@ -515,7 +516,10 @@ def _process_all(run: _Run, candidates: list[Candidate], show_progress: bool) ->
         _WholeFiles(run.store) as whole,
     ):
         for start in range(0, len(candidates), batch):
-            with run.store.batch():
+            # A batch writes its text into the table, about as much into the full-text index,
+            # and every new page into the WAL first: about 3x the files' bytes on a full disk.
+            needed = 3 * sum(c.size for c in candidates[start : start + batch])
+            with writing(run.store.path, needed), run.store.batch():
                 try:
                     for offset, candidate in enumerate(candidates[start : start + batch]):
                         if not run.unchanged_by_stat(candidate):

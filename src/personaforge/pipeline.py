@@ -449,6 +449,11 @@ def run_pipeline(
         )
     paths.ensure()
     with run_lock(paths), RunLog.open(paths) as log:
+        from personaforge.forget import finish_interrupted
+
+        # A forget killed after its memories left the store still owes the scrub of the
+        # datasets and the flags on versions: no run trains on top of that half-done state.
+        finish_interrupted(paths, settings, retrain=False)
         resumed = log.last_resumable() if request.resume else None
         if request.resume and resumed is None:
             raise UserError("nothing to resume: the last run did not fail or get interrupted")

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from personaforge.atomic import atomic_write_text
+from personaforge.diskfull import raise_if_full
 from personaforge.errors import UserError
 from personaforge.paths import Paths
 from personaforge.store.schema import Migration, add_column, apply_migrations
@@ -176,8 +177,10 @@ class Registry:
     def __enter__(self) -> Registry:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind, exc, traceback) -> None:
         self.db.close()
+        if exc is not None:  # a registry write that did not fit: one line naming the file
+            raise_if_full(exc, self.paths.home / "registry.db")
 
     # -- folders <-> rows ----------------------------------------------------------------------
 

@@ -228,24 +228,43 @@ def _record(row: sqlite3.Row) -> RunRecord:
     )
 
 
+# Homes whose run lock this process holds, with how many holders: `forget` takes the lock for
+# the whole forget and its retraining `run` takes it again inside (flock on a second open file
+# would refuse its own process).
+_HELD: dict[str, int] = {}
+
+
 @contextmanager
-def run_lock(paths: Paths) -> Iterator[None]:
-    """One `run` at a time per home; a second one is told who holds it."""
+def run_lock(paths: Paths, what: str = "run") -> Iterator[None]:
+    """One `run` (or `forget`) at a time per home; a second one is told who holds it."""
     paths.locks.mkdir(parents=True, exist_ok=True)
+    key = str((paths.locks / "run.lock").resolve())
+    if _HELD.get(key):
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
     with (paths.locks / "run.lock").open("a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise UserError(f"another `personaforge run` is in progress ({holder})") from None
+            raise UserError(
+                f"another `personaforge run` or `forget` is in progress in {paths.home} "
+                f"({holder}); wait for it to finish"
+            ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} since {now()}")
+        handle.write(f"`personaforge {what}`, pid {os.getpid()} since {now()}")
         handle.flush()
+        _HELD[key] = 1
         try:
             yield
         finally:
+            _HELD.pop(key, None)
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 

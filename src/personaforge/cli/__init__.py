@@ -14,7 +14,9 @@ import sys
 from rich.markup import escape
 
 from personaforge.cli.app import app
+from personaforge.diskfull import disk_full_error
 from personaforge.errors import UserError
+from personaforge.paths import resolve_home
 from personaforge.ui import console
 
 # Modules whose commands hang off the root, in the order `--help` lists them.
@@ -93,6 +95,14 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        # A full disk met where no writer named its file (inside torch, a library's cache):
+        # still one line, with the file the OSError names or the home.
+        full = disk_full_error(exc, resolve_home())
+        if full is None:
+            raise
+        console.print(f"[red]error:[/] {escape(str(full))}", soft_wrap=True)
+        sys.exit(full.exit_code)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from personaforge.cli.app import app, examples, get_state, open_store
+from personaforge.errors import UserError
 from personaforge.ui import stdout
 
 
@@ -47,18 +49,47 @@ def forget(
     membership test. docs/forget.md says what is and is not guaranteed.
     """
     from personaforge.cli.run import StageReporter
-    from personaforge.forget import ForgetRequest
+    from personaforge.forget import ForgetRequest, finish_interrupted
     from personaforge.forget import forget as run_forget
     from personaforge.provenance import match_memories
+    from personaforge.runs import run_lock
 
     state = get_state(ctx)
-    with open_store(ctx) as store:
-        memories = match_memories(store, target, search)
-    request = ForgetRequest(target if target else "search", dry_run, retrain)
-    report = run_forget(state.paths, state.loaded.settings, memories, request, StageReporter())
+    settings = state.loaded.settings
+    # The whole forget holds the run lock: a `run` beside it would train on memories this
+    # forget is taking out, or flag a version that run is promoting (refused, never interleaved).
+    with run_lock(state.paths, "forget") if not dry_run else nullcontext():
+        finished = [] if dry_run else finish_interrupted(state.paths, settings, StageReporter())
+        for report in finished:
+            stdout.print(f"finishing forget {report.forget_id}, interrupted before it was done")
+            print_forget(report)
+        try:
+            with open_store(ctx) as store:
+                memories = match_memories(store, target, search)
+        except UserError:
+            if finished:  # what was named went with the interrupted forget: nothing more to do
+                return
+            # The same forget again (after a kill that came once it was done): not an error.
+            done = already_forgotten(ctx, target) if target else None
+            if done is None:
+                raise
+            stdout.print(f"{target}: already forgotten (forget {done}); nothing left to do")
+            return
+        request = ForgetRequest(target if target else "search", dry_run, retrain)
+        report = run_forget(state.paths, settings, memories, request, StageReporter())
     print_forget(report)
-    if report.proven is False:
+    if report.proven is False or any(r.proven is False for r in finished):
         raise typer.Exit(1)
+
+
+def already_forgotten(ctx: typer.Context, target: str) -> int | None:
+    """The forget that took out what `target` names (a memory id, a file, a folder), if any."""
+    from pathlib import Path
+
+    path = Path(target).expanduser()
+    key = str(path.resolve()) if path.exists() else target
+    with open_store(ctx) as store:
+        return store.forgotten_by(key)
 
 
 def print_forget(report) -> None:

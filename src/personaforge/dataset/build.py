@@ -35,6 +35,7 @@ from personaforge.dataset.extract import ExtractContext, conversations_of, extra
 from personaforge.dataset.mix import MixPlan, is_eval, select, split_bucket, split_group
 from personaforge.dataset.privacy import scan_memories
 from personaforge.dataset.synth import TeacherClient, teacher_pairs
+from personaforge.diskfull import writing
 from personaforge.errors import UserError
 from personaforge.paths import Paths
 from personaforge.store import Memory, MemoryStore
@@ -135,7 +136,8 @@ def write_dataset(
         return DatasetResult(
             dataset_id, folder, json.loads((folder / MANIFEST).read_text()), reused=True
         )
-    with atomic_directory(folder) as staging:
+    size = sum(len(t.encode()) for t in contents.values()) + len(review_text or "") + 16_384
+    with writing(folder, size), atomic_directory(folder) as staging:  # 16 KiB: the manifest
         for name, text in contents.items():
             (staging / name).write_text(text, encoding="utf-8")
         if review_text is not None:

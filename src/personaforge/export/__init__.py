@@ -39,6 +39,7 @@ from typing import Any
 
 from personaforge.atomic import atomic_directory
 from personaforge.config import DecodeSettings, load_settings
+from personaforge.diskfull import tree_bytes, writing
 from personaforge.errors import UserError
 from personaforge.export.gguf_check import PROMPTS, Unchecked, verify_gguf
 from personaforge.export.ollama import (  # the Ollama names are part of this module's API
@@ -482,7 +483,10 @@ def export_version(
     form = FORMAT_TABLE[fmt]
     suffix = f"-{quant}" if form.gguf else ""
     target = Path(out) if out else paths.home / "exports" / f"{version}-{fmt}{suffix}"
-    with atomic_directory(target) as staging:
+    # An adapter export is a copy of the version's folder; other formats' sizes depend on the
+    # base and the quantization (the line then says how much was staged when the disk filled).
+    needed = tree_bytes(folder) if fmt == "adapter" else None
+    with writing(target, needed), atomic_directory(target) as staging:
         job = ExportJob(paths, folder, card, base_location, staging, quant, name, decoding)
         checks, command = form.write(job)
     if command:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from personaforge.diskfull import raise_if_full, writing
 from personaforge.errors import UserError
 from personaforge.store.read import ReadPath
 from personaforge.store.records import (
@@ -76,14 +77,17 @@ class MemoryStore(Schema, WritePath, ReadPath):
         except sqlite3.Error as exc:
             raise UserError(f"cannot open the memory store {path}: {exc}") from exc
         connection.row_factory = sqlite3.Row
-        # WAL lets `memories search` read while an ingest writes; NORMAL sync is
-        # durable at each commit in WAL mode except against power loss of the last one.
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA foreign_keys=ON")
-        store = cls(connection, path)
-        store.migrate()
-        store.close_stale_runs()
+        # Opening writes too (the WAL index, migrations, stale runs closed): a full disk here
+        # is the same one line as anywhere else.
+        with writing(path):
+            # WAL lets `memories search` read while an ingest writes; NORMAL sync is
+            # durable at each commit in WAL mode except against power loss of the last one.
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            store = cls(connection, path)
+            store.migrate()
+            store.close_stale_runs()
         return store
 
     @classmethod
@@ -108,8 +112,10 @@ class MemoryStore(Schema, WritePath, ReadPath):
     def __enter__(self) -> MemoryStore:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind, exc, traceback) -> None:
         self.close()
+        if exc is not None:  # a store write that did not fit: one line naming the file
+            raise_if_full(exc, self.path)
 
     def close(self) -> None:
         self.db.close()

@@ -199,6 +199,17 @@ class ReadPath:
         rows = self.db.execute("SELECT * FROM forgets ORDER BY id DESC")
         return [{**dict(row), "report": json.loads(row["report"])} for row in rows]
 
+    def forgotten_by(self, target: str) -> int | None:
+        """The forget that took out a memory id (or id prefix), a file or a folder, if any."""
+        folder = target.rstrip("/") + "/"
+        row = self.db.execute(
+            "SELECT forget_id FROM tombstones WHERE memory_id = ? OR (length(?) >= 6 AND "
+            "memory_id LIKE ? || '%') OR file_path = ? OR substr(file_path, 1, length(?)) = ? "
+            "ORDER BY forget_id DESC LIMIT 1",
+            (target, target, target, target, folder, folder),
+        ).fetchone()
+        return row[0] if row else None
+
     def holding(self, memories: list[Memory]) -> tuple[int, int]:
         """(rows, index entries) that still hold these memories: a row with their id or their
         exact words, and a full-text hit on their opening words whose row is gone (a stale

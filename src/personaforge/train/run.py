@@ -51,6 +51,7 @@ from personaforge.bases import (
 )
 from personaforge.config import Settings
 from personaforge.dataset.mix import capped_eval_rows
+from personaforge.diskfull import writing
 from personaforge.errors import UserError, require
 from personaforge.paths import Paths
 from personaforge.registry import Registry, read_card
@@ -176,6 +177,10 @@ def run_key(
         "seed": settings.train.seed,
     }
     return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _trainable(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
@@ -380,7 +385,10 @@ def _train_locked(
     if eval_rows and checkpoint is None:
         before = trainer.evaluate()
         progress.on_log(trainer.args, trainer.state, trainer.control, logs=before)
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    # A checkpoint is the adapter in fp32 and Adam's two moments: 3 x the adapter's bytes
+    # (train/budget.py disk_estimate); the trainer writes one at each save step.
+    with writing(run_dir, 3 * 4 * _trainable(trainer.model)):
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     state = trainer.state
     stopped = deadline.stopped_at if deadline is not None else None
     finished = (state.global_step >= state.max_steps or stopped is not None) and not (
