@@ -436,7 +436,11 @@ def dry_run(paths: Paths, settings: Settings, request: RunRequest) -> list[tuple
 
 
 def run_pipeline(
-    paths: Paths, settings: Settings, request: RunRequest, reporter: Reporter | None = None
+    paths: Paths,
+    settings: Settings,
+    request: RunRequest,
+    reporter: Reporter | None = None,
+    first: Callable[[], object] | None = None,
 ) -> RunRecord:
     from personaforge.train.defaults import with_base_for_machine
 
@@ -449,11 +453,8 @@ def run_pipeline(
         )
     paths.ensure()
     with run_lock(paths), RunLog.open(paths) as log:
-        from personaforge.forget import finish_interrupted
-
-        # A forget killed after its memories left the store still owes the scrub of the
-        # datasets and the flags on versions: no run trains on top of that half-done state.
-        finish_interrupted(paths, settings, retrain=False)
+        if first is not None:  # what must happen under the run lock before any stage
+            first()
         resumed = log.last_resumable() if request.resume else None
         if request.resume and resumed is None:
             raise UserError("nothing to resume: the last run did not fail or get interrupted")

@@ -131,6 +131,7 @@ def run(
     first run builds a foundation dataset; later ones a monthly update that
     continues from the current version. Every run is recorded (`runs list`).
     """
+    from personaforge.forget import finish_interrupted
     from personaforge.pipeline import RunRequest, run_pipeline
     from personaforge.pipeline import dry_run as plan
     from personaforge.train.defaults import with_base_for_machine
@@ -146,7 +147,15 @@ def run(
         if settings.run.sources and from_stage in (None, "ingest", "dataset", "train"):
             print_preview(state.paths, settings, request)
         return
-    record = run_pipeline(state.paths, settings, request, StageReporter())
+    # A forget killed after its memories left the store still owes the scrub of the
+    # datasets and the flags on versions: no run trains on top of that half-done state.
+    record = run_pipeline(
+        state.paths,
+        settings,
+        request,
+        StageReporter(),
+        first=lambda: finish_interrupted(state.paths, settings, retrain=False),
+    )
     stdout.rule()
     finish_line(record)
     if record.status == "interrupted":
