@@ -90,7 +90,7 @@ def test_doctor_warns_when_the_next_run_would_not_fit(home_with_micro, sample_da
     report = run_doctor(loaded, home_with_micro)
     (row,) = [c for c in report.checks if c.label == "the next run writes"]
     assert row.status == "ok" and "checkpoints" in row.value and "store" in row.value
-    from personaforge.base import describe_base, resolve_base
+    from personaforge.bases import describe_base, resolve_base
 
     info = describe_base(resolve_base("tiny:micro", home_with_micro))
     parts = doctor.next_run_bytes(home_with_micro, loaded, info)

@@ -126,7 +126,9 @@ def test_cut_spans_keeps_paragraphs_whole_while_they_fit():
 # -- Ctrl-C while a file is being written ------------------------------------------------------
 
 
-def test_ctrl_c_in_the_middle_of_a_file_write_commits_it_whole_and_stops(tmp_path, monkeypatch):
+def test_ctrl_c_in_the_middle_of_a_file_write_commits_it_whole_and_stops(
+    tmp_path, monkeypatch, request
+):
     """SIGINT arrives after a file's memories are written and before its files row is: the file
     is finished, the batch commits it with the ones before, and nothing after it is read."""
     from personaforge.ingest import ingest
@@ -146,6 +148,10 @@ def test_ctrl_c_in_the_middle_of_a_file_write_commits_it_whole_and_stops(tmp_pat
         return real_upsert(self, *args, **kwargs)
 
     monkeypatch.setattr(WritePath, "_upsert_file", upsert_after_ctrl_c)
+    # Python's own Ctrl-C handler, as under the CLI: a test earlier in the suite may have left
+    # another one installed, which would swallow the signal instead of stopping the ingest.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, before))
     with MemoryStore.open(tmp_path / "memories.db") as store:
         summary = ingest([vault], store, IngestSettings(batch_files=4), show_progress=False)
         assert summary.interrupted and summary.files_new == 7 and len(calls) == 7
