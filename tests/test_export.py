@@ -8,7 +8,8 @@ import pytest
 
 from personaforge.config import Settings
 from personaforge.errors import UserError
-from personaforge.export import CHATML_TEMPLATE, export_version
+from personaforge.export import export_version
+from personaforge.export.ollama import CHATML_TEMPLATE
 from personaforge.train.run import TrainRequest, train
 from tests.helpers import micro_home, micro_settings
 
@@ -196,7 +197,7 @@ def test_ollama_template_renders_like_the_tokenizer(micro_base):
     differs in one newline is refused."""
     from transformers import AutoTokenizer
 
-    from personaforge.export import CHATML_TEMPLATE, LLAMA3_TEMPLATE, ollama_template
+    from personaforge.export.ollama import CHATML_TEMPLATE, LLAMA3_TEMPLATE, ollama_template
 
     tokenizer = AutoTokenizer.from_pretrained(micro_base)
     found = ollama_template(tokenizer)
@@ -314,7 +315,7 @@ def test_the_modelfile_carries_the_decode_settings():
     """Ollama must decode as serve and the gate do: each decode setting, changed from its
     default, shows up as its PARAMETER line; one Ollama lacks is named, never dropped silently."""
     from personaforge.config import DecodeSettings
-    from personaforge.export import modelfile_parameters
+    from personaforge.export.ollama import modelfile_parameters
 
     changed = DecodeSettings(
         temperature=0.55,

@@ -50,7 +50,6 @@ from personaforge.runs import (
     run_lock,
 )
 from personaforge.strategies import STRATEGIES, train_settings
-from personaforge.strategies import Strategy as Strategy
 from personaforge.train.budget import budget_note
 
 FAILED = StageStatus.FAILED

@@ -42,11 +42,6 @@ from personaforge.config import DecodeSettings, load_settings
 from personaforge.diskfull import tree_bytes, writing
 from personaforge.errors import UserError
 from personaforge.export.gguf_check import PROMPTS, Unchecked, verify_gguf
-from personaforge.export.ollama import (  # the Ollama names are part of this module's API
-    CHATML_TEMPLATE as CHATML_TEMPLATE,
-)
-from personaforge.export.ollama import LLAMA3_TEMPLATE as LLAMA3_TEMPLATE
-from personaforge.export.ollama import TEMPLATE_FAMILIES as TEMPLATE_FAMILIES
 from personaforge.export.ollama import modelfile_parameters, ollama_template
 from personaforge.paths import Paths
 
