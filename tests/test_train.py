@@ -420,10 +420,9 @@ def test_ctrl_c_saves_a_checkpoint_and_stops(home, monkeypatch):
             if state.global_step == 2:
                 os.kill(os.getpid(), signal.SIGINT)
 
-    def with_sigint(loaded, settings_, plan, run_dir, train_rows, eval_rows, callbacks):
-        return original(
-            loaded, settings_, plan, run_dir, train_rows, eval_rows, [*callbacks, SendSigint()]
-        )
+    def with_sigint(loaded, settings_, plan, run_dir, train_rows, eval_rows, callbacks, **extra):
+        callbacks = [*callbacks, SendSigint()]
+        return original(loaded, settings_, plan, run_dir, train_rows, eval_rows, callbacks, **extra)
 
     monkeypatch.setitem(run_module.TRAINERS, "sft", with_sigint)
     # Not always default_int_handler: a shell's background job starts with SIGINT ignored.

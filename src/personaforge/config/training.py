@@ -179,6 +179,16 @@ class TrainSettings(_Section):
         ),
     )
 
+    anchor_weight: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "Weight of a KL pull toward the base on the rehearsal prompts' answers, added to "
+            "every SFT step's loss (train/anchor.py), so the adapter answers general questions "
+            "as the base would. 0: off."
+        ),
+    )
+
     _split_targets = field_validator("target_modules", mode="before")(split_comma_list)
 
     @field_validator("time_budget")

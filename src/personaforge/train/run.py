@@ -325,21 +325,19 @@ class TrainInputs:
     shape: Shape | None  # what the budget left to train; None: everything, as set
 
 
-def _with_rehearsal(
-    paths: Paths, settings: Settings, rows: list[dict], ref: BaseRef, loaded
-) -> list[dict]:
-    from personaforge.train.rehearsal import base_answers, mix_in
+def _rehearsal_rows(paths: Paths, settings: Settings, ref: BaseRef, loaded) -> list[dict]:
+    """The base's answers to the rehearsal prompts when SFT mixes them in or anchors on them."""
+    from personaforge.train.rehearsal import base_answers
 
-    if settings.train.rehearsal_share <= 0:
-        return rows
-    rehearsal = base_answers(
+    if settings.train.rehearsal_share <= 0 and settings.train.anchor_weight <= 0:
+        return []
+    return base_answers(
         loaded.model,
         loaded.tokenizer,
         paths.rehearsal_cache,
         base_fingerprint(ref),
         also=(paths.models / "rehearsal",),
     )
-    return mix_in(rows, rehearsal, settings.train.rehearsal_share)
 
 
 def _train_locked(
@@ -364,9 +362,13 @@ def _train_locked(
         inputs.ref, settings, inputs.plan, paths.adapters / parent if parent else None, scale
     )
     person_rows, eval_rows, shaped = _shaped(settings, inputs)
-    train_rows = person_rows
+    train_rows, extra = person_rows, {}
     if request.method == "sft":
-        train_rows = _with_rehearsal(paths, settings, person_rows, inputs.ref, loaded)
+        from personaforge.train.rehearsal import mix_in
+
+        rehearsal = _rehearsal_rows(paths, settings, inputs.ref, loaded)
+        train_rows = mix_in(person_rows, rehearsal, settings.train.rehearsal_share)
+        extra["anchor_rows"] = rehearsal
     timing = inputs.estimate
     progress = ProgressCallback(
         run_dir / METRICS, show=request.show_progress, planned_s=timing.seconds
@@ -379,7 +381,7 @@ def _train_locked(
     if request.stop_after_steps:
         callbacks.append(StopAfterStepsCallback(request.stop_after_steps))
     trainer = TRAINERS[request.method](
-        loaded, shaped, inputs.plan, run_dir, train_rows, eval_rows, callbacks
+        loaded, shaped, inputs.plan, run_dir, train_rows, eval_rows, callbacks, **extra
     )
     trainer.remove_callback(PrinterCallback)  # our ProgressCallback shows and logs the same numbers
     if eval_rows and checkpoint is None:

@@ -183,7 +183,9 @@ def _compact_sft_trainer():
     return CompactLossSFTTrainer
 
 
-def build_sft_trainer(loaded, settings, plan, run_dir, train_rows, eval_rows, callbacks):
+def build_sft_trainer(
+    loaded, settings, plan, run_dir, train_rows, eval_rows, callbacks, anchor_rows=()
+):
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
@@ -212,6 +214,16 @@ def build_sft_trainer(loaded, settings, plan, run_dir, train_rows, eval_rows, ca
     # padded batch is counted through its attention mask (pad is often eos, so not by id).
     config.include_num_input_tokens_seen = "all" if padding_free or packing else "non_padding"
     trainer_class = _compact_sft_trainer() if use_compact_loss(settings, plan) else SFTTrainer
+    if settings.train.anchor_weight > 0 and anchor_rows:
+        from personaforge.train.anchor import Anchor, anchored
+
+        anchor = Anchor.from_rows(
+            list(anchor_rows),
+            loaded.tokenizer,
+            settings.train.anchor_weight,
+            settings.train.max_seq_length,
+        )
+        trainer_class = anchored(trainer_class, anchor)
     return trainer_class(
         model=loaded.model,
         args=config,
