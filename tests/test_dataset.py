@@ -477,12 +477,17 @@ def build_grounded(store, paths, **settings_update):
 
 def test_grounded_rows_teach_her_answers_with_the_context_serve_gives(sample_home):
     from personaforge.evaluate.knows import PROFILE_QUESTIONS
-    from personaforge.sample.persona import FACT_QUESTIONS
+    from personaforge.sample.persona import FACT_QUESTIONS, HISTORY_QUESTIONS, OPINION_QUESTIONS
     from personaforge.serve.grounded import TRAIN_QUESTIONS, training_questions
 
     # The knows check asks in other words than the rows teach.
-    asked = set(PROFILE_QUESTIONS.values()) | {q for _, q, _ in FACT_QUESTIONS.values()}
-    assert not asked & {q for both in TRAIN_QUESTIONS.values() for q in both}
+    asked = (
+        set(PROFILE_QUESTIONS.values())
+        | {q for _, q, _ in FACT_QUESTIONS.values()}
+        | set(HISTORY_QUESTIONS.values())
+        | {q for q, _ in OPINION_QUESTIONS.values()}
+    )
+    assert not asked & {q for each in TRAIN_QUESTIONS.values() for q in each}
 
     with MemoryStore.open(sample_home.memory_store) as opened:
         result = build_grounded(opened, sample_home)
@@ -505,6 +510,26 @@ def test_grounded_rows_teach_her_answers_with_the_context_serve_gives(sample_hom
     system, _, answer = (m["content"] for m in by_slot["home_city"]["messages"])
     assert "Delft" in system and "Delft" in answer and "Rotterdam" not in system + answer
     assert "Ingrid" in by_slot["relationship:sister"]["messages"][0]["content"]
+
+    # Every other question of a slot shows her other facts too, the right one among them
+    # (not always first), so the rows teach picking the line the question asks for.
+    def fact_lines(row):
+        block = row["messages"][0]["content"].split("What is true about you now:\n")[1]
+        return block.split("\n\n")[0].splitlines()
+
+    widened = [
+        r
+        for r in grounded
+        if training_questions(r["meta"]["slot"]).index(r["messages"][1]["content"]) % 2
+    ]
+    assert widened and all(len(fact_lines(r)) >= 2 for r in widened)
+
+    def place_of_answer(row) -> int | None:
+        answer = row["messages"][2]["content"]
+        lines = [line.split(": ", 1)[1] for line in fact_lines(row)]
+        return next((i for i, value in enumerate(lines) if value in answer), None)
+
+    assert len({place_of_answer(r) for r in widened} - {None}) >= 2
 
 
 def test_no_grounded_rows_when_serve_does_not_retrieve_or_they_are_off(sample_home):

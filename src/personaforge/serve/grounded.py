@@ -13,11 +13,17 @@ something her answers use:
 - one row per current profile fact that she stated in a sentence of her own (the fact's
   evidence quote: "Moved to Delft today.", "I use Neovim for everything"), never a line
   the extractor composed (a note's title, a tag);
-- the question is asked two ways, in words of its own (TRAIN_QUESTIONS), not in the words of the
+- the question is asked four ways, in words of its own (TRAIN_QUESTIONS), not in the words of the
   `knows` check (evaluate/knows.py PROFILE_QUESTIONS), so the check still asks something
   the adapter never saw verbatim;
 - the context is what the serve-time retriever returns for that question (same format,
   same budget, same privacy scrubbing); a row is kept only when the fact is in it;
+- for every other question of a slot, the context also holds other facts of hers, up to
+  `serve.retrieval_facts`, with the right one at a varying place. A slot's own question
+  retrieves that slot alone, but a question that names two slots ("where do you *work*"
+  is also "*working* on") gets both, and the v1 of the demo then answered from the wrong
+  line ("Gus", her starter, for her sister's name): the rows teach picking the line the
+  question asks for, not copying the only one;
 - only in the training file, and never from a memory held out for evaluation.
 
 Rows carry meta.from = "grounded"; the manifest counts them (`counts.grounded`). The
@@ -28,7 +34,10 @@ request's `extra_rows`.
 
 from __future__ import annotations
 
+import hashlib
+import random
 import re
+from dataclasses import replace
 from functools import partial
 
 from personaforge.config import Settings
@@ -38,28 +47,103 @@ from personaforge.dataset.examples import Example
 from personaforge.dataset.privacy import scrub
 from personaforge.paths import Paths
 from personaforge.profile import build_profile
-from personaforge.serve.retrieval import open_retriever
+from personaforge.serve.retrieval import FORMATS, Context, fact_line, open_retriever
 from personaforge.store import Memory
 
-# One question per slot, phrased apart from the knows check's (a test keeps them apart),
+# Four questions per slot, phrased apart from the knows check's (a test keeps them apart),
 # each holding a word serve/retrieval.py's SLOT_CUES or the slot's label, so the retriever
 # finds the fact as it does for a person's own question.
 TRAIN_QUESTIONS: dict[str, tuple[str, ...]] = {
-    "home_city": ("Which city are you living in these days?", "Where is home for you now?"),
-    "hometown": ("Where were you born?", "Which town did you grow up in, originally?"),
-    "employer": ("Which company are you with?", "Who is your employer?"),
-    "role": ("What is your role on the team?", "What is your job title?"),
-    "editor": ("What do you write your code in?", "Which editor is open on your screen?"),
-    "tool": ("Which software do you rely on?", "What tools do you reach for?"),
-    "project": ("What are you building in your spare time?", "Which project keeps you busy?"),
-    "decision": ("What was the last big choice you made?", "What have you decided lately?"),
-    "event": ("Any plans coming up?", "What is the next date in your calendar?"),
-    "learning": ("Are you studying anything right now?", "Which course are you taking?"),
-    "interest": ("What are your hobbies?", "How do you spend a free weekend?"),
-    "habit": ("Any routines you stick to?", "What is your habit in the morning?"),
-    "named": ("What name did you give your {sub}?", "What do you call your {sub}?"),
-    "favourite": ("Which {sub} do you like best?", "Your favourite {sub}?"),
-    "relationship": ("Tell me about your {sub}.", "Who is your {sub}, again?"),
+    "home_city": (
+        "Which city are you living in these days?",
+        "Where is home for you now?",
+        "Which town do you live in?",
+        "Where did you move to?",
+    ),
+    "hometown": (
+        "Where were you born?",
+        "Which town did you grow up in, originally?",
+        "Which place are you from?",
+        "Where is your hometown?",
+    ),
+    "employer": (
+        "Which company are you with?",
+        "Who is your employer?",
+        "Which company do you work for?",
+        "Where is your job?",
+    ),
+    "role": (
+        "What is your role on the team?",
+        "What is your job title?",
+        "What position do you hold?",
+        "What is your title at work?",
+    ),
+    "editor": (
+        "What do you write your code in?",
+        "Which editor is open on your screen?",
+        "Which text editor do you code in?",
+        "What is your editor of choice?",
+    ),
+    "tool": (
+        "Which software do you rely on?",
+        "What tools do you reach for?",
+        "Which tools do you use the most?",
+        "What software do you use for your work?",
+    ),
+    "project": (
+        "What are you building in your spare time?",
+        "Which project keeps you busy?",
+        "What project are you working on these days?",
+        "Tell me about the side project you are building.",
+    ),
+    "decision": (
+        "What was the last big choice you made?",
+        "What have you decided lately?",
+        "Which decision did you make this month?",
+        "What did you choose in the end?",
+    ),
+    "event": (
+        "Any plans coming up?",
+        "What is the next date in your calendar?",
+        "What is your next big date?",
+        "Which plans do you have coming?",
+    ),
+    "learning": (
+        "Are you studying anything right now?",
+        "Which course are you taking?",
+        "What subject are you studying?",
+        "What are you learning these days?",
+    ),
+    "interest": (
+        "What are your hobbies?",
+        "How do you spend a free weekend?",
+        "What do you do for fun in your free time?",
+        "Which hobbies keep you busy?",
+    ),
+    "habit": (
+        "Any routines you stick to?",
+        "What is your habit in the morning?",
+        "What do you do first thing each day?",
+        "What is your daily routine?",
+    ),
+    "named": (
+        "What name did you give your {sub}?",
+        "What do you call your {sub}?",
+        "Your {sub}: what is it called?",
+        "What is the name of your {sub}?",
+    ),
+    "favourite": (
+        "Which {sub} do you like best?",
+        "Your favourite {sub}?",
+        "What is the {sub} you like best?",
+        "Which {sub} is your favourite?",
+    ),
+    "relationship": (
+        "Tell me about your {sub}.",
+        "Who is your {sub}, again?",
+        "Which person is your {sub}?",
+        "What is the name of your {sub}?",
+    ),
 }
 # Quotes the profile's extractors compose rather than copy: `note “Title”: first line`,
 # `tagged #work/x`. They are not a sentence she wrote as an answer.
@@ -120,8 +204,10 @@ def grounded_examples(
             if scrubbed.drop or (fact.key, scrubbed.text) in seen:
                 continue
             seen.add((fact.key, scrubbed.text))
-            for question in training_questions(fact.key):
-                row = _grounded_row(retriever, fact, question, scrubbed.text, memory, system_prompt)
+            for number, question in enumerate(training_questions(fact.key)):
+                row = _grounded_row(
+                    retriever, fact, question, scrubbed.text, memory, system_prompt, number % 2
+                )
                 if row is not None and count_tokens([row.messages])[0] <= max_length:
                     rows.append(row)
     finally:
@@ -129,14 +215,44 @@ def grounded_examples(
     return rows
 
 
-def _grounded_row(retriever, fact, question: str, answer: str, memory: Memory, system_prompt: str):
+def _grounded_row(
+    retriever,
+    fact,
+    question: str,
+    answer: str,
+    memory: Memory,
+    system_prompt: str,
+    with_others: bool,
+):
     """One row, or None when the retriever does not give the fact for this question."""
     asked = [{"role": "system", "content": system_prompt}, {"role": "user", "content": question}]
     grounded = retriever.ground(asked, system_prompt)
     if not any(known.id == fact.id for known in grounded.context.facts):
         return None  # the answer would not come from the context: nothing to learn here
-    messages = [*grounded.messages, {"role": "assistant", "content": answer}]
+    prompt = grounded.messages
+    if with_others:
+        context = with_other_facts(grounded.context, retriever)
+        prompt = FORMATS[retriever.format](asked, system_prompt, context)
+    messages = [*prompt, {"role": "assistant", "content": answer}]
     return Example("knowledge", messages, [memory], extra={"from": "grounded", "slot": fact.key})
+
+
+def with_other_facts(context: Context, retriever) -> Context:
+    """`context` with other facts of hers added up to the retriever's fact count and token
+    budget, at places drawn from the question (the same dataset every build)."""
+    given = {f.id for f in context.facts}
+    slots = {f.key for f in context.facts}
+    others = [f for f in retriever.known_facts() if f.id not in given and f.key not in slots]
+    draw = random.Random(hashlib.sha256(context.query.encode()).hexdigest())
+    wanted = max(0, retriever.max_facts - len(context.facts))
+    facts, tokens = list(context.facts), context.tokens
+    for other in draw.sample(others, min(len(others), wanted)):
+        cost = retriever.count_tokens(fact_line(other))
+        if tokens + cost > retriever.max_tokens:
+            break
+        facts.insert(draw.randint(0, len(facts)), other)
+        tokens += cost
+    return replace(context, facts=facts, tokens=tokens)
 
 
 def grounded_rows(paths: Paths, settings: Settings) -> ExtraRows:

@@ -431,6 +431,12 @@ class Retriever:
         kept = [fact for fact, score in found if score <= best * FACT_MIN_SHARE]
         return kept[: self.max_facts]
 
+    def known_facts(self) -> list[KnownFact]:
+        """Every current fact the retriever can give, scrubbed (the profile read if it changed)."""
+        with self._lock:
+            self._load_facts()
+            return list(self._facts)
+
     # -- the person's memories ------------------------------------------------------------------
 
     def _passage(self, memory: Memory, terms: list[str]) -> tuple[int, str]:
