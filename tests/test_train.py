@@ -433,6 +433,32 @@ def test_ctrl_c_saves_a_checkpoint_and_stops(home, monkeypatch):
     assert signal.getsignal(signal.SIGINT) is before  # our handler is gone again
 
 
+def test_a_training_that_fails_leaves_no_ctrl_c_handler_behind(home, monkeypatch):
+    """The trainer skips on_train_end when a step raises; Ctrl-C must still be the process's own
+    afterwards (a leaked handler swallowed the next one: the ingest test that follows failed)."""
+    import signal
+
+    from transformers import TrainerCallback
+
+    from personaforge.train import run as run_module
+    from personaforge.train.trainers import build_sft_trainer as original
+
+    class Fails(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == 1:
+                raise OSError(28, "No space left on device")
+
+    def failing(loaded, settings_, plan, run_dir, train_rows, eval_rows, callbacks, **extra):
+        callbacks = [*callbacks, Fails()]
+        return original(loaded, settings_, plan, run_dir, train_rows, eval_rows, callbacks, **extra)
+
+    monkeypatch.setitem(run_module.TRAINERS, "sft", failing)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises((OSError, UserError)):
+        run(home, max_steps=4)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_shrinking_a_parent_adapter_averages_it_with_the_base(micro_base):
     """blend's start: W + 0.5·ΔW, i.e. halfway between the parent and the base, in every layer."""
     import torch

@@ -146,6 +146,12 @@ class InterruptCallback(TrainerCallback):
         return control
 
     def on_train_end(self, args, state, control, **kwargs):
+        self.restore()
+
+    def restore(self) -> None:
+        """Put the previous handler back. The trainer calls on_train_end only when training
+        ends normally; after an exception (a full disk, a bad batch) the caller does it, or
+        the next Ctrl-C in this process would be swallowed by a callback long gone."""
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None

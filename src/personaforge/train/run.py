@@ -389,8 +389,11 @@ def _train_locked(
         progress.on_log(trainer.args, trainer.state, trainer.control, logs=before)
     # A checkpoint is the adapter in fp32 and Adam's two moments: 3 x the adapter's bytes
     # (train/budget.py disk_estimate); the trainer writes one at each save step.
-    with writing(run_dir, 3 * 4 * _trainable(trainer.model)):
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    try:
+        with writing(run_dir, 3 * 4 * _trainable(trainer.model)):
+            trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    finally:
+        interrupt.restore()
     state = trainer.state
     stopped = deadline.stopped_at if deadline is not None else None
     finished = (state.global_step >= state.max_steps or stopped is not None) and not (
