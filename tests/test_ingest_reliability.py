@@ -148,8 +148,9 @@ def test_ctrl_c_in_the_middle_of_a_file_write_commits_it_whole_and_stops(
         return real_upsert(self, *args, **kwargs)
 
     monkeypatch.setattr(WritePath, "_upsert_file", upsert_after_ctrl_c)
-    # Python's own Ctrl-C handler, as under the CLI: a test earlier in the suite may have left
-    # another one installed, which would swallow the signal instead of stopping the ingest.
+    # Python's own Ctrl-C handler, as under the CLI: pytest run as a background job starts
+    # with SIGINT ignored. (A training that raised once left its handler installed, which
+    # swallowed this signal; tests/test_train.py now guards that.)
     before = signal.signal(signal.SIGINT, signal.default_int_handler)
     request.addfinalizer(lambda: signal.signal(signal.SIGINT, before))
     with MemoryStore.open(tmp_path / "memories.db") as store:
