@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.results and "facts" in report:
         from results_md import write_section  # bench/results_md.py, beside this file
 
-        write_section(args.results, "## persona", markdown(report))
+        write_section(args.results, "## persona —", markdown(report))
     return 0
 
 

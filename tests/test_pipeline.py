@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -249,3 +250,37 @@ def test_a_killed_run_resumes_without_redoing_finished_stages(
     assert stages["train"]["status"] == "done" and stages["train"]["numbers"]["steps"] == 40
     card = json.loads((home.adapters / "v1" / "personaforge.json").read_text())
     assert card["metrics"]["steps"] == 40
+
+
+def test_versions_bench_tables_every_evaluated_version_of_the_demo(
+    demo_output, demo_home, tmp_path, capsys
+):
+    """bench/versions.py writes the RESULTS section from the gate's own reports."""
+    assert demo_output[0] == 0
+    path = Path(__file__).resolve().parents[1] / "bench" / "versions.py"
+    spec = importlib.util.spec_from_file_location("bench_versions", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    results = tmp_path / "RESULTS.md"
+    results.write_text(
+        "# results\n\n## persona on the demo — old\n\nold table\n\n## other\n\nkept\n"
+    )
+    sys.path.insert(0, str(path.parent))
+    try:
+        assert bench.main(["--home", str(demo_home.home), "--results", str(results)]) == 0
+    finally:
+        sys.path.remove(str(path.parent))
+    rows = json.loads(capsys.readouterr().out)
+    with Registry.open(demo_home) as registry:
+        evaluated = [
+            v.name
+            for v in registry.versions()
+            if (demo_home.adapters / v.name / "evaluation.json").is_file()
+        ]
+    assert [row["version"] for row in rows] == evaluated and len(rows) >= 2
+    assert rows[1]["method"] == "dpo" and rows[1]["parent"] == rows[0]["version"]
+    assert all(0 <= row["facts_grounded"] <= 1 and row["voice"]["n"] for row in rows)
+    text = results.read_text()
+    assert "old table" not in text and "kept" in text
+    assert text.count("| v") >= len(rows) and "every version, from the gate's reports" in text
+    assert bench.main(["--home", str(tmp_path / "nowhere")]) == 1
