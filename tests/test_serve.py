@@ -415,6 +415,34 @@ def test_replies_match_plain_peft_for_each_adapter(served):
     assert ask(handle, "other", extra_body={"retrieval": False}).strip() == expected("v2")
 
 
+def test_a_batch_sharing_one_adapter_computes_what_the_mixed_path_does(served):
+    """The one-adapter fast path (engine._hook_rows) against PEFT's mixed-batch path, in logits:
+    a row under v1 alone, and the same row beside a row under another adapter."""
+    import torch
+
+    _, handle = served
+    engine = handle.engine
+    ids = torch.tensor([engine.tokenizer.encode("Tell me about the garden.")] * 2)
+    persona, other = engine.resolve("persona"), engine.resolve("other")
+    assert persona != other
+    found: dict[str, torch.Tensor] = {}
+
+    def forward(name: str, adapters: list[str | None]) -> None:
+        with torch.no_grad():
+            found[name] = engine._forward(ids, None, None, None, adapters).logits[0]
+
+    for name, adapters in {
+        "shared": [persona, persona],
+        "mixed": [persona, other],
+        "base": [None, None],
+        "base beside other": [None, other],
+    }.items():
+        engine._in_worker(lambda name=name, adapters=adapters: forward(name, adapters))
+    assert torch.allclose(found["shared"], found["mixed"], atol=1e-5)
+    assert torch.allclose(found["base"], found["base beside other"], atol=1e-5)
+    assert not torch.allclose(found["shared"], found["base"], atol=1e-3)  # the adapter acts
+
+
 def test_concurrent_requests_are_batched_and_answer_as_alone(served):
     """Four clients on four models at once: one batch, and each reply equals its reply alone."""
     from concurrent.futures import ThreadPoolExecutor

@@ -129,6 +129,7 @@ class LocalEngine:
         self._cache: Any = None  # the batch's DynamicCache
         self._mask: Any = None  # [rows, width] 1 = real token, 0 = left padding
         self._row_names: list[str] = []  # each row's adapter in the forward pass running now
+        self._row_shared: str | None = None  # the adapter every row shares; None: they differ
         self._wrapped: set[str] = set()  # base layers some loaded adapter adapts
         self._loading = threading.Lock()  # one adapter load at a time
         self._worker = threading.Thread(target=self._run, name="personaforge-engine", daemon=True)
@@ -206,21 +207,42 @@ class LocalEngine:
             self.loaded_paths[name] = str(prepared.folder)
 
     def _hook_rows(self) -> None:
-        """Give every LoRA layer the batch's per-row adapter names (worker thread, between steps).
+        """Give every LoRA layer the batch's adapters (worker thread, between steps).
 
         PEFT's own way (`adapter_names=` on the model) registers and removes a hook on
         every LoRA layer in each forward pass, walking all modules; a load beside it
-        would change the dicts it walks. A hook that stays reads `self._row_names`.
+        would change the dicts it walks. Hooks that stay read `self._row_names`.
+
+        When every row shares one adapter (one client, or many on `persona`), PEFT's
+        mixed-batch path still gathers and scatters each row's slice in every layer: on
+        the tiny base that path was 59% of a step. Then the layer runs its base weights
+        alone (its adapters switched off for this call) and `after` adds that adapter's
+        B·A·x·scaling, PEFT's own formula for plain LoRA (the only kind served:
+        serve/adapters.py refuses DoRA; dropout is off in eval). The active adapter is
+        never set: a load beside a step resets it (peft's update_layer), but it leaves
+        the switch alone.
         """
         from peft.tuners.lora import Linear as LoraLinear
 
-        def rows(module, args, kwargs):
-            kwargs["adapter_names"] = self._row_names
+        def before(module, args, kwargs):
+            shared = self._row_shared
+            module._disable_adapters = shared is not None
+            if shared is None:
+                kwargs["adapter_names"] = self._row_names
             return args, kwargs
+
+        def after(module, args, kwargs, output):
+            name = self._row_shared
+            if name is None or name == BASE_ROW or name not in module.lora_A:
+                return output
+            lora_a, lora_b = module.lora_A[name], module.lora_B[name]
+            x = args[0].to(lora_a.weight.dtype)
+            return output + (lora_b(lora_a(x)) * module.scaling[name]).to(output.dtype)
 
         for module in self.model.modules():
             if isinstance(module, LoraLinear) and not getattr(module, "_pf_rows", False):
-                module.register_forward_pre_hook(rows, with_kwargs=True)
+                module.register_forward_pre_hook(before, with_kwargs=True)
+                module.register_forward_hook(after, with_kwargs=True)
                 module._pf_rows = True
 
     def set_alias(self, alias: str, adapter: str) -> None:
@@ -390,7 +412,10 @@ class LocalEngine:
         }
         if self.model is None:
             return self._base(**kwargs)
-        self._row_names = [a or BASE_ROW for a in adapters]  # read by the hooks of _hook_rows
+        # Read by the hooks of _hook_rows: each row's adapter, and the one they all share.
+        self._row_names = [a or BASE_ROW for a in adapters]
+        shared = set(self._row_names)
+        self._row_shared = shared.pop() if len(shared) == 1 else None
         return self.model(**kwargs)
 
     def _admit(self, request: GenerationRequest) -> None:
