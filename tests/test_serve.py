@@ -385,6 +385,52 @@ def test_a_training_takes_the_device_from_the_server_and_gives_it_back(served):
     assert status == 200 and body["choices"][0]["finish_reason"] in {"stop", "length"}
 
 
+def test_the_device_watcher_survives_a_failed_unload_and_loads_wait(served, monkeypatch):
+    """A reload that attached an adapter while a training asked for the device made `.to()`
+    fail in the watcher thread, which died holding the device: the training waited 120 s."""
+    import shutil
+    import threading
+    import time
+
+    from personaforge.serve import _device
+    from personaforge.serve.engine import Unavailable
+    from personaforge.train.lock import AcceleratorLock, device_key
+
+    paths, handle = served
+    engine = handle.engine
+    real_unload, failures = engine.unload, []
+
+    def unload_failing_once():
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("dictionary changed size during iteration")
+        real_unload()
+
+    monkeypatch.setattr(engine, "unload", unload_failing_once)
+    # An adapter load in progress: the unload waits for it, then no load starts after it.
+    engine._loading.acquire()
+    released = threading.Timer(1.0, engine._loading.release)
+    released.start()
+    trainer = AcceleratorLock(paths.locks, device_key(_device()), "train")
+    started = time.monotonic()
+    trainer.acquire(wait_for_server_s=15, poll_s=0.05)
+    try:
+        assert failures and engine.unloaded
+        assert time.monotonic() - started >= 1.0  # it waited for the load to finish
+        fresh = paths.adapters / "v9"  # a folder never loaded: a real load, refused
+        shutil.copytree(paths.adapters / "v1", fresh)
+        with pytest.raises(Unavailable):
+            engine.load_adapter(fresh)
+    finally:
+        released.join()
+        trainer.release()
+        shutil.rmtree(paths.adapters / "v9", ignore_errors=True)
+    deadline = time.monotonic() + 10
+    while engine.unloaded and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not engine.unloaded
+
+
 def test_replies_match_plain_peft_for_each_adapter(served):
     """Routing check: the server's greedy reply under each name equals PEFT's own for that adapter."""
     from peft import PeftModel

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from personaforge.errors import UserError
 from personaforge.paths import Paths
 
 DEFAULT_PORT = 7373
+log = logging.getLogger("personaforge.serve")
 
 
 @dataclass
@@ -72,12 +74,20 @@ class AcceleratorGuard:
 
     def _watch(self, poll_s: float) -> None:
         while not self._stop.wait(poll_s):
-            holding = self.lock._handle is not None
-            if holding and self.lock.release_requested():
-                self.engine.unload()
-                self.lock.release()
-            elif not holding and not self.lock.release_requested() and self.lock.try_acquire():
-                self.engine.load()
+            # A failure here must not end the thread: a dead watcher never lets go, and the
+            # training that asked waits out its 120 s and fails. The next poll tries again.
+            try:
+                self._poll()
+            except Exception:
+                log.exception("the device watcher failed; trying again")
+
+    def _poll(self) -> None:
+        holding = self.lock._handle is not None
+        if holding and self.lock.release_requested():
+            self.engine.unload()
+            self.lock.release()
+        elif not holding and not self.lock.release_requested() and self.lock.try_acquire():
+            self.engine.load()
 
     def stop(self) -> None:
         self._stop.set()

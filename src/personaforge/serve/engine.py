@@ -156,6 +156,10 @@ class LocalEngine:
             with self.lock:
                 if name in self.loaded_paths:
                     return name
+                if self.unloaded:  # the device is a training's now: nothing goes onto it
+                    raise Unavailable(
+                        "the model is unloaded (a training has the accelerator); retry later"
+                    )
             if self.model is None or not prepared.modules <= self._wrapped:
                 self._in_worker(lambda: self._attach(prepared, structural=True))
             else:
@@ -279,12 +283,20 @@ class LocalEngine:
     # -- accelerator release (training asks for it) ------------------------------------------------------
 
     def unload(self) -> None:
+        """Give the accelerator up (a training asked for it); requests get 503 until `load`.
+
+        Waits for an adapter load in progress: `.to()` walks every module, and a load adds
+        modules beside it ("dictionary changed size during iteration" killed the device
+        watcher, and the training that asked waited out its 120 s). A load that starts
+        after this is refused with the same 503.
+        """
         import gc
 
-        with self.lock:
+        with self._loading:
+            with self.lock:
+                self.unloaded = True
             if self._base is not None:
                 self._base.to("cpu")
-            self.unloaded = True
         gc.collect()
 
     def load(self) -> None:
