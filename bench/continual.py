@@ -3,6 +3,8 @@
     .venv/bin/python bench/continual.py --base smollm2-135m --strategies warm,blend,refresh
     .venv/bin/python bench/continual.py --base tiny:micro --steps 1 --cycles 2   # the machinery
     .venv/bin/python bench/continual.py --models /tmp/pf-continual/models        # tiny
+    .venv/bin/python bench/continual.py --base smollm2-135m --strategies LABEL \
+        --from-json SAVED.json --out bench/results/continual-smollm2.json  # re-judge a run
 
 (--models: a models/ folder that already holds the base; otherwise it is built first.
 smollm2-135m takes hours on 2 cores: run it in the background. bench/RESULTS.md has
@@ -418,7 +420,17 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 4) if a is not None and b else None
 
 
-def records(cycles: list[dict], default: str) -> list[dict[str, Any]]:
+def default_labels(args: argparse.Namespace) -> set[str]:
+    """The labels run with exactly the default settings: the default strategy, and a variant
+    whose changes are what the defaults now are (a measured variant that was adopted)."""
+    default = Settings().run.strategy
+    plain = bench_settings(args, default, Path("data"))
+    return {
+        label for label in args.strategies if bench_settings(args, label, Path("data")) == plain
+    } | {default}
+
+
+def records(cycles: list[dict], defaults: set[str]) -> list[dict[str, Any]]:
     """One flat record per (cycle, strategy), with the target comparisons."""
     out = []
     best_month0: dict[str, float] = {}  # per strategy: the best month-0 style served so far
@@ -449,7 +461,7 @@ def records(cycles: list[dict], default: str) -> list[dict[str, Any]]:
                 "new_memories": e["dataset"].get("new"),
                 "seconds": e["cycle_seconds"],
                 "cpu_seconds": e["cycle_cpu_seconds"],
-                "default": e["strategy"] == default,
+                "default": e["strategy"] in defaults,
             }
         )
         if e["served"] == e["train"]["version"] and month0 is not None:
@@ -557,6 +569,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, help="Where the JSON goes too.")
     parser.add_argument("--keep", action="store_true", help="Keep the work folder.")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        help="Measure nothing: write the records, targets and table again from this saved "
+        "run's cycles (after a measured variant became the default).",
+    )
     args = parser.parse_args(argv)
     unknown = [s for s in args.strategies if variant(s)[0] not in STRATEGIES]
     if unknown or not args.strategies:
@@ -569,24 +587,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     started = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix="pf-bench-continual-"))
+    work = Path("data")  # a run's work folder; only named in the settings when re-judging
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
     torch.set_num_threads(args.threads)
-    default = Settings().run.strategy  # records of exactly this label get "default": true
-    try:
-        homes, cycles = simulate(args, work)
-        measuring = time.monotonic()
-        rows = choose_rows(homes, cycles)
-        measure_all(homes, cycles, rows, args.base)
-        measure_seconds = time.monotonic() - measuring
-    finally:
-        if args.keep:
-            log(f"work folder kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    recs = records(cycles, default)
+    default = Settings().run.strategy
+    if args.from_json:  # the measured cycles of an earlier run, judged by this code's defaults
+        saved = json.loads(args.from_json.read_text())
+        cycles, measure_seconds = saved["cycles"], saved["measure_seconds"]
+        rows = {name: [None] * count for name, count in saved["rows"].items()}
+        started -= saved["seconds"]
+    else:
+        work = Path(tempfile.mkdtemp(prefix="pf-bench-continual-"))
+        try:
+            homes, cycles = simulate(args, work)
+            measuring = time.monotonic()
+            rows = choose_rows(homes, cycles)
+            measure_all(homes, cycles, rows, args.base)
+            measure_seconds = time.monotonic() - measuring
+        finally:
+            if args.keep:
+                log(f"work folder kept: {work}")
+            else:
+                shutil.rmtree(work, ignore_errors=True)
+    recs = records(cycles, default_labels(args))
     settings = bench_settings(args, default, work / "data")
     result = {
         "benchmark": "continual",
@@ -605,6 +630,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "lora_rank",
                     "max_seq_length",
                     "rehearsal_share",
+                    "anchor_weight",
                 }
             ),
             "gate": settings.gate.model_dump(

@@ -103,11 +103,36 @@ def test_two_cycles_measure_each_strategy_on_the_same_unseen_rows(
     for name in ("month0", "2026-11", "2026-12"):
         assert not any(trained.intersection(r["meta"]["memory_ids"]) for r in rows[name])
 
+    # The default's records: the default strategy, and a variant whose changes are what the
+    # defaults already are (an adopted variant); a variant that changes a setting is not.
+    same = f"steady@train.learning_rate={lr}"
+    judged = continual.parse_args(["--base", "tiny:micro", "--strategies", f"warm,{same}"])
+    assert continual.default_labels(judged) == {"steady", same}
     continual.measure_all(homes, cycles, rows, "tiny:micro")
-    records = continual.records(cycles, default="warm")
+    records = continual.records(cycles, {"warm"})
     assert len(records) == 3 * 3 and all(set(r) >= RECORD_KEYS for r in records)
     assert [r["default"] for r in records if r["cycle"] == 2] == [True, False, False]
     for record in records:
         assert record["style_new_ratio"] > 0 and record["style_month0_ratio"] > 0
     met = continual.targets(records, "warm")
     assert met["cycles"] == 2 and set(met) >= {"promoted", "general", "probes", "cost"}
+    # --from-json judges a saved run again with this code's defaults, measuring nothing.
+    saved = tmp_path / "saved.json"
+    saved.write_text(
+        json.dumps(
+            {"cycles": cycles, "measure_seconds": 1.0, "seconds": 2.0, "rows": {"month0": 3}}
+        )
+    )
+    again = continual.main(
+        [
+            *(
+                "--base",
+                "tiny:micro",
+                "--strategies",
+                "warm,steady,refresh@train.rehearsal_share=0.3",
+            ),
+            *("--from-json", str(saved), "--out", str(tmp_path / "again.json")),
+        ]
+    )
+    assert [r["default"] for r in again["records"] if r["cycle"] == 2] == [False, True, False]
+    assert again["records"][0]["general_ratio"] == records[0]["general_ratio"]

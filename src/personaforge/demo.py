@@ -78,6 +78,11 @@ DEMO_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
             "save_steps": 12,
             "logging_steps": 2,
             "rehearsal_share": 0.2,
+            # The KL pull toward the base (train/anchor.py). Month after month on this base
+            # without it, the gate rejected every update from the third month on (probes
+            # 4/11 against the base's 6); with 3.0 every month it ran was promoted
+            # (docs/cycle.md, bench/RESULTS.md "continual").
+            "anchor_weight": 3.0,
         },
         "gate": {
             "memorisation_prompts": 16,
