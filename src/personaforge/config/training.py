@@ -276,11 +276,11 @@ class GateSettings(_Section):
         ),
     )
     current_style_margin: float = Field(
-        0.03,
+        0.10,
         ge=0,
         description=(
             "A candidate whose style perplexity is worse than the current version's by more "
-            "than this (0.03 = 3%) is not promoted; set from the spread between training seeds "
+            "than this (0.10 = 10%) is not promoted; set from the spread between training seeds "
             'that bench/gate_noise.py measures (docs/evaluation.md, "Gate noise").'
         ),
     )
