@@ -94,12 +94,13 @@ def _voice(voice: dict[str, Any]) -> str:
     )
 
 
-def markdown(rows: list[dict[str, Any]], command: str, load: list[float]) -> str:
+def markdown(rows: list[dict[str, Any]], command: str, load: list[float], about: str = "") -> str:
     lines = [
         f"## persona on the demo — every version, from the gate's reports ({time.strftime('%Y-%m-%d')})",
         "",
         f"Machine: {len(os.sched_getaffinity(0))} CPU cores, load average {load} when written. "
-        f"Command: `{command}` (reads each version's evaluation.json; loads no model).",
+        f"Command: `{command}` (reads each version's evaluation.json; loads no model)."
+        + (f" The home: {about}." if about else ""),
         "",
         "| version | from | gate | fact accuracy: base / persona / persona + memories | "
         "superseded | secrets | recited | looping base / version | voice: win rate (p), "
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=Path(".demo-home"), help="A trained home.")
     parser.add_argument("--results", type=Path, help="Also rewrite this RESULTS.md's section.")
+    parser.add_argument("--about", default="", help="Where the home came from (which run).")
     args = parser.parse_args(argv)
     paths = Paths(args.home.expanduser().resolve())
     if not (paths.home / "registry.db").is_file():
@@ -134,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.results:
         from results_md import write_section  # bench/results_md.py, beside this file
 
-        command = "python bench/versions.py " + " ".join(argv or sys.argv[1:])
-        text = markdown(rows, command, [round(x, 2) for x in os.getloadavg()])
+        command = f"python bench/versions.py --home {args.home} --results {args.results}"
+        load = [round(x, 2) for x in os.getloadavg()]
+        text = markdown(rows, command, load, args.about)
         write_section(args.results, "## persona on the demo", text)
     return 0
 
