@@ -132,6 +132,14 @@ def test_whatsapp_android_group_12_hour_clock_and_system_lines():
     assert all(m.meta["group"] for m in parsed.memories)
 
 
+def test_whatsapp_reads_only_lower_case_null_as_a_view_once_notice():
+    from personaforge.sources.whatsapp import clean_text
+
+    assert clean_text("null") == ("", "view once")  # what Android writes
+    for typed in ("NULL", "Null", "null pointer again"):  # what a person types
+        assert clean_text(typed) == (typed, None)
+
+
 def test_whatsapp_day_month_order_inferred_when_no_day_is_above_twelve():
     _, parsed = read(WHATSAPP / "WhatsApp Chat - Ingrid" / "_chat.txt")
     assert [m.created_at[:10] for m in parsed.memories] == [

@@ -46,8 +46,9 @@ ALPHABET = (
 )
 word = st.text(alphabet=ALPHABET, min_size=1, max_size=8)
 line = st.lists(word, min_size=1, max_size=6).map(" ".join)
-text = st.lists(line, min_size=1, max_size=3).map("\n".join)
-single_line = line
+# A message that is exactly "null" is what Android's export writes for a view-once photo.
+text = st.lists(line, min_size=1, max_size=3).map("\n".join).filter(lambda t: t != "null")
+single_line = line.filter(lambda t: t != "null")
 
 # Markers that may appear only in text nobody typed; none of them may come back.
 MARKER = "Zqxmarker"

@@ -74,9 +74,10 @@ NOTICES: dict[str, re.Pattern[str]] = {
         r"(?: by admin| as admin)?\.?$",
         re.I,
     ),
-    # Android writes "null" where a view-once photo or voice message was.
+    # Android writes "null" where a view-once photo or voice message was: lower case only,
+    # since "NULL" or "Null" alone is something a person types (a property test found it).
     "view once": re.compile(
-        r"^(?:null|view once (?:photo|video|voice message|message)(?: omitted)?)$", re.I
+        r"^(?:(?-i:null)|view once (?:photo|video|voice message|message)(?: omitted)?)$", re.I
     ),
     "missed call": re.compile(r"^Missed (?:voice|video|group voice|group video) call\b", re.I),
     "waiting": re.compile(r"^Waiting for this message\b", re.I),
