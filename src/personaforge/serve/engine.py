@@ -156,10 +156,6 @@ class LocalEngine:
             with self.lock:
                 if name in self.loaded_paths:
                     return name
-                if self.unloaded:  # the device is a training's now: nothing goes onto it
-                    raise Unavailable(
-                        "the model is unloaded (a training has the accelerator); retry later"
-                    )
             if self.model is None or not prepared.modules <= self._wrapped:
                 self._in_worker(lambda: self._attach(prepared, structural=True))
             else:
@@ -287,8 +283,7 @@ class LocalEngine:
 
         Waits for an adapter load in progress: `.to()` walks every module, and a load adds
         modules beside it ("dictionary changed size during iteration" killed the device
-        watcher, and the training that asked waited out its 120 s). A load that starts
-        after this is refused with the same 503.
+        watcher, and the training that asked waited out its 120 s).
         """
         import gc
 
