@@ -166,6 +166,21 @@ def reply_tokens(tokenizer, messages: list[dict[str, str]], max_length: int):
     return full, labels
 
 
+def padded(sequences: list[tuple[list[int], list[int]]]):
+    """(ids, attention mask, labels) of a few (ids, labels) sequences, right-padded."""
+    import torch
+
+    width = max(len(ids) for ids, _ in sequences)
+    ids = torch.zeros((len(sequences), width), dtype=torch.long)
+    labels = torch.full((len(sequences), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, (tokens, targets) in enumerate(sequences):
+        ids[row, : len(tokens)] = torch.tensor(tokens)
+        labels[row, : len(targets)] = torch.tensor(targets)
+        mask[row, : len(tokens)] = 1
+    return ids, mask, labels
+
+
 def losses(model, sequences: list[tuple[list[int], list[int]]], batch_size: int = 8):
     """(summed loss, scored tokens) per (ids, labels) sequence, right-padded in batches."""
     import torch
@@ -173,14 +188,7 @@ def losses(model, sequences: list[tuple[list[int], list[int]]], batch_size: int 
     results: list[tuple[float, int]] = []
     for start in range(0, len(sequences), batch_size):
         batch = sequences[start : start + batch_size]
-        width = max(len(ids) for ids, _ in batch)
-        ids = torch.zeros((len(batch), width), dtype=torch.long)
-        labels = torch.full((len(batch), width), -100, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, (tokens, targets) in enumerate(batch):
-            ids[row, : len(tokens)] = torch.tensor(tokens)
-            labels[row, : len(targets)] = torch.tensor(targets)
-            mask[row, : len(tokens)] = 1
+        ids, mask, labels = padded(batch)
         with torch.no_grad():
             logits = model(input_ids=ids, attention_mask=mask).logits.float()
         shifted = labels[:, 1:]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from personaforge.evaluate.measure import reply_tokens
+from personaforge.evaluate.measure import padded, reply_tokens
 
 # Anchor rows scored per micro-batch. The rehearsal answers are short (<= 64 tokens), so two
 # rows add about a fifth of a demo micro-batch's tokens (4 replies of ~150), and 24 steps
@@ -49,21 +49,6 @@ class Anchor:
         mean = sum(self.seen) / len(self.seen)
         self.seen.clear()
         return mean
-
-
-def padded(sequences: list[tuple[list[int], list[int]]]):
-    """Right-padded ids, attention mask and labels of a few sequences."""
-    import torch
-
-    width = max(len(ids) for ids, _ in sequences)
-    ids = torch.zeros((len(sequences), width), dtype=torch.long)
-    labels = torch.full((len(sequences), width), -100, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, (tokens, targets) in enumerate(sequences):
-        ids[row, : len(tokens)] = torch.tensor(tokens)
-        labels[row, : len(targets)] = torch.tensor(targets)
-        mask[row, : len(tokens)] = 1
-    return ids, mask, labels
 
 
 def kl_to_base(model, sequences: list[tuple[list[int], list[int]]]):
