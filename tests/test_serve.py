@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import re
+import sys
 import threading
 import time
 import urllib.error
@@ -456,8 +458,9 @@ def test_replies_match_plain_peft_for_each_adapter(served):
 
 
 def test_a_batch_sharing_one_adapter_computes_what_the_mixed_path_does(served):
-    """The one-adapter fast path (engine._hook_rows) against PEFT's mixed-batch path, in logits:
-    a row under v1 alone, and the same row beside a row under another adapter."""
+    """In the running engine, a row under v1 computes the same beside a row of v1 as beside a
+    row of another adapter (serve/lora_rows.py's two paths; tests/test_lora_rows.py holds
+    both to PEFT's own per-row forward)."""
     import torch
 
     _, handle = served
@@ -625,3 +628,14 @@ def test_chat_sends_the_home_decode_settings(served, capsys, monkeypatch):
     )
     assert reply == penalised.choices[0].message.content.strip()
     assert reply != ask(handle, "tiny:micro", "Tell me about the garden.").strip()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux's")
+def test_adapters_load_on_a_thread_that_yields_to_generation(served):
+    """Loads run on the engine's loader thread, niced below the worker that generates."""
+    from personaforge.serve.engine import LOADER_NICENESS
+
+    _, handle = served
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    loader = handle.engine._loader.submit(lambda: os.getpriority(os.PRIO_PROCESS, 0)).result()
+    assert loader == min(mine + LOADER_NICENESS, 19)
