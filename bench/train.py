@@ -16,7 +16,9 @@ examples in each step (no packing); tokens are the examples' own, never padding:
   baseline-4bit-ckpt is that with gradient checkpointing on (peft's default for QLoRA);
 - ours / ours-4bit: `personaforge train` with backend hf (TRL SFTTrainer,
   assistant-only loss, our callbacks), 16-bit LoRA or 4-bit QLoRA;
-  on CPU ours joins each batch into one row (padding-free), ours-padded does not;
+  on CPU ours joins each batch into one row (padding-free) and attends per example
+  (train/attention.py); ours-masked is that row under sdpa's block-diagonal mask over
+  the whole row, as before per-example attention; ours-padded does not join;
   on CPU ours scores only the labelled positions (loss_head compact), ours-chunked
   uses TRL's chunked LM head with its entropy and accuracy metrics;
   ours-4bit-ckpt forces gradient checkpointing on;
@@ -66,6 +68,7 @@ VARIANTS = {
     "baseline-4bit-ckpt": ("baseline", "4bit", None, "on"),
     "ours": ("ours", "none", "hf", "auto"),
     "ours-padded": ("ours", "none", "hf", "auto"),
+    "ours-masked": ("ours", "none", "hf", "auto"),
     "ours-chunked": ("ours", "none", "hf", "auto"),
     "ours-4bit": ("ours", "4bit", "hf", "auto"),
     "ours-4bit-ckpt": ("ours", "4bit", "hf", "on"),
@@ -342,6 +345,10 @@ def child(variant: str, home: Path, base: str, steps: int) -> None:
     from personaforge.train.callbacks import peak_memory_bytes
 
     runner, quantization, backend, checkpointing = VARIANTS[variant]
+    if variant == "ours-masked":  # the joined row under one mask: no per-example attention
+        import personaforge.train.trainers as trainers
+
+        trainers.use_segment_attention = lambda model: None
     if runner == "ours":
         result = run_ours(
             home, base, steps, quantization, backend, checkpointing, EXTRA_TRAIN.get(variant)

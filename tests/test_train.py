@@ -17,6 +17,7 @@ from personaforge.ingest import ingest
 from personaforge.registry import Registry
 from personaforge.sample import sample_identity
 from personaforge.store import MemoryStore
+from personaforge.train.attention import SEGMENTS
 from personaforge.train.lock import AcceleratorLock
 from personaforge.train.plan import package_available
 from personaforge.train.run import TrainRequest, train
@@ -196,6 +197,8 @@ def test_padding_free_batches_give_the_padded_loss_and_gradients(home, micro_bas
     for mode in ("off", "on"):
         _, model, batch = trainer_with_random_lora(home, settings(padding_free=mode), rows, mode)
         assert ("attention_mask" in batch) == (mode == "off")
+        if mode == "on":  # the joined row attends per example, from the examples' bounds
+            assert model.config._attn_implementation == SEGMENTS and "cu_seq_lens_q" in batch
         results[mode] = loss_and_grads(batch)
     (padded, padded_grads), (joined, joined_grads) = results["off"], results["on"]
     assert joined == pytest.approx(padded, rel=1e-4)

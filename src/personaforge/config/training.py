@@ -127,9 +127,9 @@ class TrainSettings(_Section):
         "auto",
         description=(
             "Join each batch's examples into one row with position ids instead of padding them "
-            "to the longest: same examples per step, no compute spent on padding. auto: on for "
-            "the hf backend on CPU and with flash attention (sdpa on CUDA would lose its fused "
-            "kernel to the block mask). Ignored when packing is on."
+            "to the longest: same examples per step, no compute spent on padding; attention "
+            "runs per example. auto: on for the hf backend on CPU and with flash attention "
+            "(the per-example path is measured on CPU only). Ignored when packing is on."
         ),
     )
     loss_head: Literal["auto", "compact", "chunked"] = Field(

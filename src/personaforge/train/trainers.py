@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from personaforge.config import Settings
+from personaforge.train.attention import use_segment_attention
 from personaforge.train.plan import TrainingPlan
 
 GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
@@ -106,28 +107,29 @@ def sft_rows(rows: list[dict], tokenizer) -> tuple[list[dict], bool]:
     ], False
 
 
+def flash_attention(model) -> bool:
+    implementation = getattr(getattr(model, "config", None), "_attn_implementation", "") or ""
+    return implementation.startswith("flash_attention")
+
+
 def use_packing(settings: Settings, model) -> bool:
     if settings.train.packing != "auto":
         return settings.train.packing == "on"
-    implementation = getattr(getattr(model, "config", None), "_attn_implementation", "") or ""
-    return implementation.startswith("flash_attention")
+    return flash_attention(model)
 
 
 def use_padding_free(settings: Settings, plan, model, packing: bool) -> bool:
     """Whether batches are joined into one row with position ids (see TrainSettings.padding_free).
 
-    transformers reads the position ids back into a block-diagonal mask for sdpa and eager
-    attention, so no example sees another; flash attention uses them directly. On CUDA that
-    mask would cost sdpa its fused kernel, so auto keeps padding there.
+    Flash attention reads the examples' bounds directly; otherwise attention runs per
+    example (train/attention.py), so no example sees another. auto keeps padding on CUDA
+    without flash attention: the per-example path is measured on CPU only.
     """
     if packing or settings.train.batch_size * settings.train.grad_accum < 2:
         return False
     if settings.train.padding_free != "auto":
         return settings.train.padding_free == "on"
-    implementation = getattr(getattr(model, "config", None), "_attn_implementation", "") or ""
-    return plan.backend == "hf" and (
-        plan.device == "cpu" or implementation.startswith("flash_attention")
-    )
+    return plan.backend == "hf" and (plan.device == "cpu" or flash_attention(model))
 
 
 def use_compact_loss(settings: Settings, plan) -> bool:
@@ -210,6 +212,8 @@ def build_sft_trainer(
         if padding_free
         else None
     )
+    if padding_free and not flash_attention(loaded.model):
+        use_segment_attention(loaded.model)  # the joined row attends per example
     # tokens_seen counts the person's tokens, never padding: a joined row holds none, and a
     # padded batch is counted through its attention mask (pad is often eos, so not by id).
     config.include_num_input_tokens_seen = "all" if padding_free or packing else "non_padding"
