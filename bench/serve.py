@@ -288,11 +288,18 @@ def markdown(report: dict) -> str:
             f"**{row['swap']['p99_ratio']}×** | {row['fresh']['p99_s']} | "
             f"**{row['fresh']['p99_ratio']}×** | {row['fresh']['reloads']} | {failed} |"
         )
-    lines += ["", "Targets (issue 19):"]
+    lines += ["", "Targets (issue 37):"]
     for variant, numbers in report["summary"].items():
+        against = ""
+        if "one_client_vs_baseline" in numbers:
+            against = (
+                f"against the baseline: one client (1 adapter) "
+                f"**{numbers['one_client_vs_baseline']}×** (target ≥ 1.0×), 16 adapters and 8 "
+                f"clients **{numbers['many_adapters_vs_baseline']}×** (target ≥ 2×); "
+            )
         lines.append(
-            f"- {variant}: throughput at 4 clients / 1 client (1 adapter) "
-            f"**{numbers['throughput_4_vs_1']}×** (target ≥ 2×); p99 during reloads / steady "
+            f"- {variant}: {against}throughput at 4 clients / 1 client (1 adapter) "
+            f"**{numbers['throughput_4_vs_1']}×** (target ≥ 2.5×); p99 during reloads / steady "
             f"**{numbers['p99_swap_ratio']}×** swap, **{numbers['p99_fresh_ratio']}×** fresh "
             f"(target ≤ 1.3×); {numbers['reload_failed']} failed requests."
         )
@@ -441,15 +448,28 @@ def main() -> None:
             for variant, runs in rounds.items()
         }
 
-        def rate(variant: str, clients: int) -> float:
+        def rate(variant: str, clients: int, adapters: int = 1) -> float:
             return next(
                 c["requests_per_second"]
                 for c in cells
-                if (c["variant"], c["adapters"], c["clients"]) == (variant, 1, clients)
+                if (c["variant"], c["adapters"], c["clients"]) == (variant, adapters, clients)
             )
+
+        def against_baseline(variant: str) -> dict:
+            if variant == "baseline" or "baseline" not in variants:
+                return {}
+            try:
+                many = rate(variant, 8, 16) / rate("baseline", 8, 16)
+            except StopIteration:  # a run without the 16-adapter, 8-client cell
+                many = float("nan")
+            return {
+                "one_client_vs_baseline": round(rate(variant, 1) / rate("baseline", 1), 2),
+                "many_adapters_vs_baseline": round(many, 2),
+            }
 
         report["summary"] = {
             variant: {
+                **against_baseline(variant),
                 "throughput_4_vs_1": round(rate(variant, 4) / rate(variant, 1), 2),
                 "p99_swap_ratio": report["reload"][variant]["swap"]["p99_ratio"],
                 "p99_fresh_ratio": report["reload"][variant]["fresh"]["p99_ratio"],
