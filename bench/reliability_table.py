@@ -42,8 +42,10 @@ trials and what held through the `trials` fixture (tests/reliability/conftest.py
 
 The fault suites (issue #35) work on a person's home rather than the server: `test_kills`
 SIGKILLs `run` (every stage), `forget` and `models promote/rollback` at seeded random moments
-and checks the home after each kill; `test_full_disk` fills the disk (RLIMIT_FSIZE) during
-ingest, dataset build, a checkpoint, an export and a registry write; `test_concurrent` runs
+and checks the home after each kill; `test_full_disk` fills the disk during ingest, dataset
+build, a checkpoint, an export and a registry write, twice: a 64 MiB tmpfs filled with ballast to
+just below what the write needs (real ENOSPC; skipped where mounting is not allowed), and
+RLIMIT_FSIZE as a stand-in that runs everywhere; `test_concurrent` runs
 `run`, `forget`, a reloading server and the dashboard on one home at once.
 
 """
