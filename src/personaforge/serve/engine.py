@@ -16,8 +16,8 @@ one-request-at-a-time schedule.
 Hot reload. Reading an adapter from disk and checking it against the base
 (config, weight shapes, rank, the base it was trained on: serve/adapters.py)
 and attaching it all happen on a loader thread of lower CPU priority, beside
-generation, under a lock only other loads take. That is safe because a forward pass gets each
-row's adapter name from a hook we put on every LoRA layer, never from PEFT's
+generation, under a lock only other loads take. That is safe because a forward
+pass gets each row's adapter name from a hook we put on every LoRA layer, never from PEFT's
 "active adapter", and attaching only adds entries for the new name to the
 layers' adapter dicts. The exceptions, which the worker attaches between two
 steps: the first adapter (it wraps the base's layers) and one that adapts
@@ -63,8 +63,8 @@ from personaforge.serve.policy import (
 PERSONA = "persona"
 DEFAULT_MAX_BATCH = 8
 ATTACH_TIMEOUT_S = 300.0
-# How much nicer the loader thread is than the server. At +10 the kernel gives it about a tenth of a busy
-# core's time against generation's threads (CFS weights 110 against 1,024).
+# How much nicer the loader thread is than the server. At +10 the kernel gives it about a
+# tenth of a busy core against generation's threads (CFS weights 110 against 1,024).
 LOADER_NICENESS = 10
 
 log = logging.getLogger("personaforge.serve")
@@ -87,9 +87,11 @@ def keep_out_of_gc() -> None:
 def yield_to_generation() -> None:
     """Lower the calling thread's CPU priority, so adapter loads take what generation leaves.
 
-    On 2 cores a fresh version every 0.2 s lifted p99 latency to 3.13x steady
-    (bench/RESULTS.md, serve): the load's thread took a core from the forward passes.
-    Niceness is per thread on Linux; elsewhere loads keep the normal priority.
+    A fresh version every 0.2 s lifted p99 latency well above steady on 2 cores
+    (bench/RESULTS.md, serve). Most of that was the garbage collector (keep_out_of_gc);
+    the niceness was not measured on its own, and it cannot shorten the load's turns
+    holding the GIL. Niceness is per thread on Linux; elsewhere loads keep the normal
+    priority.
     """
     with contextlib.suppress(AttributeError, OSError):
         thread = threading.get_native_id()
