@@ -54,6 +54,12 @@ class Reader(threading.Thread):
         self.failures: list[str] = []
 
     def run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # a reader that dies must fail the test, not go quiet
+            self.failures.append(f"the reader stopped: {exc!r}")
+
+    def _loop(self) -> None:
         while not self.stop.is_set():
             for method, url, body, headers in self.requests:
                 data = json.dumps(body()).encode() if body is not None else None
@@ -117,10 +123,10 @@ def test_run_forget_serve_and_dashboard_at_once(home, trials):
     # (is it forgotten?) while the run writes it. A load of a new adapter during the device
     # hand-over once killed the server's device watcher and stalled the training past its
     # 120 s; tests/test_serve.py holds the fix (the unload waits for the load).
-    before = {"version": registry_rows(home)[1]}
+    served_before = {"version": registry_rows(home)[1]}
 
     def current() -> dict:
-        return before
+        return served_before
 
     reloads = Reader([("POST", server.url + "/admin/reload-model", current, admin)])
     pages = Reader([("GET", dashboard.url + page, None, {}) for page in DASHBOARD_PAGES])
