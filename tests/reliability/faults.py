@@ -316,7 +316,12 @@ class Tally:
         return ", ".join(f"{name} {count}" for name, count in self.tried.items())
 
 
-def wait_for(predicate: Callable[[], bool], process: subprocess.Popen, limit: float = 600) -> bool:
+def wait_for(
+    predicate: Callable[[], bool],
+    process: subprocess.Popen,
+    limit: float = 600,
+    every: float = 0.05,
+) -> bool:
     """Poll until predicate() or the process ends; True when predicate() held first."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -324,5 +329,5 @@ def wait_for(predicate: Callable[[], bool], process: subprocess.Popen, limit: fl
             return True
         if process.poll() is not None:
             return False
-        time.sleep(0.05)
+        time.sleep(every)
     return False

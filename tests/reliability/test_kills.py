@@ -82,8 +82,11 @@ def killed_run(paths: Paths, plan: list[str], rng: random.Random, ref: dict, tal
     args = ["run", *first]
     for stage in plan:
         process = spawn(paths, *args)
-        if wait_for(lambda: _reached(paths, process.pid, stage), process):  # noqa: B023
-            time.sleep(rng.uniform(0, ref["seconds"][stage]))
+        # Aim at the stage's first half, from a 10 ms poll: on the micro base export and
+        # profile take well under a second, and with a 50 ms poll and a sleep of up to the
+        # whole stage the 50-kill loop once landed none of its export kills in export.
+        if wait_for(lambda: _reached(paths, process.pid, stage), process, every=0.01):  # noqa: B023
+            time.sleep(rng.uniform(0, ref["seconds"][stage] / 2))
         where = stage_in_progress(paths, process.pid) or "run (before its record)"
         if not kill(process):  # it ended before the kill (the rest was reused): no more aiming
             assert process.returncode == 0, (paths.home.parent / "children.log").read_text()[-3000:]
