@@ -313,8 +313,10 @@ def test_a_run_slower_than_its_estimate_stops_at_the_budget_as_a_version(budget_
     from personaforge.train.run import TrainRequest, train
     from tests.helpers import micro_settings
 
+    # 4,000 steps: the micro base trains about 20 steps a second on 2 cores, so the 20 s
+    # deadline binds with room to spare (400 steps once finished just inside it).
     settings_ = micro_settings(
-        rehearsal_share=0.0, max_steps=400, eval_steps=1000, time_budget="20s"
+        rehearsal_share=0.0, max_steps=4000, eval_steps=10_000, time_budget="20s"
     )
     # The cached probe promises a machine a thousand times faster than any: nothing is cut...
     _write_speed(budget_home, _key(budget_home, settings_), 1e-7)
@@ -322,8 +324,8 @@ def test_a_run_slower_than_its_estimate_stops_at_the_budget_as_a_version(budget_
     time_record = result.card["metrics"]["time"]
     # ...so the deadline has to stop it: a finished, saved version that says where it stopped.
     assert result.version == "v1" and not result.interrupted
-    assert time_record["bound"] is True and time_record["of_steps"] == 400
-    assert 0 < time_record["stopped_at_step"] < 400
+    assert time_record["bound"] is True and time_record["of_steps"] == 4000
+    assert 0 < time_record["stopped_at_step"] < 4000
     assert result.card["metrics"]["steps"] == time_record["stopped_at_step"]
     assert time_record["unbudgeted_seconds"] < 20  # the estimate said it would fit
 
