@@ -1,7 +1,7 @@
 """Reading a LoRA adapter from disk and checking it against the base, before it touches the model.
 
-Everything here runs in the caller's thread (an admin reload, the server's startup),
-never in the engine's worker: an adapter that cannot work (unreadable config or
+Everything here runs on the engine's loader thread (for an admin reload or the server's
+startup), never in the engine's worker: an adapter that cannot work (unreadable config or
 weights, not LoRA, DoRA, another base, a rank its config does not state) is refused
 with a 400 naming the adapter and the reason, and the model is left as it was.
 """

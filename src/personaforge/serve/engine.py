@@ -17,8 +17,8 @@ Hot reload. Reading an adapter from disk and checking it against the base
 (config, weight shapes, rank, the base it was trained on: serve/adapters.py)
 and attaching it all happen on a loader thread of lower CPU priority, beside
 generation, under a lock only other loads take. That is safe because a forward
-pass gets each row's adapter name from a hook we put on every LoRA layer, never from PEFT's
-"active adapter", and attaching only adds entries for the new name to the
+pass gets each row's adapter name from a hook we put on every LoRA layer, never
+from PEFT's "active adapter", and attaching only adds entries for the new name to the
 layers' adapter dicts. The exceptions, which the worker attaches between two
 steps: the first adapter (it wraps the base's layers) and one that adapts
 layers no loaded adapter adapts. Then the `persona` alias moves in one
