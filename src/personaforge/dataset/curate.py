@@ -334,16 +334,30 @@ def estimated_token_counter(conversations: list[list[dict[str, str]]]) -> list[i
 
 
 def tokenizer_counter(tokenizer: Any) -> TokenCounter:
-    """Exact lengths through the chat template, measured once per message overhead then batched.
+    """Exact lengths through the chat template, its overheads measured once, then batched.
 
-    Rendering every example through Jinja is slow at 100k examples; the template
-    adds a fixed number of tokens per message, measured here, and the contents
-    are tokenized in one batched call.
+    Rendering every example through Jinja is slow at 100k examples; the template adds a
+    fixed number of tokens per message, measured here, and the contents are tokenized in
+    one batched call. Some templates also add a system message of their own when a
+    conversation has none (smollm2's is 21 tokens); measured apart, so it is counted once
+    per such conversation, not per message (it once was: every message cost 26 tokens
+    instead of 5, and rows fit for training were cut as over-length).
     """
-    probe = [{"role": "user", "content": "x"}]
-    rendered = tokenizer.apply_chat_template(probe, tokenize=True, return_dict=False)
-    content_only = len(tokenizer("x", add_special_tokens=False)["input_ids"])
-    per_message = max(len(rendered) - content_only, 0)
+
+    def rendered(messages: list[dict[str, str]]) -> int:
+        return len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=False))
+
+    x = len(tokenizer("x", add_special_tokens=False)["input_ids"])
+    system, user, reply = (
+        {"role": role, "content": "x"} for role in ("system", "user", "assistant")
+    )
+    # Each role's markup, measured as what one more message of it adds.
+    per_role = {
+        "system": rendered([system]) - x,
+        "user": rendered([system, user]) - rendered([system]) - x,
+        "assistant": rendered([system, user, reply]) - rendered([system, user]) - x,
+    }
+    default_system = max(rendered([user]) - x - per_role["user"], 0)
 
     def count(conversations: list[list[dict[str, str]]]) -> list[int]:
         flat = [m["content"] for messages in conversations for m in messages]
@@ -354,7 +368,11 @@ def tokenizer_counter(tokenizer: Any) -> TokenCounter:
         )
         totals, index = [], 0
         for messages in conversations:
-            totals.append(sum(lengths[index : index + len(messages)]) + per_message * len(messages))
+            total = sum(lengths[index : index + len(messages)])
+            total += sum(per_role.get(m["role"], per_role["user"]) for m in messages)
+            if not messages or messages[0]["role"] != "system":
+                total += default_system
+            totals.append(total)
             index += len(messages)
         return totals
 
