@@ -79,6 +79,17 @@ def test_the_move_makes_delft_current_and_rotterdam_superseded_with_dates(profil
     assert "2026-09-26: Lives in: Rotterdam → Delft" in recent
 
 
+def test_a_person_named_by_what_they_do_is_a_relationship(profile):
+    """ "Priya, who leads the team, asked ..." names her team lead; a name that only does
+    something ("Tom, who found the bug") names nobody's role."""
+    from personaforge.profile.rules import LEADS_TEAM
+
+    lead = keyed(profile, "relationship:team lead")
+    assert "Priya" in lead and lead["Priya"].status == "current"
+    assert any("who leads the team" in e.quote for e in lead["Priya"].evidence)
+    assert not LEADS_TEAM.search("Tom, who found the bug, leads nothing.")
+
+
 def test_before_the_move_rotterdam_is_current(sample_home):
     august = build_profile(sample_home, Settings(), probe=False, as_of="2026-08-31")
     homes = keyed(august, "home_city")

@@ -146,6 +146,8 @@ RELATION_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("name-my-role", _rule(r"\b(?P<value>NAME),? (?:is )?(?:my|our) (?P<sub>ROLE)\b")),
 ]
 IS_MY = _rule(r"\b(?P<value>NAME) is my (?P<sub>[a-z]{3,20})\b")
+# An apposition that names a person by what they do: "Priya, who leads the team, asked ...".
+LEADS_TEAM = _rule(r"\b(?P<value>NAME), who (?:leads|runs|manages) (?:the|our|my) team\b")
 # Capitalised words before the noun name the event ("the Maas half marathon", "the Dutch
 # B1 exam"); the noun itself may open the sentence ("Half marathon on 18 October.").
 EVENT = re.compile(
@@ -318,6 +320,10 @@ def _statements_in(sentence: str, memory: Memory) -> Iterator[Candidate]:
                 yield Candidate(
                     f"relationship:{role}", match.group("value"), memory, sentence, f"rules:{name}"
                 )
+    for match in LEADS_TEAM.finditer(sentence):
+        if is_name(match.group("value")):
+            value = match.group("value")
+            yield Candidate("relationship:team lead", value, memory, sentence, "rules:leads-team")
     for match in IS_MY.finditer(sentence):
         thing, value = match.group("sub"), match.group("value")
         if not is_name(value) or thing in NOT_THINGS or thing in ROLES:
