@@ -217,6 +217,37 @@ def test_near_duplicates_go_distinct_texts_stay():
     assert [e.target for e in kept] == [base, distinct] and result.dropped["near duplicate"] == 1
 
 
+@pytest.mark.parametrize("template", ["the micro base's own", "smollm2's"])
+def test_token_counter_matches_the_rendered_template(micro_base, template):
+    """Lengths as the chat template renders them, with and without a system message. smollm2's
+    template adds a system message of its own when there is none; the counter once charged
+    that to every message (26 tokens each instead of 5), and grounded rows fit for training
+    were cut as over-length."""
+    from transformers import AutoTokenizer
+
+    from personaforge.bases.smollm2 import GENERATION_TEMPLATE
+
+    tokenizer = AutoTokenizer.from_pretrained(micro_base)
+    if template == "smollm2's":
+        tokenizer.chat_template = GENERATION_TEMPLATE
+    system = {
+        "role": "system",
+        "content": "You are Maren.\n\nWhat is true about you now:\n- Editor: Neovim",
+    }
+    turns = [
+        {"role": "user", "content": "Which editor do you use?"},
+        {"role": "assistant", "content": "I use Neovim for everything, this journal included."},
+        {"role": "user", "content": "And at work?"},
+        {"role": "assistant", "content": "Same. Kestrel Freight gave up on converting me."},
+    ]
+    conversations = [[system, *turns], turns, [system, *turns[:2]], turns[:2]]
+    rendered = [
+        len(tokenizer.apply_chat_template(c, tokenize=True, return_dict=False))
+        for c in conversations
+    ]
+    assert tokenizer_counter(tokenizer)(conversations) == rendered
+
+
 def test_over_length_replies_are_split_and_dialogues_trimmed(store, tmp_path, micro_base):
     from transformers import AutoTokenizer
 
@@ -475,12 +506,16 @@ def build_grounded(store, paths, **settings_update):
     return build_dataset(store, settings, paths, request)
 
 
-def test_grounded_rows_teach_her_answers_with_the_context_serve_gives(sample_home):
+@pytest.mark.parametrize("format", ["notes", "asked"])
+def test_grounded_rows_teach_her_answers_with_the_context_serve_gives(sample_home, format):
+    from personaforge.dataset.examples import CONTEXT_TURN
     from personaforge.evaluate.knows import PROFILE_QUESTIONS
+    from personaforge.profile import build_profile
     from personaforge.sample.persona import FACT_QUESTIONS, HISTORY_QUESTIONS, OPINION_QUESTIONS
+    from personaforge.serve.context import ASKED_BEFORE
     from personaforge.serve.grounded import TRAIN_QUESTIONS, training_questions
 
-    # The knows check asks in other words than the rows teach.
+    # The knows check asks in other words than the rows teach or the context recalls.
     asked = (
         set(PROFILE_QUESTIONS.values())
         | {q for _, q, _ in FACT_QUESTIONS.values()}
@@ -488,9 +523,10 @@ def test_grounded_rows_teach_her_answers_with_the_context_serve_gives(sample_hom
         | {q for q, _ in OPINION_QUESTIONS.values()}
     )
     assert not asked & {q for each in TRAIN_QUESTIONS.values() for q in each}
+    assert not asked & set(ASKED_BEFORE.values())
 
     with MemoryStore.open(sample_home.memory_store) as opened:
-        result = build_grounded(opened, sample_home)
+        result = build_grounded(opened, sample_home, serve={"retrieval_format": format})
         texts = {m.id: m.text for m in opened.memories()}
     train = read_jsonl(result.folder / "train.jsonl")
     held_out = {
@@ -498,38 +534,49 @@ def test_grounded_rows_teach_her_answers_with_the_context_serve_gives(sample_hom
     }
     grounded = [r for r in train if r["meta"].get("from") == "grounded"]
     assert len(grounded) >= 8 and result.manifest["counts"]["grounded"] == len(grounded)
-    by_slot = {r["meta"]["slot"]: r for r in grounded}
-    assert {"home_city", "editor", "relationship:sister"} <= set(by_slot)
-    for row in grounded:
-        system, question, answer = (m["content"] for m in row["messages"])
-        assert question in training_questions(row["meta"]["slot"])
-        assert "What is true about you now:" in system  # the format serve uses by default
-        assert answer in texts[row["meta"]["memory_ids"][0]]  # her sentence, as she wrote it
-        assert not held_out & set(row["meta"]["memory_ids"])
-    # Where she lives now is in the context and in her answer; where she lived is in neither.
-    system, _, answer = (m["content"] for m in by_slot["home_city"]["messages"])
-    assert "Delft" in system and "Delft" in answer and "Rotterdam" not in system + answer
-    assert "Ingrid" in by_slot["relationship:sister"]["messages"][0]["content"]
+    # dataset.grounded_share (0.2) of the training file, unless each lookup's repeats cap it.
+    assert 0.1 <= len(grounded) / len(train) <= 0.25
 
-    # Every other question of a slot shows her other facts too, the right one among them
-    # (not always first), so the rows teach picking the line the question asks for.
-    def fact_lines(row):
+    def given(row) -> list[str]:
+        """The context's items in order: fact lines (notes) or recalled answers (asked)."""
+        if format == "asked":
+            return [m["content"] for m in row["messages"] if m.get(CONTEXT_TURN)]
         block = row["messages"][0]["content"].split("What is true about you now:\n")[1]
         return block.split("\n\n")[0].splitlines()
 
-    widened = [
-        r
-        for r in grounded
-        if training_questions(r["meta"]["slot"]).index(r["messages"][1]["content"]) % 2
-    ]
-    assert widened and all(len(fact_lines(r)) >= 2 for r in widened)
-
-    def place_of_answer(row) -> int | None:
-        answer = row["messages"][2]["content"]
-        lines = [line.split(": ", 1)[1] for line in fact_lines(row)]
-        return next((i for i, value in enumerate(lines) if value in answer), None)
-
-    assert len({place_of_answer(r) for r in widened} - {None}) >= 2
+    facts = build_profile(sample_home, Settings(), probe=False).facts
+    values = {f.value.casefold() for f in facts}
+    asked_slots: dict[str, str] = {}  # slot -> the context of rows that ask it
+    places = set()
+    for row in grounded:
+        turns = row["messages"][1:]
+        assert row["messages"][0]["role"] == "system"
+        assert [m["role"] for m in turns] == ["user", "assistant"] * (len(turns) // 2)
+        # The exchanges she is trained on (an `asked` context's recalled ones are flagged).
+        trained = [
+            m
+            for question, answer in zip(turns[::2], turns[1::2], strict=True)
+            if not answer.get(CONTEXT_TURN)
+            for m in (question, answer)
+        ]
+        context = given(row)
+        assert context and "Rotterdam" not in str(row["messages"])
+        owned = " ".join(texts[i] for i in row["meta"]["memory_ids"])
+        assert not held_out & set(row["meta"]["memory_ids"])
+        slots = row["meta"]["slots"]
+        assert 1 <= len(slots) == len(trained) // 2 == len(set(slots)) <= 4
+        for slot, question, answer in zip(slots, trained[::2], trained[1::2], strict=True):
+            assert question["content"] in training_questions(slot)
+            assert answer["content"] in owned  # her words, as she wrote them
+            # The fact it answers is one item of the context, among her other facts.
+            said = {v for v in values if v in answer["content"].casefold()}
+            found = [i for i, item in enumerate(context) if any(v in item.casefold() for v in said)]
+            assert found
+            places.add(found[0])
+            asked_slots[slot] = asked_slots.get(slot, "") + " ".join(context)
+    assert {"home_city", "editor", "relationship:sister"} <= set(asked_slots)
+    assert "Delft" in asked_slots["home_city"] and "Ingrid" in asked_slots["relationship:sister"]
+    assert len(places) >= 2  # the right fact is not always in the same place
 
 
 def test_no_grounded_rows_when_serve_does_not_retrieve_or_they_are_off(sample_home):

@@ -8,18 +8,14 @@ import shutil
 import pytest
 
 from personaforge.config import IngestSettings, Settings
+from personaforge.dataset.examples import CONTEXT_TURN
 from personaforge.evaluate.knows import fact_questions, judge, score_answers
 from personaforge.evaluate.measure import leaks
 from personaforge.paths import Paths
 from personaforge.profile import build_profile, write_profile
 from personaforge.sample.life_events import MOVE_DAY
-from personaforge.serve.retrieval import (
-    FORMATS,
-    Retriever,
-    first_person,
-    open_retriever,
-    query_terms,
-)
+from personaforge.serve.context import FORMATS, first_person
+from personaforge.serve.retrieval import Retriever, open_retriever, query_terms
 from personaforge.store import MemoryStore
 from personaforge.store.terms import fts_match, stem
 
@@ -168,6 +164,8 @@ def test_each_format_carries_the_context_and_keeps_the_conversation(retriever, n
     assert grounded.messages[0]["content"].startswith(SYSTEM)
     assert grounded.messages[-1]["role"] == "user"
     assert grounded.messages[-1]["content"].endswith("Where do you live?")
+    # Any answer a format puts in her mouth is composed: flagged, so training never learns it.
+    assert all(m.get(CONTEXT_TURN) for m in grounded.messages if m["role"] == "assistant")
     # A client's own system message is kept (and extended), never replaced.
     own = [{"role": "system", "content": "Be brief."}, *question]
     assert retriever.ground(own, SYSTEM, format=name).messages[0]["content"].startswith("Be brief.")

@@ -141,6 +141,51 @@ def test_assistant_only_masking_no_prompt_token_carries_loss(home, micro_base):
         assert "You are" not in trained and "<|im_start|>" not in trained
 
 
+def test_recalled_context_turns_are_never_trained(home, micro_base):
+    """A grounded row in the `asked` format holds her facts as earlier answers, composed from
+    the profile: flagged as context, they carry no loss; her own answers after them do, and
+    so do the rows without any (tokenized the same way TRL would)."""
+    from personaforge.bases import resolve_base
+    from personaforge.dataset.examples import CONTEXT_TURN
+    from personaforge.train.backends import load_for_training
+    from personaforge.train.run import preflight
+    from personaforge.train.trainers import build_sft_trainer
+
+    config = settings()
+    ref = resolve_base(BASE, home)
+    plan = preflight(ref, config)
+    loaded = load_for_training(ref, config, plan, None)
+    recalled = {"role": "assistant", "content": "I am from Bergen.", CONTEXT_TURN: True}
+    grounded = {
+        "messages": [
+            {"role": "system", "content": "You are Maren."},
+            {"role": "user", "content": "Which place did you grow up in?"},
+            recalled,
+            {"role": "user", "content": "Where were you born?"},
+            {"role": "assistant", "content": "Bergen, and the rain came with me."},
+        ]
+    }
+    plain = [
+        {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+        for q, a in [("Tea or coffee?", "Tea, always."), ("Plans?", "A long run on Sunday.")]
+    ]
+    trainer = build_sft_trainer(
+        loaded, config, plan, home.runs / "context", [grounded, *plain], plain[:1], []
+    )
+    tokenizer = loaded.tokenizer
+    items = [trainer.train_dataset[i] for i in range(len(trainer.train_dataset))]
+    trained = [tokenizer.decode([t for t in item["labels"] if t != -100]) for item in items]
+    assert trained[0] == "Bergen, and the rain came with me.<|im_end|>"
+    assert "I am from Bergen" in tokenizer.decode(items[0]["input_ids"])  # still seen
+    for row, text in zip(plain, trained[1:], strict=True):
+        replies = "".join(
+            m["content"] + "<|im_end|>" for m in row["messages"][1:] if m["role"] == "assistant"
+        )
+        assert text and replies.startswith(text)
+    evaluated = trainer.eval_dataset[0]
+    assert tokenizer.decode([t for t in evaluated["labels"] if t != -100]) == trained[1]
+
+
 def example_labels(batch) -> list[list[int]]:
     """Each example's labels out of a padding-free batch (one row, positions restart at 0)."""
     positions, labels = batch["position_ids"][0].tolist(), batch["labels"][0].tolist()

@@ -147,6 +147,17 @@ class DatasetSettings(_Section):
             "learns to use what retrieval gives it. Needs serve.retrieval; training file only."
         ),
     )
+    grounded_share: float = Field(
+        0.2,
+        ge=0.0,
+        lt=1.0,
+        description=(
+            "The share of the training file that grounded conversations make up (each asks "
+            "up to four questions of one context; a lookup is in at most eight of them). "
+            "Training sees a sample of the file, so this is also about the share of steps "
+            "spent learning to answer from the context."
+        ),
+    )
     code: Literal["keep", "prose_only", "separate"] = Field(
         "keep",
         description=(

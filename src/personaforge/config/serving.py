@@ -114,12 +114,17 @@ class ServeSettings(_Section):
             'or the field `"retrieval": false`.'
         ),
     )
-    retrieval_format: Literal["notes", "first-person", "question-notes", "recalled"] = Field(
-        "notes",
-        description=(
-            "How the retrieved context reaches the model (serve/retrieval.py FORMATS); the "
-            "default is the one smollm2-135m answered most facts with (docs/serve.md)."
-        ),
+    retrieval_format: Literal["notes", "first-person", "question-notes", "recalled", "asked"] = (
+        Field(
+            "asked",
+            description=(
+                "How the retrieved context reaches the model (serve/context.py FORMATS). asked: "
+                "her notes in the system message and each fact as an earlier answer of hers; "
+                "notes: facts and notes as lists in the system message. The default is the one "
+                "smollm2-135m answered most facts with (bench/RESULTS.md, 'persona — what it "
+                "knows')."
+            ),
+        )
     )
     retrieval_facts: int = Field(
         4, ge=0, le=32, description="Current profile facts given with a question, best first."

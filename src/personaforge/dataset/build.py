@@ -47,8 +47,9 @@ REVIEW = "review.md"
 
 # Rows a higher layer adds to the training file after the split, called with (the selected
 # memories, the ids of memories held out for evaluation, the persona prompt, the token
-# counter): serve/grounded.py's grounded rows. Each row's meta.from is counted in the manifest.
-ExtraRows = Callable[[list[Memory], set[str], str, TokenCounter], list[Example]]
+# counter, the number of rows already in the training file): serve/grounded.py's grounded
+# rows. Each row's meta.from is counted in the manifest.
+ExtraRows = Callable[[list[Memory], set[str], str, TokenCounter, int], list[Example]]
 
 
 @dataclass
@@ -181,7 +182,13 @@ def build_dataset(
     if request.extra_rows is not None and "knowledge" in request.kinds:
         held_out = {m.id for example in files["eval.jsonl"] for m in example.memories}
         counter = count_tokens or estimated_token_counter
-        added = request.extra_rows(selection.memories, held_out, context.system_prompt, counter)
+        added = request.extra_rows(
+            selection.memories,
+            held_out,
+            context.system_prompt,
+            counter,
+            len(files["train.jsonl"]),
+        )
         mark_new(added, selection.new)
         files["train.jsonl"].extend(added)
         for row in added:

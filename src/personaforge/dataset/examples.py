@@ -16,6 +16,10 @@ from typing import Any
 from personaforge.store import Memory
 
 KINDS = ("voice", "reflection", "dialogue", "knowledge", "preference")
+# A message flag (`"context": true`): an assistant turn handed to the model as context (serve's
+# `asked` format recalls her facts as earlier answers), composed rather than written by her,
+# so training never takes it as a target (train/trainers.py sft_rows).
+CONTEXT_TURN = "context"
 
 
 @dataclass

@@ -8,23 +8,27 @@ its context for most of them ("What is your sister's name?" with "Sister: Ingrid
 it answered "Gus", her sourdough starter, from the line below).
 
 These rows show it the same context while it learns her answer, so the context becomes
-something her answers use:
+something her answers use. The unit is a *lookup*: a question about one fact, her answer,
+and the context the retriever gives that question:
 
-- one row per current profile fact that she stated in a sentence of her own (the fact's
-  evidence quote: "Moved to Delft today.", "I use Neovim for everything"), never a line
-  the extractor composed (a note's title, a tag);
+- one lookup per question about a current profile fact that she stated in a sentence of
+  her own (the fact's evidence quote: "Moved to Delft today.", "I use Neovim for
+  everything"), never a line the extractor composed (a note's title, a tag);
 - the question is asked four ways, in words of its own (TRAIN_QUESTIONS), not in the words of the
   `knows` check (evaluate/knows.py PROFILE_QUESTIONS), so the check still asks something
   the adapter never saw verbatim;
 - the context is what the serve-time retriever returns for that question (same format,
-  same budget, same privacy scrubbing); a row is kept only when the fact is in it;
-- for every other question of a slot, the context also holds other facts of hers, up to
-  `serve.retrieval_facts`, with the right one at a varying place. A slot's own question
-  retrieves that slot alone, but a question that names two slots ("where do you *work*"
-  is also "*working* on") gets both, and the v1 of the demo then answered from the wrong
-  line ("Gus", her starter, for her sister's name): the rows teach picking the line the
-  question asks for, not copying the only one;
-- only in the training file, and never from a memory held out for evaluation.
+  same budget, same privacy scrubbing); a lookup is kept only when the fact is in it.
+
+Lookups are asked in conversations of up to four (SESSION_TURNS), about different slots,
+under one context: the four contexts merged, their facts in a drawn order, placed where
+serve places a context (before the first question). Every answer then has to pick its line
+among other facts of hers, and the demo's v1 had answered from the wrong one ("Gus", her
+starter, for her sister's name). Conversations make `dataset.grounded_share` of the
+training file, each lookup in at most MAX_REPEATS of them with other companions each
+time. One question per row, as before, gave the smollm2 demo's 24 steps about 13 lookups
+in all; with the rows as conversations they see about 50. They are only in the training
+file, and never from a memory held out for evaluation.
 
 Rows carry meta.from = "grounded"; the manifest counts them (`counts.grounded`). The
 dataset layer knows nothing of profiles or serving: the callers that build a dataset (the
@@ -37,8 +41,9 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
 from personaforge.config import Settings
 from personaforge.dataset.build import ExtraRows
@@ -47,7 +52,8 @@ from personaforge.dataset.examples import Example
 from personaforge.dataset.privacy import scrub
 from personaforge.paths import Paths
 from personaforge.profile import build_profile
-from personaforge.serve.retrieval import FORMATS, Context, fact_line, open_retriever
+from personaforge.serve.context import FORMATS, Context, fact_line, passage_line
+from personaforge.serve.retrieval import open_retriever
 from personaforge.store import Memory
 
 # Four questions per slot, phrased apart from the knows check's (a test keeps them apart),
@@ -149,6 +155,18 @@ TRAIN_QUESTIONS: dict[str, tuple[str, ...]] = {
 # `tagged #work/x`. They are not a sentence she wrote as an answer.
 COMPOSED = re.compile(r"^(?:note “|tagged\s)")
 MIN_ANSWER_WORDS = 3
+MENTION = "rules:mention"  # profile/rules.py: a sentence that names a known fact's value
+# Clause breaks inside a sentence: a comma, semicolon, colon or dash and the space after it.
+CLAUSE = re.compile(r"(?<=[,;:])\s+|\s+[—–-]\s+")
+LEADING_JOINER = re.compile(r"^(?:and|but|so|because)\s+", re.IGNORECASE)
+# Questions per grounded conversation. One context then serves four lookups, so a row of
+# about 300 tokens teaches four picks of the right line where a one-question row of about
+# 120 teaches one: on the smollm2 demo (24 steps of 4 rows) the one-question rows gave the
+# adapter about 13 lookups in all, and it used its context no better than the base did.
+SESSION_TURNS = 4
+# A lookup is in at most this many rows (each with other companions), so a person with few
+# facts gets no training file made of the same four answers.
+MAX_REPEATS = 8
 
 
 def training_questions(key: str) -> list[str]:
@@ -157,9 +175,18 @@ def training_questions(key: str) -> list[str]:
 
 
 def her_answer(fact, memories: dict[str, Memory], held_out: set[str]) -> tuple[str, Memory] | None:
-    """The first evidence quote that is her own sentence naming the fact's value, and its memory."""
+    """Her own words that say the fact, and their memory: the clause of an evidence quote that
+    names the value, from a sentence that states the fact ahead of one that only mentions it.
+
+    "Fed Gus at half past six." mentions her starter and never says Gus is one, so the
+    sentence the extractor read the fact from ("Gus is my starter") comes first. Of
+    "Introduced myself: I work at Kestrel Freight, I'm from Bergen, and I'm learning
+    Dutch ..." the answer about where she is from is "I'm from Bergen": the rest answers
+    other questions, and a long answer spends the row's loss on words that say nothing of
+    the fact asked."""
     value = fact.value.casefold()
-    for evidence in fact.evidence:
+    stating = sorted(fact.evidence, key=lambda e: e.extractor == MENTION)
+    for evidence in stating:
         memory = memories.get(evidence.memory_id)
         quote = evidence.quote.strip()
         if memory is None or memory.id in held_out or memory.speaker != "self":
@@ -167,8 +194,29 @@ def her_answer(fact, memories: dict[str, Memory], held_out: set[str]) -> tuple[s
         if COMPOSED.match(quote) or len(quote.split()) < MIN_ANSWER_WORDS:
             continue
         if value in quote.casefold() and quote in memory.text:
-            return quote, memory
+            return clause_naming(quote, value), memory
     return None
+
+
+def clause_naming(sentence: str, value: str) -> str:
+    """The clause of `sentence` that holds `value` (casefolded), when it has words enough to
+    be an answer; else the whole sentence. Always a span of her text, as she wrote it."""
+    for clause in CLAUSE.split(sentence):
+        clause = LEADING_JOINER.sub("", clause.strip()).rstrip(",;:")
+        if value in clause.casefold() and len(clause.split()) >= MIN_ANSWER_WORDS:
+            return clause
+    return sentence
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One thing the rows teach: a question about a fact, her answer, and what serve gives it."""
+
+    fact: Any  # the profile fact (profile/facts.py Fact)
+    question: str
+    answer: str  # her sentence, scrubbed
+    memory: Memory  # where she wrote it
+    context: Context  # what the serve-time retriever returns for the question
 
 
 def grounded_examples(
@@ -178,81 +226,157 @@ def grounded_examples(
     held_out: set[str],
     system_prompt: str,
     count_tokens: TokenCounter,
+    train_rows: int = 0,
 ) -> list[Example]:
     """The grounded rows for `memories` (the dataset's selection); [] when serve retrieves nothing.
 
-    count_tokens: the build's counter of whole conversations; a row longer than
-    train.max_seq_length is left out (truncation would cut her answer, which comes last)."""
+    count_tokens: the build's counter of whole conversations; a row is cut to the turns that
+    fit train.max_seq_length (truncation would cut her last answer). train_rows: the training
+    file's other rows, which dataset.grounded_share is a share of."""
     if not settings.dataset.grounded or not paths.memory_store.is_file():
         return []  # (a store built elsewhere than the home has no profile or retriever here)
     facts = build_profile(paths, settings, probe=False).facts
     retriever = open_retriever(paths, settings, facts=facts)
     if retriever is None:
         return []
-    by_id = {m.id: m for m in memories}
-    policy = settings.privacy.model_dump()
-    rows: list[Example] = []
-    seen: set[tuple[str, str]] = set()
-    max_length = settings.train.max_seq_length
     try:
-        for fact in facts:
-            found = her_answer(fact, by_id, held_out)
-            if fact.status != "current" or fact.statement or not found:
-                continue
-            quote, memory = found
-            scrubbed = scrub(quote, policy)
-            if scrubbed.drop or (fact.key, scrubbed.text) in seen:
-                continue
-            seen.add((fact.key, scrubbed.text))
-            for number, question in enumerate(training_questions(fact.key)):
-                row = _grounded_row(
-                    retriever, fact, question, scrubbed.text, memory, system_prompt, number % 2
-                )
-                if row is not None and count_tokens([row.messages])[0] <= max_length:
-                    rows.append(row)
+        found = lookups(retriever, facts, {m.id: m for m in memories}, held_out, settings)
+        wanted = session_count(len(found), train_rows, settings.dataset.grounded_share)
+        return sessions(
+            found, wanted, retriever, system_prompt, count_tokens, settings.train.max_seq_length
+        )
     finally:
         retriever.close()
+
+
+def lookups(retriever, facts, memories: dict[str, Memory], held_out: set[str], settings):
+    """Every (fact, question) the retriever answers with the fact, with her sentence for it."""
+    policy = settings.privacy.model_dump()
+    found: list[Lookup] = []
+    seen: set[tuple[str, str]] = set()
+    for fact in facts:
+        quoted = her_answer(fact, memories, held_out)
+        if fact.status != "current" or fact.statement or not quoted:
+            continue
+        quote, memory = quoted
+        scrubbed = scrub(quote, policy)
+        if scrubbed.drop or (fact.key, scrubbed.text) in seen:
+            continue
+        seen.add((fact.key, scrubbed.text))
+        for question in training_questions(fact.key):
+            context = retriever.retrieve(question)
+            # A row whose fact is not in its context would teach answering from the weights.
+            if any(known.id == fact.id for known in context.facts):
+                found.append(Lookup(fact, question, scrubbed.text, memory, context))
+    return found
+
+
+def session_count(lookup_count: int, train_rows: int, share: float) -> int:
+    """Rows that make `share` of the training file, each lookup in at most MAX_REPEATS of them."""
+    if not lookup_count or share <= 0:
+        return 0
+    for_share = round(share / (1 - share) * train_rows)
+    most = -(-lookup_count * MAX_REPEATS // SESSION_TURNS)
+    least = -(-lookup_count // SESSION_TURNS)  # every lookup at least once
+    return max(least, min(for_share, most))
+
+
+def sessions(
+    found: list[Lookup],
+    wanted: int,
+    retriever,
+    system_prompt: str,
+    count_tokens: TokenCounter,
+    max_length: int,
+) -> list[Example]:
+    """`wanted` conversations of up to SESSION_TURNS questions about different slots.
+
+    Lookups are dealt in shuffled rounds (the same every build: the draw is seeded by the
+    lookups themselves), so each is used about equally often and meets other companions
+    each round. The context of a conversation is its questions' contexts merged, facts in
+    a drawn order, and put where serve puts a context: before the first question."""
+    seed = hashlib.sha256("\n".join(f"{x.fact.id} {x.question}" for x in found).encode())
+    draw = random.Random(seed.hexdigest())
+    deck: list[Lookup] = []
+    rows: list[Example] = []
+    while len(rows) < wanted:
+        if len(deck) < SESSION_TURNS:
+            fresh = list(found)
+            draw.shuffle(fresh)
+            deck += fresh
+        turns = _deal(deck, SESSION_TURNS)
+        row = _session_row(turns, retriever, system_prompt, count_tokens, max_length, draw)
+        if row is not None:
+            rows.append(row)
     return rows
 
 
-def _grounded_row(
-    retriever,
-    fact,
-    question: str,
-    answer: str,
-    memory: Memory,
-    system_prompt: str,
-    with_others: bool,
-):
-    """One row, or None when the retriever does not give the fact for this question."""
-    asked = [{"role": "system", "content": system_prompt}, {"role": "user", "content": question}]
-    grounded = retriever.ground(asked, system_prompt)
-    if not any(known.id == fact.id for known in grounded.context.facts):
-        return None  # the answer would not come from the context: nothing to learn here
-    prompt = grounded.messages
-    if with_others:
-        context = with_other_facts(grounded.context, retriever)
-        prompt = FORMATS[retriever.format](asked, system_prompt, context)
-    messages = [*prompt, {"role": "assistant", "content": answer}]
-    return Example("knowledge", messages, [memory], extra={"from": "grounded", "slot": fact.key})
-
-
-def with_other_facts(context: Context, retriever) -> Context:
-    """`context` with other facts of hers added up to the retriever's fact count and token
-    budget, at places drawn from the question (the same dataset every build)."""
-    given = {f.id for f in context.facts}
-    slots = {f.key for f in context.facts}
-    others = [f for f in retriever.known_facts() if f.id not in given and f.key not in slots]
-    draw = random.Random(hashlib.sha256(context.query.encode()).hexdigest())
-    wanted = max(0, retriever.max_facts - len(context.facts))
-    facts, tokens = list(context.facts), context.tokens
-    for other in draw.sample(others, min(len(others), wanted)):
-        cost = retriever.count_tokens(fact_line(other))
-        if tokens + cost > retriever.max_tokens:
+def _deal(deck: list[Lookup], size: int) -> list[Lookup]:
+    """Up to `size` lookups off the deck, no two of one slot (two answers to "where do you
+    live" in one conversation would contradict or repeat each other)."""
+    turns: list[Lookup] = []
+    for lookup in list(deck):
+        if len(turns) == size:
             break
-        facts.insert(draw.randint(0, len(facts)), other)
-        tokens += cost
-    return replace(context, facts=facts, tokens=tokens)
+        if all(lookup.fact.key != t.fact.key for t in turns):
+            turns.append(lookup)
+            deck.remove(lookup)
+    return turns
+
+
+def _session_row(turns, retriever, system_prompt, count_tokens, max_length, draw):
+    """One conversation over `turns`, cut to fit max_length: first its passages go, then its
+    last turns; None when not even one turn fits."""
+    while turns:
+        context = merged_context(turns, retriever, draw)
+        for given in (context, replace(context, passages=[])):
+            messages = _conversation(turns, given, retriever.format, system_prompt)
+            if count_tokens([messages])[0] <= max_length:
+                return Example(
+                    "knowledge",
+                    messages,
+                    list({t.memory.id: t.memory for t in turns}.values()),
+                    extra={"from": "grounded", "slots": [t.fact.key for t in turns]},
+                )
+        turns = turns[:-1]
+    return None
+
+
+def _conversation(turns: list[Lookup], context: Context, format: str, system_prompt: str):
+    """The context where serve puts it for the first question, then every question and answer."""
+    asked = [
+        {"role": "system", "content": system_prompt},
+        {"role": "user", "content": turns[0].question},
+    ]
+    messages = FORMATS[format](asked, system_prompt, context)
+    messages.append({"role": "assistant", "content": turns[0].answer})
+    for turn in turns[1:]:
+        messages += [
+            {"role": "user", "content": turn.question},
+            {"role": "assistant", "content": turn.answer},
+        ]
+    return messages
+
+
+def merged_context(turns: list[Lookup], retriever, draw: random.Random) -> Context:
+    """Every turn's own facts, in a drawn order, then the turns' passages while the
+    retriever's token budget (stretched to hold every turn's fact) allows."""
+    facts: list = []
+    for turn in turns:
+        for fact in turn.context.facts:
+            if all(fact.id != known.id for known in facts):
+                facts.insert(draw.randint(0, len(facts)), fact)
+    tokens = sum(retriever.count_tokens(fact_line(f)) for f in facts)
+    budget = max(retriever.max_tokens, tokens)
+    passages = []
+    for passage in (p for t in turns for p in t.context.passages):
+        cost = retriever.count_tokens(passage_line(passage))
+        if len(passages) >= retriever.max_passages:
+            break
+        if tokens + cost <= budget and all(p.memory_id != passage.memory_id for p in passages):
+            passages.append(passage)
+            tokens += cost
+    return Context(" / ".join(t.question for t in turns), facts, passages, tokens)
 
 
 def grounded_rows(paths: Paths, settings: Settings) -> ExtraRows:

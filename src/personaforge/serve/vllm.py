@@ -32,6 +32,7 @@ from fastapi import FastAPI, Request  # module level: FastAPI reads handler anno
 from fastapi.responses import Response, StreamingResponse
 
 from personaforge.config import DecodeSettings
+from personaforge.dataset.examples import CONTEXT_TURN
 from personaforge.paths import Paths
 from personaforge.serve.app import (
     GENERATION_ERRORS,
@@ -198,7 +199,10 @@ def create_vllm_app(
         if not wanted or retriever is None or not _plain_chat(body.get("messages")):
             return None
         grounded = await asyncio.to_thread(retriever.ground, body["messages"], persona_prompt)
-        body["messages"] = grounded.messages
+        # The `context` flag is ours (training reads it); vLLM's API has no such field.
+        body["messages"] = [
+            {k: v for k, v in m.items() if k != CONTEXT_TURN} for m in grounded.messages
+        ]
         return Sources(retrieval=True, **grounded.context.sources())
 
     async def forward(request: Request, path: str):

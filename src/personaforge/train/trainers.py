@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from personaforge.config import Settings
+from personaforge.dataset.examples import CONTEXT_TURN
 from personaforge.train.attention import use_segment_attention
 from personaforge.train.plan import TrainingPlan
 
@@ -93,18 +94,64 @@ def steps_for(rows: int, settings: Settings, epochs: int | None = None) -> int:
     return min(total, settings.train.max_steps) if settings.train.max_steps > 0 else total
 
 
-def sft_rows(rows: list[dict], tokenizer) -> tuple[list[dict], bool]:
-    """TRL rows and whether loss masking goes through {% generation %} markers.
+def sft_rows(
+    rows: list[dict], tokenizer, eval_rows: list[dict] = ()
+) -> tuple[list[dict], list[dict], bool]:
+    """TRL rows for training and evaluation, and whether TRL masks by {% generation %} markers.
 
-    With markers, whole conversations train on every assistant turn only. Without
-    them (a template TRL does not know), prompt/completion rows make TRL train on
-    the completion (the final reply) only. Either way no prompt token carries loss.
+    With markers, whole conversations train on every assistant turn only, except turns
+    flagged as context (dataset/examples.py CONTEXT_TURN: her facts recalled as earlier
+    answers, composed, not written by her). When any row holds one, every row is tokenized
+    here, those turns masked out, and TRL builds the labels from the masks given (it takes
+    `assistant_only_loss` for conversational rows only). Without markers (a template TRL
+    does not know), prompt/completion rows make TRL train on the completion (the final
+    reply) only. Either way no prompt token carries loss.
     """
+    both = [*rows, *eval_rows]
     if GENERATION_TAG.search(tokenizer.chat_template or ""):
-        return [{"messages": row["messages"]} for row in rows], True
-    return [
-        {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]} for row in rows
-    ], False
+        if any(m.get(CONTEXT_TURN) for row in both for m in row["messages"]):
+            tokenized = [context_masked(row["messages"], tokenizer) for row in both]
+            return tokenized[: len(rows)], tokenized[len(rows) :], False
+        conversations = [{"messages": row["messages"]} for row in both]
+        return conversations[: len(rows)], conversations[len(rows) :], True
+    pairs = [{"prompt": row["messages"][:-1], "completion": row["messages"][-1:]} for row in both]
+    return pairs[: len(rows)], pairs[len(rows) :], False
+
+
+def context_masked(messages: list[dict], tokenizer) -> dict[str, list[int]]:
+    """input_ids and assistant_masks (what TRL tokenizes a conversation into), with the
+    tokens of context turns taken out of the mask.
+
+    The template marks each assistant turn as one run of mask bits, in order, so the k-th
+    run is the k-th assistant message. A template that renders them otherwise trains on
+    the last run only: its context turns must never become targets.
+    """
+    out = tokenizer.apply_chat_template(
+        messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
+    mask = list(out["assistant_masks"])
+    runs = _runs_of_ones(mask)
+    replies = [m for m in messages if m["role"] == "assistant"]
+    trained = (
+        [not m.get(CONTEXT_TURN) for m in replies]
+        if len(runs) == len(replies)
+        else [i == len(runs) - 1 for i in range(len(runs))]
+    )
+    for (start, end), keep in zip(runs, trained, strict=True):
+        if not keep:
+            mask[start:end] = [0] * (end - start)
+    return {"input_ids": list(out["input_ids"]), "assistant_masks": mask}
+
+
+def _runs_of_ones(mask: list[int]) -> list[tuple[int, int]]:
+    runs, start = [], None
+    for i, bit in enumerate([*mask, 0]):
+        if bit and start is None:
+            start = i
+        elif not bit and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
 
 
 def flash_attention(model) -> bool:
@@ -192,8 +239,8 @@ def build_sft_trainer(
     from trl import SFTConfig, SFTTrainer
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-    rows, markers = sft_rows(train_rows, loaded.tokenizer)
-    evals = sft_rows(eval_rows, loaded.tokenizer)[0] if eval_rows else None
+    rows, evals, markers = sft_rows(train_rows, loaded.tokenizer, eval_rows or ())
+    evals = evals or None
     method = recipe("sft", settings)
     steps = steps_for(len(rows), settings, method.epochs)
     packing = use_packing(settings, loaded.model)
