@@ -73,6 +73,14 @@ def test_where_she_lives_is_delft_and_rotterdam_era_notes_are_left_out(retriever
     assert not [p for p in context.passages if p.date < MOVE_DAY and "Rotterdam" in p.text]
 
 
+def test_a_question_gets_the_slot_its_words_ask_for_first(retriever):
+    """ "job" asks what she does, "work" where: the best fact (last in the `asked` format,
+    nearest the question) is the role for one and the employer for the other."""
+    assert retriever.retrieve("What is your job?").facts[0].key == "role"
+    assert retriever.retrieve("Where do you work?").facts[0].key == "employer"
+    assert retriever.retrieve("What is your sister's name?").facts[0].value == "Ingrid"
+
+
 def test_rotterdam_era_retrieval_is_caught_by_the_superseded_check(sample_home, sample_data):
     """The check that must say no: a context from before the move gives "Rotterdam".
 

@@ -76,7 +76,7 @@ TRAIN_QUESTIONS: dict[str, tuple[str, ...]] = {
         "Which company are you with?",
         "Who is your employer?",
         "Which company do you work for?",
-        "Where is your job?",
+        "Where do you go to work?",
     ),
     "role": (
         "What is your role on the team?",

@@ -71,7 +71,9 @@ __all__ = [
 SLOT_CUES: dict[str, str] = {
     "home_city": "live living home city town moved address",
     "hometown": "from originally grew born hometown",
-    "employer": "work job company employer office",
+    # "job" is the role's cue alone: "What is your job?" asks what she does, and with it here
+    # too the employer ranked first and the demo's persona answered "I work at Kestrel Freight".
+    "employer": "work company employer office",
     "role": "job role title position",
     "editor": "editor code",
     "tool": "tools use software",
