@@ -140,14 +140,18 @@ STATEMENT_RULES: list[tuple[str, str, re.Pattern[str], str]] = [
     ),
 ]
 NAMED_SLOTS = {"home_city", "hometown", "employer", "learning", "tool"}  # values that are names
-# (rule name, pattern with `value` and `sub` groups); sub is the role or the thing.
-RELATION_RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("my-role-name", _rule(r"\b[Mm]y (?P<sub>ROLE),? (?:is |called |named )?(?P<value>NAME)\b")),
-    ("name-my-role", _rule(r"\b(?P<value>NAME),? (?:is )?(?:my|our) (?P<sub>ROLE)\b")),
+LEADS_TEAM = _rule(r"\b(?P<value>NAME), who (?:leads|runs|manages) (?:the|our|my) (?P<sub>team)\b")
+# (rule, pattern with `value` and `sub`, the role per `sub`): "Priya, who leads the team"...
+RELATION_RULES: list[tuple[str, re.Pattern[str], dict[str, str]]] = [
+    (
+        "my-role-name",
+        _rule(r"\b[Mm]y (?P<sub>ROLE),? (?:is |called |named )?(?P<value>NAME)\b"),
+        ROLES,
+    ),
+    ("name-my-role", _rule(r"\b(?P<value>NAME),? (?:is )?(?:my|our) (?P<sub>ROLE)\b"), ROLES),
+    ("leads-team", LEADS_TEAM, {"team": "team lead"}),
 ]
 IS_MY = _rule(r"\b(?P<value>NAME) is my (?P<sub>[a-z]{3,20})\b")
-# An apposition that names a person by what they do: "Priya, who leads the team, asked ...".
-LEADS_TEAM = _rule(r"\b(?P<value>NAME), who (?:leads|runs|manages) (?:the|our|my) team\b")
 # Capitalised words before the noun name the event ("the Maas half marathon", "the Dutch
 # B1 exam"); the noun itself may open the sentence ("Half marathon on 18 October.").
 EVENT = re.compile(
@@ -313,17 +317,13 @@ def _statements_in(sentence: str, memory: Memory) -> Iterator[Candidate]:
             if key == "tool" and value.casefold() in EDITORS:
                 key = "editor"
             yield Candidate(key, value, memory, sentence, f"rules:{name}", tense)
-    for name, pattern in RELATION_RULES:
+    for name, pattern, roles in RELATION_RULES:
         for match in pattern.finditer(sentence):
             if is_name(match.group("value")):
-                role = ROLES[match.group("sub").lower()]
+                role = roles[match.group("sub").lower()]
                 yield Candidate(
                     f"relationship:{role}", match.group("value"), memory, sentence, f"rules:{name}"
                 )
-    for match in LEADS_TEAM.finditer(sentence):
-        if is_name(match.group("value")):
-            value = match.group("value")
-            yield Candidate("relationship:team lead", value, memory, sentence, "rules:leads-team")
     for match in IS_MY.finditer(sentence):
         thing, value = match.group("sub"), match.group("value")
         if not is_name(value) or thing in NOT_THINGS or thing in ROLES:

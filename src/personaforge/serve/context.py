@@ -10,7 +10,7 @@ them by fact accuracy, and `serve.retrieval_format`'s default is the best one th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from personaforge.dataset.examples import CONTEXT_TURN
 
@@ -198,8 +198,7 @@ def format_asked(messages, system: str, context: Context) -> list[dict[str, str]
     line of notes (bench/RESULTS.md, "persona — what it knows"). The earlier answers are
     marked `context`: composed from her facts, not her words, so training never takes
     them as targets (train/trainers.py sft_rows)."""
-    notes = Context(context.query, [], context.passages, context.tokens)
-    grounded = _with_system(messages, system, _block(notes))
+    grounded = _with_system(messages, system, _block(replace(context, facts=[])))
     earlier: list[dict] = []
     for fact in reversed(context.facts):  # the best last: nearest the question
         earlier += [

@@ -43,7 +43,6 @@ import random
 import re
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
 
 from personaforge.config import Settings
 from personaforge.dataset.build import ExtraRows
@@ -52,6 +51,7 @@ from personaforge.dataset.examples import Example
 from personaforge.dataset.privacy import scrub
 from personaforge.paths import Paths
 from personaforge.profile import build_profile
+from personaforge.profile.facts import Fact
 from personaforge.serve.context import FORMATS, Context, fact_line, passage_line
 from personaforge.serve.retrieval import open_retriever
 from personaforge.store import Memory
@@ -212,7 +212,7 @@ def clause_naming(sentence: str, value: str) -> str:
 class Lookup:
     """One thing the rows teach: a question about a fact, her answer, and what serve gives it."""
 
-    fact: Any  # the profile fact (profile/facts.py Fact)
+    fact: Fact
     question: str
     answer: str  # her sentence, scrubbed
     memory: Memory  # where she wrote it
