@@ -579,6 +579,24 @@ def test_grounded_rows_teach_her_answers_with_the_context_serve_gives(sample_hom
     assert len(places) >= 2  # the right fact is not always in the same place
 
 
+def test_grounded_rows_that_never_fit_the_length_end_the_build_without_them(sample_home):
+    """A max_seq_length no grounded conversation fits in (not even one question with its
+    recalled facts) gives none, and the build finishes; it once dealt forever."""
+    import threading
+
+    outcome = {}
+
+    def build():
+        with MemoryStore.open(sample_home.memory_store) as opened:
+            outcome["result"] = build_grounded(opened, sample_home, train={"max_seq_length": 48})
+
+    worker = threading.Thread(target=build, daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "the grounded rows never stopped dealing"
+    assert "grounded" not in outcome["result"].manifest["counts"]
+
+
 def test_no_grounded_rows_when_serve_does_not_retrieve_or_they_are_off(sample_home):
     with MemoryStore.open(sample_home.memory_store) as opened:
         off = build_grounded(opened, sample_home, serve={"retrieval": False})

@@ -299,15 +299,19 @@ def sessions(
     draw = random.Random(seed.hexdigest())
     deck: list[Lookup] = []
     rows: list[Example] = []
-    while len(rows) < wanted:
+    misses = 0  # deals in a row that fit no conversation; a deck's worth means none ever will
+    while len(rows) < wanted and misses < len(found):
         if len(deck) < SESSION_TURNS:
             fresh = list(found)
             draw.shuffle(fresh)
             deck += fresh
         turns = _deal(deck, SESSION_TURNS)
         row = _session_row(turns, retriever, system_prompt, count_tokens, max_length, draw)
-        if row is not None:
+        if row is None:
+            misses += 1
+        else:
             rows.append(row)
+            misses = 0
     return rows
 
 
