@@ -14,7 +14,7 @@ from personaforge.evaluate.measure import leaks
 from personaforge.paths import Paths
 from personaforge.profile import build_profile, write_profile
 from personaforge.sample.life_events import MOVE_DAY
-from personaforge.serve.context import FORMATS, first_person
+from personaforge.serve.context import FORMATS, asked_before, first_person
 from personaforge.serve.retrieval import Retriever, open_retriever, query_terms
 from personaforge.store import MemoryStore
 from personaforge.store.terms import fts_match, stem
@@ -79,6 +79,50 @@ def test_a_question_gets_the_slot_its_words_ask_for_first(retriever):
     assert retriever.retrieve("What is your job?").facts[0].key == "role"
     assert retriever.retrieve("Where do you work?").facts[0].key == "employer"
     assert retriever.retrieve("What is your sister's name?").facts[0].value == "Ingrid"
+
+
+def test_facts_the_question_cannot_tell_apart_come_most_written_about_first(retriever):
+    """She never wrote "side project": both projects match only the slot's cue, and bm25
+    alone put the shorter row, the routing migration, first."""
+    facts = retriever.retrieve("What is your side project?").facts
+    assert [f.value for f in facts] == ["Tidewatch", "Routing migration"]
+    assert facts[0].support > facts[1].support
+    # A value that holds the question's words still goes first, however rarely written.
+    routines = retriever.retrieve("How do you start your mornings?").facts
+    assert "morning pages" in routines[0].value.casefold()
+
+
+def test_her_answer_to_much_the_same_question_is_recalled_as_that_exchange(retriever):
+    """A correction she wrote ("What do you do first when fixing a bug?") is shown under its
+    question in the `asked` format, flagged as context; views that hold one word of three
+    ("I trust people who write things down") are no longer offered as facts."""
+    asked = [{"role": "user", "content": "What do you write before fixing a bug?"}]
+    grounded = retriever.ground(asked, SYSTEM, format="asked")
+    turns = grounded.messages[1:-1]
+    question = {"role": "user", "content": "What do you do first when fixing a bug?"}
+    assert question in turns
+    answer = turns[turns.index(question) + 1]
+    assert answer["content"].startswith("Write the failing test.") and answer[CONTEXT_TURN]
+    assert not grounded.context.facts
+    # An answer to another question is only a note: "lives" is not where she lives.
+    lives = retriever.ground([{"role": "user", "content": "Where do you live?"}], SYSTEM)
+    assert [m["content"] for m in lives.messages[1:-1]] == [
+        "Which city is home now?",
+        "I live in Delft.",
+    ]
+
+
+def test_a_view_is_recalled_under_the_question_she_gave_it_to(retriever):
+    facts = retriever.retrieve("How should estimates be given?").facts
+    assert "How should I estimate the migration?" in [asked_before(f) for f in facts]
+    views = [f for f in retriever.known_facts() if f.statement and not f.asked]
+    assert views and asked_before(views[0]) == "What is something you believe?"
+
+
+def test_words_that_frame_a_question_do_not_narrow_her_notes(retriever):
+    """ "think" is in no note that says what she thinks of boring technology."""
+    passages = retriever.retrieve("What do you think of boring technology?").passages
+    assert passages and all("boring" in p.text.casefold() for p in passages)
 
 
 def test_rotterdam_era_retrieval_is_caught_by_the_superseded_check(sample_home, sample_data):

@@ -24,6 +24,9 @@ class Passage:
     title: str
     source: str
     text: str  # the sentences used, scrubbed
+    # The question she was answering, when the memory is her answer to one (a correction's
+    # prompt, scrubbed): the `asked` format shows the passage as that exchange.
+    asked: str = ""
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class KnownFact:
     value: str  # scrubbed
     statement: bool  # the value is the person's own sentence (an opinion), not a name
     evidence: tuple[str, ...] = ()  # the memories that state it
+    support: int = 1  # how many memories state it: ranks facts the question cannot tell apart
+    asked: str = ""  # the question she answered with it, when it is her answer to one
 
 
 @dataclass
@@ -118,8 +123,8 @@ STATEMENT_ASKED = "What is something you believe?"
 
 
 def asked_before(fact: KnownFact) -> str:
-    if fact.statement:
-        return STATEMENT_ASKED
+    if fact.statement:  # a view: the question she gave it to says what it is about
+        return fact.asked or STATEMENT_ASKED
     base, _, sub = fact.key.partition(":")
     return ASKED_BEFORE.get(base, "What else is true about you?").format(sub=sub)
 
@@ -191,20 +196,29 @@ def format_recalled(messages, system: str, context: Context) -> list[dict[str, s
     return [grounded[0], *recalled, *grounded[1:]]
 
 
+def _exchange(question: str, answer: str) -> list[dict]:
+    return [
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": answer, CONTEXT_TURN: True},
+    ]
+
+
 def format_asked(messages, system: str, context: Context) -> list[dict[str, str]]:
-    """The notes in the system message, then each fact as an earlier exchange: a question
-    about its slot and her answer in the first person ("I am from Bergen."), then the
-    conversation. A 135M model copies an answer it has "given" before far more often than a
+    """The passages that answered a question as those exchanges, in her words; then each fact
+    as an earlier exchange: a question about its slot and her answer in the first person
+    ("I am from Bergen."), the best nearest the question; the other passages as notes in
+    the system message. A 135M model copies an answer it has "given" before far more often than a
     line of notes (bench/RESULTS.md, "persona — what it knows"). The earlier answers are
-    marked `context`: composed from her facts, not her words, so training never takes
+    marked `context`: recalled, not written for this question, so training never takes
     them as targets (train/trainers.py sft_rows)."""
-    grounded = _with_system(messages, system, _block(replace(context, facts=[])))
+    answered = [p for p in context.passages if p.asked]
+    notes = [p for p in context.passages if not p.asked]
+    grounded = _with_system(messages, system, _block(replace(context, facts=[], passages=notes)))
     earlier: list[dict] = []
+    for passage in reversed(answered):
+        earlier += _exchange(passage.asked, passage.text)
     for fact in reversed(context.facts):  # the best last: nearest the question
-        earlier += [
-            {"role": "user", "content": asked_before(fact)},
-            {"role": "assistant", "content": first_person(fact), CONTEXT_TURN: True},
-        ]
+        earlier += _exchange(asked_before(fact), first_person(fact))
     return [grounded[0], *earlier, *grounded[1:]]
 
 

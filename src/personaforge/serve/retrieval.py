@@ -92,6 +92,10 @@ SLOT_CUES: dict[str, str] = {
     "decision_statement": "decided decision",
 }
 CUE_WORDS = frozenset(" ".join(SLOT_CUES.values()).split())
+# Words that frame a question rather than name its subject ("What do you *think* of boring
+# technology?"): left out of the memories' query, where a third term the answer never
+# holds cut "Boring is a feature." (1 of 3 terms) from the demo's context.
+FRAMING_WORDS = frozenset(SLOT_CUES["opinion"].split()) | {"feel", "say"}
 # Column weights of the facts index (cues, label, value, quotes): a question that names a
 # slot's cue or label is about that slot; the quotes only break ties between facts.
 FACT_WEIGHTS = (4.0, 4.0, 2.0, 1.0)
@@ -125,6 +129,50 @@ def query_terms(text: str, keep: frozenset[str] = frozenset()) -> list[str]:
 
 def _holds(said: set[str], term: str) -> bool:
     return any(word.startswith(term) for word in said)
+
+
+def holds_half(said: set[str], terms: list[str]) -> bool:
+    """Do these words hold at least half the query's terms (and one)?"""
+    hits = sum(_holds(said, term) for term in terms)
+    return hits > 0 and hits * 2 >= len(terms)
+
+
+def answered_by(fact: Fact) -> str:
+    """The question a fact was her answer to (profile/rules.py quotes those "question — answer")."""
+    for evidence in fact.evidence:
+        if evidence.extractor == "rules:answer" and " — " in evidence.quote:
+            return evidence.quote.split(" — ", 1)[0].strip()
+    return ""
+
+
+def answered_question(memory: Memory) -> str:
+    """The question this memory answers in her words: a correction's prompt; else ""."""
+    prompt = memory.meta.get("prompt") if memory.mode == "feedback" else None
+    return " ".join(prompt.split()) if isinstance(prompt, str) else ""
+
+
+def within_slots(
+    found: list[tuple[KnownFact, float]], terms: list[str]
+) -> list[tuple[KnownFact, float]]:
+    """Facts in their slots' bm25 order; within a slot, the values that hold more of the
+    question's words first, then the ones she wrote about most.
+
+    Facts of one slot score alike on the cues that found them, and bm25 then favours the
+    shortest row: "What is your side project?" (she never wrote "side project") ranked the
+    routing migration (22 memories) over Tidewatch (106), 10.7 to 9.7.
+    """
+    slot_best: dict[str, float] = {}
+    for fact, score in found:
+        slot_best.setdefault(fact.key, score)
+
+    def value_hits(fact: KnownFact) -> int:
+        said = {w.casefold() for w in words(fact.value)}
+        return sum(_holds(said, term) for term in terms)
+
+    return sorted(
+        found,
+        key=lambda item: (slot_best[item[0].key], -value_hits(item[0]), -item[0].support, item[1]),
+    )
 
 
 # -- the retriever --------------------------------------------------------------------------------
@@ -223,6 +271,8 @@ class Retriever:
                     value.text,
                     fact.statement,
                     tuple(fact.memory_ids),
+                    fact.support,
+                    answered_by(fact) if fact.statement else "",
                 )
             )
         for fact in facts:
@@ -267,12 +317,18 @@ class Retriever:
         # Ranked on every column either way: a column filter would also narrow bm25 to it.
         named = ranked.format("AND rowid IN (SELECT rowid FROM facts WHERE facts MATCH ?)")
         limit = self.max_facts * 2
-        rows = (
-            self._index.execute(
-                named, (anything, f"{{cues label}} : ({anything})", limit)
-            ).fetchall()
-            or self._index.execute(ranked.format(""), (anything, limit)).fetchall()
-        )
+        rows = self._index.execute(
+            named, (anything, f"{{cues label}} : ({anything})", limit)
+        ).fetchall() or [
+            (rowid, score)
+            for rowid, score, said in self._index.execute(
+                ranked.format("").replace("AS score", "AS score, value || ' ' || quotes"),
+                (anything, limit),
+            )
+            # Found by words alone, a fact must hold half the question, as a passage must:
+            # "What do you write before fixing a bug?" had drawn four views on writing.
+            if holds_half({w.casefold() for w in words(said)}, terms)
+        ]
         # A fact whose every memory was forgotten or deleted since the profile was written
         # is gone with them: `forget` removes the notes, and the profile is only rebuilt later.
         found = [(self._facts[rowid], score) for rowid, score in rows]
@@ -281,8 +337,8 @@ class Retriever:
         if not found:
             return []
         best = found[0][1]  # bm25 is negative: lower is better
-        kept = [fact for fact, score in found if score <= best * FACT_MIN_SHARE]
-        return kept[: self.max_facts]
+        kept = [(fact, score) for fact, score in found if score <= best * FACT_MIN_SHARE]
+        return [fact for fact, _ in within_slots(kept, terms)][: self.max_facts]
 
     def known_facts(self) -> list[KnownFact]:
         """Every current fact the retriever can give, scrubbed (the profile read if it changed)."""
@@ -292,8 +348,9 @@ class Retriever:
 
     # -- the person's memories ------------------------------------------------------------------
 
-    def _passage(self, memory: Memory, terms: list[str]) -> tuple[int, str]:
-        """(query words held, text): the memory's sentence that holds most of the query."""
+    def _passage(self, memory: Memory, terms: list[str]) -> tuple[int, str, str]:
+        """(query words held, text, the question it answered): the memory's sentence that
+        holds most of the query."""
         sentences = own_sentences(memory) or [" ".join(memory.text.split())]
         best, best_hits = 0, -1
         for index, sentence in enumerate(sentences):
@@ -304,12 +361,19 @@ class Retriever:
         chosen = sentences[best]
         if len(chosen.split()) < SHORT_SENTENCE_WORDS and best + 1 < len(sentences):
             chosen = f"{chosen} {sentences[best + 1]}"
+        asked = answered_question(memory)
+        if asked and holds_half({w.casefold() for w in words(asked)}, terms):
+            # Her answer to much the same question: shown as that exchange, and the
+            # question's words count for it. Answers to other questions are notes:
+            # "Why do you write things down?" had answered "Where do you live?" ("lives").
+            said = {w.casefold() for w in words(f"{asked} {chosen}")}
+            return sum(_holds(said, term) for term in terms), chosen, asked
         title_words = {w.casefold() for w in words(memory.title)}
         title_hits = sum(_holds(title_words, term) for term in terms)
         if title_hits > best_hits and not re.fullmatch(r"[\d\-]+", memory.title.strip()):
             # A chat answer's question is its title ("What editor do you use?" -> "Neovim.").
-            return title_hits, f"{memory.title.strip()} {chosen}"
-        return best_hits, chosen
+            return title_hits, f"{memory.title.strip()} {chosen}", ""
+        return best_hits, chosen, ""
 
     def _is_stale(self, memory: Memory, text: str) -> bool:
         day = memory.created_at[:10]
@@ -317,6 +381,8 @@ class Retriever:
 
     def _ranked_passages(self, text: str, context: Context) -> list[Passage]:
         terms = query_terms(text)
+        subject = [t for t in terms if t not in {stem(w) for w in FRAMING_WORDS}]
+        terms = subject or terms
         if not terms:
             return []
         found = self.store.ranked(fts_match(terms), CANDIDATES, speaker="self")
@@ -324,7 +390,7 @@ class Retriever:
         for rank, (memory, _) in enumerate(found):
             if self.until and memory.created_at[:10] >= self.until:
                 continue
-            hits, sentence = self._passage(memory, terms)
+            hits, sentence, asked = self._passage(memory, terms)
             if hits * 2 < len(terms) or hits == 0:
                 continue  # holds less than half the question: "side" alone is not "side project"
             if self._is_stale(memory, sentence):
@@ -332,11 +398,17 @@ class Retriever:
                 continue
             cleaned = scrub(sentence, self.policy)
             title = scrub(memory.title, self.policy)
-            if cleaned.drop or title.drop:
+            question = scrub(asked, self.policy)
+            if cleaned.drop or title.drop or question.drop:
                 context.left_out["private"] += 1
                 continue
             passage = Passage(
-                memory.id, memory.created_at[:10], title.text, memory.source, cleaned.text
+                memory.id,
+                memory.created_at[:10],
+                title.text,
+                memory.source,
+                cleaned.text,
+                question.text,
             )
             scored.append((-hits, rank, passage))
         seen: set[str] = set()
