@@ -68,8 +68,12 @@ def test_where_she_lives_is_delft_and_rotterdam_era_notes_are_left_out(retriever
     context = retriever.retrieve("Where do you live?")
     assert (context.facts[0].label, context.facts[0].value) == ("Lives in", "Delft")
     assert all("Rotterdam" not in f.value for f in context.facts)
-    # Her notes from before the move say "I live in Rotterdam": true then, stale now.
-    assert context.left_out["stale"] >= 1
+    # The slot's fact answers it: notes that only share "live" are not handed over.
+    assert not context.passages
+    # With the notes (as training rows get them), her notes from before the move that say
+    # "I live in Rotterdam" are left out: true then, stale now.
+    context = retriever.retrieve("Where do you live?", notes_with_facts=True)
+    assert context.passages and context.left_out["stale"] >= 1
     assert not [p for p in context.passages if p.date < MOVE_DAY and "Rotterdam" in p.text]
 
 
@@ -87,9 +91,12 @@ def test_facts_the_question_cannot_tell_apart_come_most_written_about_first(retr
     facts = retriever.retrieve("What is your side project?").facts
     assert [f.value for f in facts] == ["Tidewatch", "Routing migration"]
     assert facts[0].support > facts[1].support
-    # A value that holds the question's words still goes first, however rarely written.
+    # Facts whose words hold more of the question go first, however rarely written, and
+    # the slot's others, which answer other questions, are left out.
     routines = retriever.retrieve("How do you start your mornings?").facts
-    assert "morning pages" in routines[0].value.casefold()
+    assert routines and all("morning pages" in f.value.casefold() for f in routines)
+    races = retriever.retrieve("Which race are you training for?").facts
+    assert [f.value for f in races] == ["Maas half marathon on 18 October 2026"]
 
 
 def test_her_answer_to_much_the_same_question_is_recalled_as_that_exchange(retriever):
@@ -162,9 +169,10 @@ QUESTIONS_NEAR_SECRETS = [
 
 
 def _leaked(retriever, planted) -> list[str]:
+    """Secrets in what retrieval gives, notes included (training rows get them too)."""
     found = []
     for question in QUESTIONS_NEAR_SECRETS:
-        text = "\n".join(retriever.retrieve(question).texts())
+        text = "\n".join(retriever.retrieve(question, notes_with_facts=True).texts())
         found += [s["kind"] for s in planted if leaks(s["value"], text, s["kind"])]
     return found
 
@@ -174,7 +182,10 @@ def test_retrieved_text_goes_through_the_privacy_scrubber(sample_home, sample_da
     retriever = open_retriever(sample_home, SETTINGS)
     try:
         assert _leaked(retriever, planted) == []
-        private = sum(retriever.retrieve(q).left_out["private"] for q in QUESTIONS_NEAR_SECRETS)
+        private = sum(
+            retriever.retrieve(q, notes_with_facts=True).left_out["private"]
+            for q in QUESTIONS_NEAR_SECRETS
+        )
         assert private >= 1  # credentials are dropped with their passage, not redacted
     finally:
         retriever.close()
@@ -195,7 +206,8 @@ def test_the_context_keeps_to_its_token_budget(sample_home):
     narrow = open_retriever(sample_home, Settings(serve={"retrieval_tokens": 30}))
     try:
         question = "Which database did you choose for Tidewatch?"
-        full, cut = wide.retrieve(question), narrow.retrieve(question)
+        full = wide.retrieve(question, notes_with_facts=True)
+        cut = narrow.retrieve(question, notes_with_facts=True)
     finally:
         wide.close()
         narrow.close()

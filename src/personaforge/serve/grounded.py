@@ -264,7 +264,7 @@ def lookups(retriever, facts, memories: dict[str, Memory], held_out: set[str], s
             continue
         seen.add((fact.key, scrubbed.text))
         for question in training_questions(fact.key):
-            context = retriever.retrieve(question)
+            context = retriever.retrieve(question, notes_with_facts=True)
             # A row whose fact is not in its context would teach answering from the weights.
             if any(known.id == fact.id for known in context.facts):
                 found.append(Lookup(fact, question, scrubbed.text, memory, context))

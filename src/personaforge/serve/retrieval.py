@@ -152,26 +152,33 @@ def answered_question(memory: Memory) -> str:
 
 
 def within_slots(
-    found: list[tuple[KnownFact, float]], terms: list[str]
-) -> list[tuple[KnownFact, float]]:
-    """Facts in their slots' bm25 order; within a slot, the values that hold more of the
-    question's words first, then the ones she wrote about most.
+    found: list[tuple[KnownFact, float, str]], terms: list[str]
+) -> list[tuple[KnownFact, float, str]]:
+    """(fact, bm25, its value and quotes) in their slots' bm25 order; within a slot, the
+    facts whose words hold more of the question first, then the ones she wrote about most.
 
     Facts of one slot score alike on the cues that found them, and bm25 then favours the
     shortest row: "What is your side project?" (she never wrote "side project") ranked the
-    routing migration (22 memories) over Tidewatch (106), 10.7 to 9.7.
+    routing migration (22 memories) over Tidewatch (106), 10.7 to 9.7; "Which race are you
+    training for?" ranked the Dutch exam with the half marathon ("race the Maas half").
     """
     slot_best: dict[str, float] = {}
-    for fact, score in found:
+    for fact, score, _ in found:
         slot_best.setdefault(fact.key, score)
 
-    def value_hits(fact: KnownFact) -> int:
-        said = {w.casefold() for w in words(fact.value)}
-        return sum(_holds(said, term) for term in terms)
+    def hits(said: str) -> int:
+        held = {w.casefold() for w in words(said)}
+        return sum(_holds(held, term) for term in terms)
 
+    most: dict[str, int] = {}
+    for fact, _, said in found:
+        most[fact.key] = max(most.get(fact.key, 0), hits(said))
+    # A fact its slot's best holds more of the question than is another answer to another
+    # question ("Which race ...?": the Dutch exam beside the half marathon).
+    kept = [item for item in found if hits(item[2]) == most[item[0].key]]
     return sorted(
-        found,
-        key=lambda item: (slot_best[item[0].key], -value_hits(item[0]), -item[0].support, item[1]),
+        kept,
+        key=lambda item: (slot_best[item[0].key], -hits(item[2]), -item[0].support, item[1]),
     )
 
 
@@ -298,8 +305,8 @@ class Retriever:
             )
         self._facts, self._stale = known, stale
 
-    def _ranked_facts(self, text: str) -> list[KnownFact]:
-        """Facts for the question, best first.
+    def _ranked_facts(self, text: str) -> tuple[list[KnownFact], bool]:
+        """Facts for the question, best first, and whether the question named their slot.
 
         A question that names a slot ("where do you *live*") gets only facts of the slots it
         names (matched in their cues or label), so an opinion that merely holds the word ("the
@@ -308,37 +315,37 @@ class Retriever:
         """
         terms = query_terms(text, keep=CUE_WORDS)
         if not terms or not self._facts:
-            return []
+            return [], False
         anything = fts_match(terms)
         ranked = (
-            f"SELECT rowid, bm25(facts, {', '.join(map(str, FACT_WEIGHTS))}) AS score "
-            "FROM facts WHERE facts MATCH ? {} ORDER BY score LIMIT ?"
+            f"SELECT rowid, bm25(facts, {', '.join(map(str, FACT_WEIGHTS))}) AS score, "
+            "value || ' ' || quotes FROM facts WHERE facts MATCH ? {} ORDER BY score LIMIT ?"
         )
         # Ranked on every column either way: a column filter would also narrow bm25 to it.
         named = ranked.format("AND rowid IN (SELECT rowid FROM facts WHERE facts MATCH ?)")
         limit = self.max_facts * 2
         rows = self._index.execute(
             named, (anything, f"{{cues label}} : ({anything})", limit)
-        ).fetchall() or [
-            (rowid, score)
-            for rowid, score, said in self._index.execute(
-                ranked.format("").replace("AS score", "AS score, value || ' ' || quotes"),
-                (anything, limit),
-            )
+        ).fetchall()
+        slot_named = bool(rows)
+        if not slot_named:
             # Found by words alone, a fact must hold half the question, as a passage must:
             # "What do you write before fixing a bug?" had drawn four views on writing.
-            if holds_half({w.casefold() for w in words(said)}, terms)
-        ]
+            rows = [
+                row
+                for row in self._index.execute(ranked.format(""), (anything, limit))
+                if holds_half({w.casefold() for w in words(row[2])}, terms)
+            ]
         # A fact whose every memory was forgotten or deleted since the profile was written
         # is gone with them: `forget` removes the notes, and the profile is only rebuilt later.
-        found = [(self._facts[rowid], score) for rowid, score in rows]
-        live = self.store.live_ids([m for fact, _ in found for m in fact.evidence])
-        found = [(fact, score) for fact, score in found if live & set(fact.evidence)]
+        found = [(self._facts[rowid], score, said) for rowid, score, said in rows]
+        live = self.store.live_ids([m for fact, _, _ in found for m in fact.evidence])
+        found = [item for item in found if live & set(item[0].evidence)]
         if not found:
-            return []
+            return [], False
         best = found[0][1]  # bm25 is negative: lower is better
-        kept = [(fact, score) for fact, score in found if score <= best * FACT_MIN_SHARE]
-        return [fact for fact, _ in within_slots(kept, terms)][: self.max_facts]
+        kept = [item for item in found if item[1] <= best * FACT_MIN_SHARE]
+        return [fact for fact, _, _ in within_slots(kept, terms)][: self.max_facts], slot_named
 
     def known_facts(self) -> list[KnownFact]:
         """Every current fact the retriever can give, scrubbed (the profile read if it changed)."""
@@ -422,13 +429,21 @@ class Retriever:
 
     # -- the context ----------------------------------------------------------------------------
 
-    def retrieve(self, text: str) -> Context:
-        """Facts and passages for `text` (a question), scrubbed, within the token budget."""
+    def retrieve(self, text: str, notes_with_facts: bool = False) -> Context:
+        """Facts and passages for `text` (a question), scrubbed, within the token budget.
+
+        A question that names a slot its facts answer ("Where do you live?") gets those facts
+        alone: the notes that share its one word ("My sister, lives in Bergen") were what
+        the demo's persona answered from. notes_with_facts: give those notes anyway
+        (grounded training rows show them, so that answers learn to pass over them)."""
         context = Context(text)
         with self._lock:
             self._load_facts()
-            facts = self._ranked_facts(text)
-            passages = self._ranked_passages(text, context)
+            facts, slot_named = self._ranked_facts(text)
+            # (A view answers nothing by its slot: "what do you *think* of ..." names none.)
+            answered = slot_named and any(not f.statement for f in facts)
+            answered = answered and not notes_with_facts
+            passages = [] if answered else self._ranked_passages(text, context)
         said = {" ".join(f.value.casefold().split()) for f in facts}
         passages = [p for p in passages if " ".join(p.text.casefold().split()) not in said]
         for fact in facts:
