@@ -575,6 +575,9 @@ def test_grounded_rows_teach_her_answers_with_the_context_serve_gives(sample_hom
             places.add(found[0])
             asked_slots[slot] = asked_slots.get(slot, "") + " ".join(context)
     assert {"home_city", "editor", "relationship:sister"} <= set(asked_slots)
+    # Her answer to a question she was asked ("What is your favourite database?"): only the
+    # answer is hers, and it is taught too.
+    assert "favourite:database" in asked_slots
     assert "Delft" in asked_slots["home_city"] and "Ingrid" in asked_slots["relationship:sister"]
     assert len(places) >= 2  # the right fact is not always in the same place
 

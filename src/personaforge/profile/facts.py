@@ -109,6 +109,14 @@ class Evidence:
     extractor: str
     tense: str = "current"
 
+    def answered(self) -> tuple[str, str] | None:
+        """(question, her answer) when the quote is her answer to a question: rules.py quotes
+        those "question — answer" under the extractor ANSWERED."""
+        if self.extractor != ANSWERED or " — " not in self.quote:
+            return None
+        question, answer = self.quote.split(" — ", 1)
+        return question.strip(), answer.strip()
+
 
 @dataclass
 class Fact:
@@ -162,6 +170,8 @@ def _text_key(memory: Memory) -> str:
 
 # Extractors that find a value without a sentence stating it (a tag, a mention of a name).
 UNSTATED = ("rules:work-tag", "rules:topic-tag", "rules:mention", "rules:series")
+# The extractor of her answers to questions (rules.py), quoted "question — answer".
+ANSWERED = "rules:answer"
 
 
 def _make_fact(key: str, group: list[Candidate]) -> Fact:

@@ -30,7 +30,7 @@ from datetime import date
 from pathlib import PurePosixPath
 
 from personaforge.dataset.extract import KNOWLEDGE_PATTERNS, SENTENCE
-from personaforge.profile.facts import Candidate, normalise
+from personaforge.profile.facts import ANSWERED, Candidate, normalise
 from personaforge.profile.words import (
     CONTEXT_TAGS,
     EDITORS,
@@ -387,11 +387,11 @@ def answer_candidates(memories: list[Memory]) -> Iterator[Candidate]:
             if "sub" in match.groupdict():
                 key = f"{key}:{match.group('sub').lower()}"
             if value:
-                yield Candidate(key, value, memory, f"{question} — {first}.", "rules:answer")
+                yield Candidate(key, value, memory, f"{question} — {first}.", ANSWERED)
         if OPINION_QUESTION.search(question):
             view = " ".join(sentences(answer)[:2])
             if len(view.split()) >= 4:
-                yield Candidate("opinion", view, memory, f"{question} — {view}", "rules:answer")
+                yield Candidate("opinion", view, memory, f"{question} — {view}", ANSWERED)
 
 
 # -- 3. note structure -------------------------------------------------------------------------------

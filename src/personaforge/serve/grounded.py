@@ -189,6 +189,9 @@ def her_answer(fact, memories: dict[str, Memory], held_out: set[str]) -> tuple[s
     for evidence in stating:
         memory = memories.get(evidence.memory_id)
         quote = evidence.quote.strip()
+        answered = evidence.answered()
+        if answered:  # "question — her answer.": only the answer is hers
+            quote = answered[1]
         if memory is None or memory.id in held_out or memory.speaker != "self":
             continue
         if COMPOSED.match(quote) or len(quote.split()) < MIN_ANSWER_WORDS:

@@ -40,7 +40,7 @@ from personaforge.errors import UserError
 from personaforge.paths import Paths
 from personaforge.profile.build import DATA as PROFILE_FILE
 from personaforge.profile.build import load_profile
-from personaforge.profile.facts import Fact, slot_of
+from personaforge.profile.facts import Evidence, Fact, slot_of
 from personaforge.profile.rules import own_sentences
 from personaforge.profile.words import EVENT_NOUNS, STOPWORDS
 from personaforge.serve.context import (
@@ -139,10 +139,7 @@ def holds_half(said: set[str], terms: list[str]) -> bool:
 
 def answered_by(fact: Fact) -> str:
     """The question a fact was her answer to (profile/rules.py quotes those "question — answer")."""
-    for evidence in fact.evidence:
-        if evidence.extractor == "rules:answer" and " — " in evidence.quote:
-            return evidence.quote.split(" — ", 1)[0].strip()
-    return ""
+    return next((pair[0] for pair in map(Evidence.answered, fact.evidence) if pair), "")
 
 
 def answered_question(memory: Memory) -> str:
