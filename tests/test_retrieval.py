@@ -132,6 +132,13 @@ def test_words_that_frame_a_question_do_not_narrow_her_notes(retriever):
     assert passages and all("boring" in p.text.casefold() for p in passages)
 
 
+def test_a_chats_name_is_not_taken_for_the_question_a_passage_answers(retriever):
+    """Her Telegram "Saved Messages" note is about slack water, not log messages."""
+    context = retriever.retrieve("What should a log message say?", notes_with_facts=True)
+    assert context.passages
+    assert not [p for p in context.passages if "Saved Messages" in p.text]
+
+
 def test_rotterdam_era_retrieval_is_caught_by_the_superseded_check(sample_home, sample_data):
     """The check that must say no: a context from before the move gives "Rotterdam".
 

@@ -372,11 +372,14 @@ class Retriever:
             # "Why do you write things down?" had answered "Where do you live?" ("lives").
             said = {w.casefold() for w in words(f"{asked} {chosen}")}
             return sum(_holds(said, term) for term in terms), chosen, asked
-        title_words = {w.casefold() for w in words(memory.title)}
-        title_hits = sum(_holds(title_words, term) for term in terms)
-        if title_hits > best_hits and not re.fullmatch(r"[\d\-]+", memory.title.strip()):
-            # A chat answer's question is its title ("What editor do you use?" -> "Neovim.").
-            return title_hits, f"{memory.title.strip()} {chosen}", ""
+        title = memory.title.strip()
+        title_hits = sum(_holds({w.casefold() for w in words(title)}, term) for term in terms)
+        if title_hits > best_hits and title.endswith("?"):
+            # A message whose title asks what it answers ("Tidewatch talk at the club?").
+            # A chat's name is no question: "Saved Messages" made "Saved Messages Idea: slack
+            # water as a band" a passage for "What should a log message say?", and the demo's
+            # v2 recited it.
+            return title_hits, f"{title} {chosen}", ""
         return best_hits, chosen, ""
 
     def _is_stale(self, memory: Memory, text: str) -> bool:
