@@ -68,8 +68,10 @@ def test_where_she_lives_is_delft_and_rotterdam_era_notes_are_left_out(retriever
     context = retriever.retrieve("Where do you live?")
     assert (context.facts[0].label, context.facts[0].value) == ("Lives in", "Delft")
     assert all("Rotterdam" not in f.value for f in context.facts)
-    # The slot's fact answers it: notes that only share "live" are not handed over.
-    assert not context.passages
+    # The slot's fact answers it: of her notes, only those that say Delft are handed over,
+    # not those that merely share "live" ("My sister, lives in Bergen").
+    assert context.passages
+    assert all("delft" in p.text.casefold() for p in context.passages)
     # With the notes (as training rows get them), her notes from before the move that say
     # "I live in Rotterdam" are left out: true then, stale now.
     context = retriever.retrieve("Where do you live?", notes_with_facts=True)
@@ -109,7 +111,8 @@ def test_her_answer_to_much_the_same_question_is_recalled_as_that_exchange(retri
     question = {"role": "user", "content": "What do you do first when fixing a bug?"}
     assert question in turns
     answer = turns[turns.index(question) + 1]
-    assert answer["content"].startswith("Write the failing test.") and answer[CONTEXT_TURN]
+    # Its one best sentence: an answer she "gave" is copied whole, and more would be recited.
+    assert answer == {"role": "assistant", "content": "Write the failing test.", CONTEXT_TURN: True}
     assert not grounded.context.facts
     # An answer to another question is only a note: "lives" is not where she lives.
     lives = retriever.ground([{"role": "user", "content": "Where do you live?"}], SYSTEM)

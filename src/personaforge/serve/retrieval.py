@@ -363,15 +363,17 @@ class Retriever:
             if hits > best_hits:
                 best, best_hits = index, hits
         chosen = sentences[best]
-        if len(chosen.split()) < SHORT_SENTENCE_WORDS and best + 1 < len(sentences):
-            chosen = f"{chosen} {sentences[best + 1]}"
         asked = answered_question(memory)
         if asked and holds_half({w.casefold() for w in words(asked)}, terms):
             # Her answer to much the same question: shown as that exchange, and the
             # question's words count for it. Answers to other questions are notes:
             # "Why do you write things down?" had answered "Where do you live?" ("lives").
+            # Its one best sentence: an answer she "gave" is copied whole, and more of it
+            # is a recital ("Morning pages at 6:30 with tea. No phone until eight.").
             said = {w.casefold() for w in words(f"{asked} {chosen}")}
             return sum(_holds(said, term) for term in terms), chosen, asked
+        if len(chosen.split()) < SHORT_SENTENCE_WORDS and best + 1 < len(sentences):
+            chosen = f"{chosen} {sentences[best + 1]}"
         title = memory.title.strip()
         title_hits = sum(_holds({w.casefold() for w in words(title)}, term) for term in terms)
         if title_hits > best_hits and title.endswith("?"):
@@ -443,9 +445,11 @@ class Retriever:
             # (A view answers nothing by its slot: "what do you *think* of ..." names none.)
             answered = slot_named and any(not f.statement for f in facts)
             answered = answered and not notes_with_facts
-            passages = [] if answered else self._ranked_passages(text, context)
+            passages = self._ranked_passages(text, context)
         said = {" ".join(f.value.casefold().split()) for f in facts}
         passages = [p for p in passages if " ".join(p.text.casefold().split()) not in said]
+        if answered:  # only her notes that state what the facts say
+            passages = [p for p in passages if any(v in p.text.casefold() for v in said)]
         for fact in facts:
             cost = self.count_tokens(fact_line(fact))
             if context.tokens + cost > self.max_tokens:
