@@ -186,21 +186,21 @@ def format_question_notes(messages, system: str, context: Context) -> list[dict[
     return grounded
 
 
-def format_recalled(messages, system: str, context: Context) -> list[dict[str, str]]:
-    """An earlier exchange in which she says what she knows, then the conversation."""
-    grounded = _with_system(messages, system, "")
-    recalled = [
-        {"role": "user", "content": "Before we talk: what is true about you right now?"},
-        {"role": "assistant", "content": _first_person_block(context), CONTEXT_TURN: True},
-    ]
-    return [grounded[0], *recalled, *grounded[1:]]
-
-
 def _exchange(question: str, answer: str) -> list[dict]:
+    """An earlier question and her answer to it, the answer flagged as context."""
     return [
         {"role": "user", "content": question},
         {"role": "assistant", "content": answer, CONTEXT_TURN: True},
     ]
+
+
+def format_recalled(messages, system: str, context: Context) -> list[dict[str, str]]:
+    """An earlier exchange in which she says what she knows, then the conversation."""
+    grounded = _with_system(messages, system, "")
+    recalled = _exchange(
+        "Before we talk: what is true about you right now?", _first_person_block(context)
+    )
+    return [grounded[0], *recalled, *grounded[1:]]
 
 
 def format_asked(messages, system: str, context: Context) -> list[dict[str, str]]:

@@ -95,7 +95,7 @@ CUE_WORDS = frozenset(" ".join(SLOT_CUES.values()).split())
 # Words that frame a question rather than name its subject ("What do you *think* of boring
 # technology?"): left out of the memories' query, where a third term the answer never
 # holds cut "Boring is a feature." (1 of 3 terms) from the demo's context.
-FRAMING_WORDS = frozenset(SLOT_CUES["opinion"].split()) | {"feel", "say"}
+FRAMING_TERMS = frozenset(stem(w) for w in (*SLOT_CUES["opinion"].split(), "feel", "say"))
 # Column weights of the facts index (cues, label, value, quotes): a question that names a
 # slot's cue or label is about that slot; the quotes only break ties between facts.
 FACT_WEIGHTS = (4.0, 4.0, 2.0, 1.0)
@@ -131,9 +131,14 @@ def _holds(said: set[str], term: str) -> bool:
     return any(word.startswith(term) for word in said)
 
 
-def holds_half(said: set[str], terms: list[str]) -> bool:
-    """Do these words hold at least half the query's terms (and one)?"""
-    hits = sum(_holds(said, term) for term in terms)
+def term_hits(text: str, terms: list[str]) -> int:
+    """How many of the query's terms `text` holds (a word of it starting with the term)."""
+    said = {w.casefold() for w in words(text)}
+    return sum(_holds(said, term) for term in terms)
+
+
+def holds_half(hits: int, terms: list[str]) -> bool:
+    """Do `hits` of the query's terms make at least half of them (and one)?"""
     return hits > 0 and hits * 2 >= len(terms)
 
 
@@ -163,19 +168,20 @@ def within_slots(
     for fact, score, _ in found:
         slot_best.setdefault(fact.key, score)
 
-    def hits(said: str) -> int:
-        held = {w.casefold() for w in words(said)}
-        return sum(_holds(held, term) for term in terms)
-
     most: dict[str, int] = {}
     for fact, _, said in found:
-        most[fact.key] = max(most.get(fact.key, 0), hits(said))
+        most[fact.key] = max(most.get(fact.key, 0), term_hits(said, terms))
     # A fact its slot's best holds more of the question than is another answer to another
     # question ("Which race ...?": the Dutch exam beside the half marathon).
-    kept = [item for item in found if hits(item[2]) == most[item[0].key]]
+    kept = [item for item in found if term_hits(item[2], terms) == most[item[0].key]]
     return sorted(
         kept,
-        key=lambda item: (slot_best[item[0].key], -hits(item[2]), -item[0].support, item[1]),
+        key=lambda item: (
+            slot_best[item[0].key],
+            -term_hits(item[2], terms),
+            -item[0].support,
+            item[1],
+        ),
     )
 
 
@@ -331,7 +337,7 @@ class Retriever:
             rows = [
                 row
                 for row in self._index.execute(ranked.format(""), (anything, limit))
-                if holds_half({w.casefold() for w in words(row[2])}, terms)
+                if holds_half(term_hits(row[2], terms), terms)
             ]
         # A fact whose every memory was forgotten or deleted since the profile was written
         # is gone with them: `forget` removes the notes, and the profile is only rebuilt later.
@@ -358,24 +364,22 @@ class Retriever:
         sentences = own_sentences(memory) or [" ".join(memory.text.split())]
         best, best_hits = 0, -1
         for index, sentence in enumerate(sentences):
-            said = {w.casefold() for w in words(sentence)}
-            hits = sum(_holds(said, term) for term in terms)
+            hits = term_hits(sentence, terms)
             if hits > best_hits:
                 best, best_hits = index, hits
         chosen = sentences[best]
         asked = answered_question(memory)
-        if asked and holds_half({w.casefold() for w in words(asked)}, terms):
+        if asked and holds_half(term_hits(asked, terms), terms):
             # Her answer to much the same question: shown as that exchange, and the
             # question's words count for it. Answers to other questions are notes:
             # "Why do you write things down?" had answered "Where do you live?" ("lives").
             # Its one best sentence: an answer she "gave" is copied whole, and more of it
             # is a recital ("Morning pages at 6:30 with tea. No phone until eight.").
-            said = {w.casefold() for w in words(f"{asked} {chosen}")}
-            return sum(_holds(said, term) for term in terms), chosen, asked
+            return term_hits(f"{asked} {chosen}", terms), chosen, asked
         if len(chosen.split()) < SHORT_SENTENCE_WORDS and best + 1 < len(sentences):
             chosen = f"{chosen} {sentences[best + 1]}"
         title = memory.title.strip()
-        title_hits = sum(_holds({w.casefold() for w in words(title)}, term) for term in terms)
+        title_hits = term_hits(title, terms)
         if title_hits > best_hits and title.endswith("?"):
             # A message whose title asks what it answers ("Tidewatch talk at the club?").
             # A chat's name is no question: "Saved Messages" made "Saved Messages Idea: slack
@@ -390,7 +394,7 @@ class Retriever:
 
     def _ranked_passages(self, text: str, context: Context) -> list[Passage]:
         terms = query_terms(text)
-        subject = [t for t in terms if t not in {stem(w) for w in FRAMING_WORDS}]
+        subject = [t for t in terms if t not in FRAMING_TERMS]
         terms = subject or terms
         if not terms:
             return []
@@ -400,7 +404,7 @@ class Retriever:
             if self.until and memory.created_at[:10] >= self.until:
                 continue
             hits, sentence, asked = self._passage(memory, terms)
-            if hits * 2 < len(terms) or hits == 0:
+            if not holds_half(hits, terms):
                 continue  # holds less than half the question: "side" alone is not "side project"
             if self._is_stale(memory, sentence):
                 context.left_out["stale"] += 1
@@ -435,9 +439,10 @@ class Retriever:
         """Facts and passages for `text` (a question), scrubbed, within the token budget.
 
         A question that names a slot its facts answer ("Where do you live?") gets those facts
-        alone: the notes that share its one word ("My sister, lives in Bergen") were what
-        the demo's persona answered from. notes_with_facts: give those notes anyway
-        (grounded training rows show them, so that answers learn to pass over them)."""
+        and only the notes that state them: the notes that share its one word ("My sister,
+        lives in Bergen") were what the demo's persona answered from. notes_with_facts: give
+        those notes anyway (grounded training rows show them, so that answers learn to pass
+        over them)."""
         context = Context(text)
         with self._lock:
             self._load_facts()
