@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -300,6 +301,29 @@ def test_registry_lifecycle(home):
         assert actions[3:] == ["promoted", "promoted", "rejected", "rolled back", "reset to base"]
         with pytest.raises(UserError, match="no version 'v9'"):
             registry.get("v9")
+
+
+def test_two_processes_registering_the_same_folders_do_not_collide(trained_home, tmp_path):
+    """The dashboard and a run both sync: one registers v1-v3 after the other has looked at
+    the folders. The second finds them registered; it once failed on the unique name."""
+    fresh = Paths(tmp_path / "racing")  # the version folders, none registered yet
+    shutil.copytree(trained_home.adapters, fresh.adapters)
+    first, second = Registry.connect(fresh), Registry.connect(fresh)
+    listed = second._folders
+
+    def racing():
+        found = listed()
+        first.sync()  # the other process, meanwhile
+        return found
+
+    second._folders = racing
+    try:
+        assert second.sync() == []
+        assert [v.name for v in second.versions()] == ["v1", "v2", "v3"]
+        assert [e["action"] for e in second.events()] == ["trained"] * 3
+    finally:
+        first.db.close()
+        second.db.close()
 
 
 def test_prune_keeps_current_and_recent_promoted_and_every_card(home):

@@ -166,13 +166,18 @@ class Registry:
 
     @classmethod
     def open(cls, paths: Paths) -> Registry:
+        registry = cls.connect(paths)
+        registry.sync()
+        return registry
+
+    @classmethod
+    def connect(cls, paths: Paths) -> Registry:
+        """The registry database, migrated, before any new version folder is registered."""
         paths.home.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(paths.home / "registry.db", timeout=30)
         db.row_factory = sqlite3.Row
         apply_migrations(db, REGISTRY_MIGRATIONS, paths.home / "registry.db")
-        registry = cls(paths, db)
-        registry.sync()
-        return registry
+        return cls(paths, db)
 
     def __enter__(self) -> Registry:
         return self
@@ -237,11 +242,19 @@ class Registry:
         return None
 
     def sync(self) -> list[str]:
-        """Register version folders the database does not know yet (written by `train`)."""
-        known = {row[0] for row in self.db.execute("SELECT name FROM versions")}
+        """Register version folders the database does not know yet (written by `train`).
+
+        Another process (the dashboard, `forget`, a second `run`) may be registering the same
+        folders: the names are read again under the write lock, or both insert one name and
+        the second fails on the unique constraint (it did, under the concurrency test)."""
+        folders = self._folders()
+        if {f.name for f in folders} <= self._names():
+            return []
         added = []
         with self.db:
-            for folder in self._folders():
+            self.db.execute("BEGIN IMMEDIATE")
+            known = self._names()
+            for folder in folders:
                 if folder.name in known:
                     continue
                 card = read_card(folder)
@@ -256,6 +269,9 @@ class Registry:
                 )
                 added.append(folder.name)
         return added
+
+    def _names(self) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT name FROM versions")}
 
     def reindex(self) -> int:
         """Rebuild the versions table and the pointer from the folders (events are kept)."""
