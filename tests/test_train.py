@@ -541,3 +541,29 @@ def test_shrinking_a_parent_adapter_averages_it_with_the_base(micro_base):
     for name, param in model.get_base_model().named_parameters():
         if "lora_" not in name:
             torch.testing.assert_close(param, original[name.replace("base_layer.", "")])
+
+
+def test_no_checkpoint_is_written_twice_at_one_step(home, monkeypatch):
+    """An epoch that ends on a save step saved its checkpoint again, in place: a SIGKILL in the
+    second save left trainer_state.json beside a truncated optimizer.pt, and `run --resume`
+    died on it with EOFError (CI, tests/reliability/test_kills.py)."""
+    from transformers import Trainer
+
+    saved: list[tuple[str, int]] = []
+    save = Trainer._save_checkpoint
+
+    def recording(self, model, trial):
+        saved.append((self.args.output_dir, self.state.global_step))
+        return save(self, model, trial)
+
+    monkeypatch.setattr(Trainer, "_save_checkpoint", recording)
+    run(home, max_steps=2, save_steps=1)
+    dpo = run(
+        home,
+        request=TrainRequest(method="dpo", show_progress=False),
+        max_steps=100,
+        dpo_epochs=2,
+        save_steps=1,
+    )
+    assert dpo.steps >= 2 and len(saved) >= 2 + dpo.steps
+    assert len(saved) == len(set(saved)), saved

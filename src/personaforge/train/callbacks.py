@@ -107,11 +107,27 @@ class ProgressCallback(TrainerCallback):
 
 
 class EpochCheckpointCallback(TrainerCallback):
-    """A checkpoint and an eval at every epoch end, besides the every-N-steps ones."""
+    """A checkpoint and an eval at every epoch end, besides the every-N-steps ones.
+
+    Not when that step's checkpoint is already written: the trainer saves a step again into
+    the same folder, file by file, and a kill in that second save left the first save's
+    trainer_state.json (what marks a checkpoint whole) beside a truncated optimizer.pt.
+    """
+
+    def __init__(self):
+        self.saved_step: int | None = None
+        self.evaluated_step: int | None = None
+
+    def on_save(self, args, state, control, **kwargs):
+        self.saved_step = state.global_step
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        self.evaluated_step = state.global_step
 
     def on_epoch_end(self, args, state, control, **kwargs):
-        control.should_save = True
-        if args.eval_strategy != "no":
+        if state.global_step != self.saved_step:
+            control.should_save = True
+        if args.eval_strategy != "no" and state.global_step != self.evaluated_step:
             control.should_evaluate = True
         return control
 
