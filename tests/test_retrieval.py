@@ -135,6 +135,12 @@ def test_words_that_frame_a_question_do_not_narrow_her_notes(retriever):
     assert passages and all("boring" in p.text.casefold() for p in passages)
 
 
+def test_a_framing_word_puts_the_note_that_also_says_it_first(retriever):
+    """Of the notes holding "log" or "message", the one that says what logs *should say*."""
+    passages = retriever.retrieve("What should a log message say?").passages
+    assert passages and passages[0].text.startswith("Logs should say what happened.")
+
+
 def test_a_chats_name_is_not_taken_for_the_question_a_passage_answers(retriever):
     """Her Telegram "Saved Messages" note is about slack water, not log messages."""
     context = retriever.retrieve("What should a log message say?", notes_with_facts=True)

@@ -393,11 +393,11 @@ class Retriever:
         return any(day < old.until and old.pattern.search(text) for old in self._stale)
 
     def _ranked_passages(self, text: str, context: Context) -> list[Passage]:
-        terms = query_terms(text)
-        subject = [t for t in terms if t not in FRAMING_TERMS]
-        terms = subject or terms
+        asked = query_terms(text)
+        terms = [t for t in asked if t not in FRAMING_TERMS] or asked
         if not terms:
             return []
+        framing = [t for t in asked if t not in terms]
         found = self.store.ranked(fts_match(terms), CANDIDATES, speaker="self")
         scored = []
         for rank, (memory, _) in enumerate(found):
@@ -423,10 +423,15 @@ class Retriever:
                 cleaned.text,
                 question.text,
             )
-            scored.append((-hits, rank, passage))
+            # Framing words never make a passage, but of two that hold as much of the
+            # subject, the one that also says what was asked goes first: "What should a log
+            # message say?" gave three notes with "message" in them, and "Logs should say what
+            # happened." (rank 5 of 12 candidates) was left out.
+            said = term_hits(sentence, framing)
+            scored.append((-hits, -said, rank, passage))
         seen: set[str] = set()
         passages = []
-        for _, _, passage in sorted(scored, key=lambda item: item[:2]):
+        for *_, passage in sorted(scored, key=lambda item: item[:3]):
             key = " ".join(passage.text.casefold().split())
             if key not in seen:
                 seen.add(key)
