@@ -83,6 +83,11 @@ DEMO_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
             # 4/11 against the base's 6); with 3.0 every month it ran was promoted
             # (docs/cycle.md, bench/RESULTS.md "continual").
             "anchor_weight": 3.0,
+            # DPO at the default 5e-5 lost two of her facts that v1 knew (fact accuracy with
+            # memories 0.87 -> 0.78; "Which database is right for most small tools?" ->
+            # "I'm not sure."); at 2e-5 it kept 0.87 and still raised the held-out
+            # preference margin (bench/RESULTS.md, "persona — DPO's learning rate").
+            "dpo_learning_rate": 2e-5,
         },
         "gate": {
             "memorisation_prompts": 16,
