@@ -13,6 +13,7 @@ from personaforge.evaluate.knows import (
     fact_questions,
     judge,
     measure_facts,
+    recites,
     states,
 )
 from personaforge.evaluate.measure import ModelMetrics
@@ -161,6 +162,22 @@ def test_the_knows_check_is_informational_until_a_minimum_is_set():
     # No store, no fact questions: no knows check at all.
     plain = gate_checks({"base": metrics(None), "candidate": metrics(None)}, GateSettings())
     assert "knows" not in [c.name for c in plain]
+
+
+def test_stating_a_slot_facts_value_is_no_recital(micro_base):
+    """ "Morning pages at 6:30 with tea." is her habit in its fewest words, and as many tokens
+    as the recital threshold on smollm2; what an answer copies beyond a value still counts."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(micro_base)
+    value = "Morning pages at 6:30 with tea"
+    note = "Morning pages at 6:30 with tea. No phone until eight, no email before nine."
+    size = len(tokenizer(value + ".", add_special_tokens=False)["input_ids"])
+    assert recites(tokenizer, value + ".", [note], size)
+    assert not recites(tokenizer, value + ".", [note], size, stated=[value])
+    assert not recites(tokenizer, "morning  pages at 6:30 with TEA.", [note], size, stated=[value])
+    assert recites(tokenizer, note, [note], size, stated=[value])
+    assert not recites(tokenizer, "Something else entirely, said in my own words.", [note], size)
 
 
 def test_measure_facts_on_the_micro_base_asks_each_question_two_ways(micro_base):

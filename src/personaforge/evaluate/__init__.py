@@ -82,8 +82,9 @@ __all__ = [
 # Bump when measure() changes what a number means; cached measurements are then redone.
 # 6: held-out answers decoded with the decode settings (memorisation, looping, voice); style
 # split into new and earlier rows; memorisation counts one reply's runs; ModelMetrics.facts
-# (the fact questions). 7: leaked_ids (a value the base says too is not counted).
-METRICS_VERSION = 7
+# (the fact questions). 7: leaked_ids (a value the base says too is not counted). 8: an answer
+# stating a slot fact's value is not a recital of it (knows.recites).
+METRICS_VERSION = 8
 
 
 # -- inputs ------------------------------------------------------------------------------------------
@@ -217,13 +218,14 @@ def fact_inputs(paths: Paths, settings: Settings, tokenizer, system_prompt: str)
 
     plain = [ask(q.question) for q in questions]
     retriever = open_retriever(paths, settings, tokens, facts=facts)
-    grounded, contexts, sources, showcase = [], [], [], []
+    grounded, contexts, sources, showcase, stated = [], [], [], [], []
     if retriever is not None:
         try:
             for chat in plain:
                 result = retriever.ground(chat, system_prompt)
                 grounded.append(result.messages)
                 contexts.append(result.context.texts())
+                stated.append(result.context.stated_values())
                 sources.append(result.context.sources())
             showcase = [retriever.ground(ask(p), system_prompt).messages for p in SHOWCASE]
         finally:
@@ -238,6 +240,7 @@ def fact_inputs(paths: Paths, settings: Settings, tokenizer, system_prompt: str)
         secrets,
         showcase,
         [q.question for q in unanswerable],
+        stated,
     )
 
 

@@ -175,15 +175,27 @@ def judge(question: FactQuestion, answer: str) -> Verdict:
     return Verdict(right, stale)
 
 
-def recites(tokenizer, answer: str, texts: list[str], size: int = RECITED_TOKENS) -> bool:
-    """Does the answer repeat `size` or more consecutive tokens of any one of `texts`?"""
-    ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
-    grams = ngrams(ids, size)
-    if not grams:
-        return False
-    return any(
-        grams & ngrams(tokenizer(t, add_special_tokens=False)["input_ids"], size) for t in texts
-    )
+def recites(
+    tokenizer, answer: str, texts: list[str], size: int = RECITED_TOKENS, stated: list[str] = ()
+) -> bool:
+    """Does the answer repeat `size` or more consecutive tokens of any one of `texts`?
+
+    stated: values of the facts it was given whose value is the answer (a habit, a place, a
+    name). The words that state one are not a recital: "Morning pages at 6:30 with tea." is
+    her habit said in its fewest words, and 12 tokens. What the answer repeats around them
+    still counts, and a view or her answer to a question is never among them: copying one
+    whole is the recital the check is for."""
+    pieces = [answer]
+    for value in stated:
+        if len(value.split()) > 1:  # (a one-word value is never 12 tokens)
+            pattern = re.compile(r"\s+".join(map(re.escape, value.split())), re.IGNORECASE)
+            pieces = [part for piece in pieces for part in pattern.split(piece)]
+    said = [ngrams(tokenizer(t, add_special_tokens=False)["input_ids"], size) for t in texts]
+    for piece in pieces:
+        grams = ngrams(tokenizer(piece, add_special_tokens=False)["input_ids"], size)
+        if any(grams & other for other in said):
+            return True
+    return False
 
 
 # -- measuring -----------------------------------------------------------------------------------
@@ -201,6 +213,8 @@ class FactInputs:
     secrets: list[tuple[str, str]]  # (kind, value) no answer may hold
     showcase: list[list[dict[str, str]]] = field(default_factory=list)  # grounded SHOWCASE
     unanswerable: list[str] = field(default_factory=list)  # quiz questions her notes never answer
+    # Per question, the values of the slot facts it was given (recites: stating one is no recital).
+    stated: list[list[str]] = field(default_factory=list)
 
     def fingerprint(self) -> list[Any]:
         """What the measurement depends on (for the evaluation cache)."""
@@ -269,8 +283,10 @@ def measure_facts(
     if grounded:
         answers = replies[n : 2 * n]
         scored = score_answers(inputs.questions, answers, inputs.secrets)
+        stated = inputs.stated or [[] for _ in answers]
         recited = [
-            recites(tokenizer, a, texts) for a, texts in zip(answers, inputs.contexts, strict=True)
+            recites(tokenizer, a, texts, stated=values)
+            for a, texts, values in zip(answers, inputs.contexts, stated, strict=True)
         ]
         result.update(
             grounded=scored["accuracy"],

@@ -70,6 +70,11 @@ class Context:
         """Every text handed to the model (the recitation check compares answers with these)."""
         return [f.value for f in self.facts] + [p.text for p in self.passages]
 
+    def stated_values(self) -> list[str]:
+        """The values of its slot facts (a habit, a place, a name): what a right answer states.
+        A view is a sentence of hers, not a value to state (the recitation check tells them apart)."""
+        return [f.value for f in self.facts if not f.statement]
+
 
 @dataclass
 class Grounded:
