@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from personaforge.cli.train import dpo_moved
 from personaforge.config import IngestSettings, Settings
 from personaforge.dataset import DatasetRequest, MixPlan, build_dataset
 from personaforge.errors import UserError
@@ -337,6 +338,7 @@ def test_dpo_builds_on_the_sft_adapter(home, micro_base):
     # ones (measured on the micro base: accuracy 1.0 and 0.75, margins +0.010 and +0.003).
     assert numbers["reward_accuracy_last_epoch"] > 0.5 and numbers["reward_margin_last_epoch"] > 0
     assert numbers["heldout_accuracy_after"] > 0 and numbers["heldout_margin_after"] > 0
+    assert dpo_moved(numbers)
     assert metrics["train_loss_last"] < metrics["train_loss_first"]
     assert metrics["eval_loss_after"] < metrics["eval_loss_before"]
     # Measured here, outside TRL, on the dataset's own labels: the DPO adapter raised
@@ -355,6 +357,18 @@ def test_dpo_builds_on_the_sft_adapter(home, micro_base):
     ]
     assert len(shifts) >= 8 and sum(shifts) / len(shifts) > 0, shifts
     assert sum(shift > 0 for shift in shifts) > len(shifts) / 2, shifts
+
+
+def test_a_dpo_run_that_learns_nothing_is_told_apart(home):
+    """At lr 1e-9 TRL's reward accuracy still reads high: margins of 1e-9 are above zero."""
+    run(home, max_steps=4)
+    still = run(
+        home,
+        request=TrainRequest(method="dpo", show_progress=False),
+        max_steps=4,
+        dpo_learning_rate=1e-9,
+    )
+    assert not dpo_moved(still.card["metrics"]["dpo"])
 
 
 def test_dpo_runs_its_epochs_and_max_steps_only_caps_them(home):

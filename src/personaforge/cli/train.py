@@ -142,6 +142,17 @@ def _fmt(value, spec: str = ".3f") -> str:
     return "-" if value is None else format(value, spec)
 
 
+# TRL's reward accuracy counts a pair right when its margin is above zero, however little:
+# a DPO run at lr 1e-9 on the demo printed "accuracy 0% -> 88%" with margins of +0.000.
+STILL_MARGIN = 5e-4  # below what the summary's three decimals show
+
+
+def dpo_moved(dpo: dict) -> bool:
+    """Did DPO move the adapter off its reference by more than rounding (card metrics.dpo)?"""
+    margins = (dpo.get("reward_margin_last_epoch"), dpo.get("heldout_margin_after"))
+    return any(m is not None and abs(m) >= STILL_MARGIN for m in margins)
+
+
 def print_training(card: dict, folder) -> None:
     metrics = card["metrics"]
     stdout.print(
@@ -162,6 +173,11 @@ def print_training(card: dict, folder) -> None:
             f"{metrics['rehearsal_rows']} rehearsal rows (the base's own answers)"
         )
     dpo = metrics.get("dpo")
+    if dpo and not dpo_moved(dpo):
+        stdout.print(
+            "  [yellow]DPO barely moved the adapter[/]: every margin rounds to zero, so the "
+            "accuracies below count rounding, not preferences"
+        )
     if dpo:
         stdout.print(
             "  DPO, training pairs: reward accuracy "
