@@ -168,21 +168,20 @@ def within_slots(
     for fact, score, _ in found:
         slot_best.setdefault(fact.key, score)
 
+    hits = [term_hits(said, terms) for _, _, said in found]
     most: dict[str, int] = {}
-    for fact, _, said in found:
-        most[fact.key] = max(most.get(fact.key, 0), term_hits(said, terms))
+    for (fact, _, _), held in zip(found, hits, strict=True):
+        most[fact.key] = max(most.get(fact.key, 0), held)
     # A fact its slot's best holds more of the question than is another answer to another
     # question ("Which race ...?": the Dutch exam beside the half marathon).
-    kept = [item for item in found if term_hits(item[2], terms) == most[item[0].key]]
-    return sorted(
+    kept = [
+        (item, held) for item, held in zip(found, hits, strict=True) if held == most[item[0].key]
+    ]
+    ordered = sorted(
         kept,
-        key=lambda item: (
-            slot_best[item[0].key],
-            -term_hits(item[2], terms),
-            -item[0].support,
-            item[1],
-        ),
+        key=lambda pair: (slot_best[pair[0][0].key], -pair[1], -pair[0][0].support, pair[0][1]),
     )
+    return [item for item, _ in ordered]
 
 
 # -- the retriever --------------------------------------------------------------------------------
@@ -393,11 +392,11 @@ class Retriever:
         return any(day < old.until and old.pattern.search(text) for old in self._stale)
 
     def _ranked_passages(self, text: str, context: Context) -> list[Passage]:
-        asked = query_terms(text)
-        terms = [t for t in asked if t not in FRAMING_TERMS] or asked
+        query = query_terms(text)
+        terms = [t for t in query if t not in FRAMING_TERMS] or query
         if not terms:
             return []
-        framing = [t for t in asked if t not in terms]
+        framing = [t for t in query if t not in terms]
         found = self.store.ranked(fts_match(terms), CANDIDATES, speaker="self")
         scored = []
         for rank, (memory, _) in enumerate(found):
