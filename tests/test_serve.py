@@ -502,6 +502,65 @@ def test_concurrent_requests_are_batched_and_answer_as_alone(served):
     assert batched > stepped  # more rows than forward passes: requests shared passes
 
 
+def test_prompts_admitted_together_share_one_pass_and_score_as_alone(served, monkeypatch):
+    """Prompts of different lengths that arrive together run as one left-padded pass. Every
+    token of each reply is then picked from the scores the request gets alone: the padding
+    and the shared pass change no row's logits, in the prefill or in the steps after it."""
+    import torch
+
+    from personaforge.serve import engine as engine_module
+    from personaforge.serve.generation import GenerationRequest
+
+    _, handle = served
+    engine = handle.engine
+    picked_from: list[tuple[GenerationRequest, torch.Tensor]] = []
+    real_pick = engine_module.pick_next
+
+    def recording_pick(rows, logits):
+        picked_from.extend(
+            (row.request, row_logits.clone()) for row, row_logits in zip(rows, logits, strict=True)
+        )
+        return real_pick(rows, logits)
+
+    monkeypatch.setattr(engine_module, "pick_next", recording_pick)
+    prompts = {
+        model: engine.tokenizer.apply_chat_template(
+            [{"role": "user", "content": text}],
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=False,
+        )
+        for model, text in [
+            ("persona", "Hi."),
+            ("other", "Tell me about the garden you planted last spring, and the tomatoes."),
+            ("tiny:micro", "What is 3 + 4?"),
+        ]
+    }
+    assert len({len(ids) for ids in prompts.values()}) == 3
+
+    def run(requests: dict[str, GenerationRequest]) -> dict[str, list[torch.Tensor]]:
+        for request in requests.values():
+            "".join(engine.stream(request))
+        return {
+            model: [scores for asked, scores in picked_from if asked is request]
+            for model, request in requests.items()
+        }
+
+    def request(model: str) -> GenerationRequest:
+        return GenerationRequest(model, prompts[model], 12, temperature=0.0, stream=False)
+
+    alone = {model: run({model: engine.submit(request(model))})[model] for model in prompts}
+    passes = engine.stats["prefills"]
+    with engine._wake:  # the worker admits nothing until all three wait
+        submitted = {model: engine.submit(request(model)) for model in prompts}
+    together = run(submitted)
+    assert engine.stats["prefills"] - passes == 1
+    for model in prompts:
+        assert len(together[model]) == len(alone[model]) == 12
+        for step, (shared, own) in enumerate(zip(together[model], alone[model], strict=True)):
+            assert torch.allclose(shared, own, atol=1e-4), (model, step)
+
+
 def test_a_client_that_leaves_a_stream_frees_its_row(served):
     """A disconnected streaming client stops its generation instead of running to max_tokens."""
     _, handle = served

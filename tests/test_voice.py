@@ -12,7 +12,14 @@ import json
 import pytest
 
 from personaforge.config import DecodeSettings, Settings
-from personaforge.decoding import Penalties, banned_next, penalize
+from personaforge.decoding import (
+    Penalties,
+    banned_next,
+    penalize,
+    penalize_rows,
+    pick_token,
+    pick_tokens,
+)
 from personaforge.evaluate import ModelMetrics, verdict
 from personaforge.evaluate.loops import distinct, loop_stats, loops, most_repeated
 from personaforge.evaluate.voice import (
@@ -80,6 +87,47 @@ def test_penalties_follow_their_definitions():
     assert banned_next([5, 6, 7, 5], 2) == {6} and banned_next([5, 6], 3) == set()
     out = penalize(torch.zeros(1, 8), [[5, 6, 7, 5]], Penalties(no_repeat_ngram=2))
     assert out[0, 6] == float("-inf") and out[0, 7] == 0
+
+
+def test_each_row_gets_its_own_penalties_as_if_alone():
+    """The batched penalties (one gather, one scatter) equal each row penalized alone."""
+    import torch
+
+    torch.manual_seed(0)
+    scores = torch.randn(4, 12)
+    replies = [[1, 2, 2, 5, 1, 2], [], [3, 4, 3, 4, 3], [7, 7, 7]]
+    rules = [
+        Penalties(repetition=1.3, frequency=0.2, window=4),
+        Penalties(repetition=2.0),
+        Penalties(presence=0.5, no_repeat_ngram=2),
+        Penalties(),  # off: this row is left alone
+    ]
+    together = penalize_rows(scores, replies, rules)
+    for row, (reply, rule) in enumerate(zip(replies, rules, strict=True)):
+        alone = penalize(scores[row : row + 1], [reply], rule)
+        assert torch.equal(together[row], alone[0]), row
+    assert not torch.equal(together[0], scores[0]) and torch.equal(together[3], scores[3])
+    assert together[2, 4] == float("-inf")  # after "... 4 3", 4 would repeat the bigram (3, 4)
+
+
+def test_rows_are_picked_together_as_each_would_be_alone():
+    """Greedy rows take their argmax; sampled rows draw only from their own nucleus."""
+    import torch
+
+    logits = torch.tensor(
+        [
+            [0.0, 5.0, 1.0, 0.0],  # greedy: 1
+            [9.0, 0.0, 8.9, -9.0],  # top_p 0.5: only token 0 is in the nucleus
+            [0.0, 0.0, 0.0, 0.0],  # top_p 1: any token
+            [-1.0, -1.0, 3.0, -1.0],  # greedy: 2
+        ]
+    )
+    drawn = [pick_tokens(logits, [0, 1.0, 1.0, 0], [1.0, 0.5, 1.0, 1.0]) for _ in range(200)]
+    assert {picks[0] for picks in drawn} == {1} and {picks[3] for picks in drawn} == {2}
+    assert {picks[1] for picks in drawn} == {0}
+    assert {picks[2] for picks in drawn} == {0, 1, 2, 3}  # 200 draws: each token about 50 times
+    # Greedy rows pick what pick_token picks alone.
+    assert pick_tokens(logits, [0] * 4, [1.0] * 4) == [pick_token(row, 0, 1.0) for row in logits]
 
 
 def test_seeded_decoding_repeats_and_the_seed_matters(micro_base):

@@ -2,13 +2,16 @@
 
 Everything here runs on the engine's loader thread (for an admin reload or the server's
 startup), never in the engine's worker: an adapter that cannot work (unreadable config or
-weights, not LoRA, DoRA, another base, a rank its config does not state) is refused
-with a 400 naming the adapter and the reason, and the model is left as it was.
+weights, not LoRA, DoRA, a bias or modules_to_save, another base, a rank its config does
+not state, a layer its config adapts without weights) is refused with a 400 naming the
+adapter and the reason, and the model is left as it was. What passes becomes the pairs
+of matrices serve/lora_rows.py applies, scaled as PEFT scales them.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +25,7 @@ class PreparedAdapter:
 
     name: str
     folder: Path
-    config: Any  # peft.LoraConfig
-    weights: dict[str, Any]
-    modules: set[str]  # the base's layers it adapts
+    pairs: dict[str, tuple[Any, Any]]  # base layer -> (Aᵀ, (B·scaling)ᵀ): serve/lora_rows.py
 
 
 def linear_shapes(model) -> dict[str, tuple[int, int]]:
@@ -65,8 +66,49 @@ def prepare_adapter(
         raise ApiError(f"{name}: the adapter weights cannot be read ({reason})") from None
     if config.use_dora:
         raise ApiError(f"{name} is a DoRA adapter; batched serving needs plain LoRA")
-    modules = check_shapes(name, config, weights, shapes)
-    return PreparedAdapter(name, folder, config, weights, modules)
+    if getattr(config, "lora_bias", False) or getattr(config, "modules_to_save", None):
+        raise ApiError(
+            f"{name} trains a bias or whole modules (lora_bias, modules_to_save); "
+            "batched serving needs plain LoRA"
+        )
+    check_shapes(name, config, weights, shapes)
+    return PreparedAdapter(name, folder, lora_pairs(name, config, weights, shapes))
+
+
+def lora_pairs(
+    name: str, config, weights: dict[str, Any], shapes: dict[str, tuple[int, int]]
+) -> dict[str, tuple[Any, Any]]:
+    """(Aᵀ, (B·scaling)ᵀ) per adapted layer, with PEFT's rank and alpha for that layer.
+
+    Every layer the config adapts on this base must have both matrices: a file that lost
+    some (v11 in tests/reliability/test_adapters_under_traffic.py) is refused, as PEFT did.
+    """
+    from peft.tuners.tuners_utils import check_target_module_exists
+    from peft.utils.other import get_pattern_key
+
+    found: dict[str, dict[str, Any]] = {}
+    for key, tensor in weights.items():
+        part = next((p for p in ("lora_A", "lora_B") if key.endswith(f".{p}.weight")), None)
+        if part is not None:
+            module = key[: -len(f".{part}.weight")].removeprefix("base_model.model.")
+            found.setdefault(module, {})[part] = tensor
+    if config.target_modules == "all-linear":  # PEFT leaves the output layer out
+        targeted = {module for module in shapes if module.rpartition(".")[2] != "lm_head"}
+    else:
+        targeted = {module for module in shapes if check_target_module_exists(config, module)}
+    pairs = {}
+    for module in sorted(targeted | set(found)):
+        parts = found.get(module, {})
+        missing = [part for part in ("lora_A", "lora_B") if part not in parts]
+        if missing:
+            raise ApiError(f"{name}: adapter_model.safetensors lacks {module}.{missing[0]}")
+        ranks, alphas = config.rank_pattern or {}, config.alpha_pattern or {}
+        rank = ranks.get(get_pattern_key(ranks, module), config.r)
+        alpha = alphas.get(get_pattern_key(alphas, module), config.lora_alpha)
+        scaling = alpha / math.sqrt(rank) if config.use_rslora else alpha / rank
+        a, b = parts["lora_A"].float(), parts["lora_B"].float()
+        pairs[module] = (a.t().contiguous(), (b * scaling).t().contiguous())
+    return pairs
 
 
 def check_card(folder: Path, base_name: str, base_fingerprint: str | None) -> None:

@@ -1,31 +1,28 @@
 """The local engine: one base model, many LoRA adapters, concurrent requests batched across them.
 
 Scheduling (continuous batching). One worker thread owns generation. Each turn
-it (1) runs jobs that must happen between two forward passes (attaching an
-adapter that changes the model's structure), (2) admits waiting requests into
-the running batch, up to `max_batch`, and runs each one's prompt alone
-(prefill), then (3) moves every sequence in the batch on by one token in a
-single forward pass, each row under its own adapter (serve/lora_rows.py;
-`__base__` is the bare base). A sequence leaves when it ends and a new one
+it (1) runs jobs that must happen between two forward passes (the tests'), (2)
+admits waiting requests into the running batch, up to `max_batch`, running the
+prompts of those admitted together in one left-padded pass (prefill), then (3)
+moves every sequence in the batch on by one token in a single forward pass, each
+row under its own adapter (serve/lora_rows.py; `__base__` is the bare base).
+Tokens are picked for all rows at once (decoding.pick_tokens). A sequence leaves when it ends and a new one
 joins at the next turn; the KV caches of rows of different lengths
 are left-padded to one width and masked. A forward pass on a small base is
 mostly fixed overhead, so rows in one batch cost little more than one row
 (bench/serve.py measures the gain). `max_batch=1` is the old
 one-request-at-a-time schedule.
 
-Hot reload. Reading an adapter from disk and checking it against the base
-(config, weight shapes, rank, the base it was trained on: serve/adapters.py)
-and attaching it all happen on a loader thread of lower CPU priority, beside
-generation, under a lock only other loads take. That is safe because a forward
-pass gets each row's adapter name from a hook we put on every LoRA layer, never
-from PEFT's "active adapter", and attaching only adds entries for the new name to the
-layers' adapter dicts. The exceptions, which the worker attaches between two
-steps: the first adapter (it wraps the base's layers) and one that adapts
-layers no loaded adapter adapts. Then the `persona` alias moves in one
-assignment: requests already running finish on the adapter they started with,
-and the previous version stays loaded for rollback. A broken adapter
-(unreadable, wrong rank, another base) is refused with a 400 before anything
-touches the model.
+Hot reload. Reading an adapter from disk, checking it against the base (config,
+weight shapes, rank, the base it was trained on: serve/adapters.py) and adding it
+all happen on a loader thread of lower CPU priority, beside generation, under a
+lock only other loads take. Adding one is a dict of matrices and, for layers no
+earlier adapter adapted, our forward on them (serve/lora_rows.py): the base model
+never changes shape, and a forward pass reads each row's adapter by name. Then the
+`persona` alias moves in one assignment: requests already running finish on the
+adapter they started with, and the previous version stays loaded for rollback. A
+broken adapter (unreadable, wrong rank, another base) is refused with a 400 before
+anything touches the model.
 
 Model names: the base's name, `persona` (the current promoted version),
 `persona:vN` for each loaded version, and names given with --adapter NAME=vN.
@@ -49,7 +46,7 @@ from typing import Any
 from personaforge.paths import Paths
 from personaforge.serve.adapters import PreparedAdapter, linear_shapes, prepare_adapter
 from personaforge.serve.decode import Detokenizer, held_back
-from personaforge.serve.generation import GenerationRequest, Row
+from personaforge.serve.generation import GenerationRequest, Row, pick_next
 from personaforge.serve.lora_rows import BASE_ROW, RowAdapters
 from personaforge.serve.policy import (
     ApiError,
@@ -62,7 +59,7 @@ from personaforge.serve.policy import (
 
 PERSONA = "persona"
 DEFAULT_MAX_BATCH = 8
-ATTACH_TIMEOUT_S = 300.0
+JOB_TIMEOUT_S = 300.0
 # How much nicer the loader thread is than the server. At +10 the kernel gives it about a
 # tenth of a busy core against generation's threads (CFS weights 110 against 1,024).
 LOADER_NICENESS = 10
@@ -149,13 +146,12 @@ class LocalEngine:
         # EOS, and ChatML's end of turn where the vocabulary has it (SmolLM2, the tiny bases).
         end_of_turn = self.tokenizer.get_vocab().get("<|im_end|>")
         self.eos = {self.tokenizer.eos_token_id, end_of_turn} - {None}
-        self.model: Any = None  # a PeftModel once the first adapter is attached
         self.aliases: dict[str, str] = {}  # public name -> adapter name ("persona" -> "v3")
         self.previous_persona: list[str] = []
         self.loaded_paths: dict[str, str] = {}
         self.lock = threading.Lock()  # guards aliases and loaded_paths; held for microseconds
         self.unloaded = False
-        self.stats = {"generated_tokens": 0, "requests": 0, "steps": 0, "rows": 0}
+        self.stats = {"generated_tokens": 0, "requests": 0, "steps": 0, "rows": 0, "prefills": 0}
         # Worker state: requests waiting, jobs to run between steps, the running batch.
         self._wake = threading.Condition()
         self._waiting: deque[GenerationRequest] = deque()
@@ -164,8 +160,7 @@ class LocalEngine:
         self._rows: list[Row] = []
         self._cache: Any = None  # the batch's DynamicCache
         self._mask: Any = None  # [rows, width] 1 = real token, 0 = left padding
-        self._rows_lora = RowAdapters()  # each row's adapter in the forward pass running now
-        self._wrapped: set[str] = set()  # base layers some loaded adapter adapts
+        self._rows_lora = RowAdapters()  # the adapters, and each row's in the pass running now
         self._loading = threading.Lock()  # one adapter load at a time
         self._loader = ThreadPoolExecutor(
             1, thread_name_prefix="personaforge-loader", initializer=yield_to_generation
@@ -181,11 +176,7 @@ class LocalEngine:
         return adapter_folder(self.paths, version, model_path)
 
     def load_adapter(self, folder: Path) -> str:
-        """Read, check and attach `folder` on the loader thread, beside generation.
-
-        Only an adapter that adapts layers no loaded adapter adapts (or the very first)
-        changes the model's structure; the worker attaches that one between two steps.
-        """
+        """Read, check and add `folder` on the loader thread, beside generation."""
         name = folder.name
         with self.lock:
             if name in self.loaded_paths:
@@ -199,56 +190,15 @@ class LocalEngine:
             with self.lock:
                 if name in self.loaded_paths:
                     return name
-            if self.model is None or not prepared.modules <= self._wrapped:
-                self._in_worker(lambda: self._attach(prepared, structural=True))
-            else:
-                self._attach(prepared, structural=False)
+            self._rows_lora.add(self._base, name, prepared.pairs)
+            gc.freeze()  # the adapter lives as long as the server: see keep_out_of_gc
+            with self.lock:
+                self.loaded_paths[name] = str(prepared.folder)
         return name
 
     def prepare(self, folder: Path) -> PreparedAdapter:
-        """The adapter's config and weights, checked against this base; ApiError (400) if unusable."""
+        """The adapter's matrices, checked against this base; ApiError (400) if unusable."""
         return prepare_adapter(folder, self._linear_shapes, self.base_name, self.base_fingerprint)
-
-    def _attach(self, prepared: PreparedAdapter, structural: bool) -> None:
-        """Add the adapter's LoRA matrices to the model and fill them.
-
-        `structural` (the worker, between steps): the first adapter wraps the base's
-        layers, or this one adapts layers none did. Otherwise it runs beside a forward
-        pass, which is safe because that pass only reads other adapters' entries of
-        the layers' adapter dicts and gets its per-row adapter names from our hooks,
-        never from PEFT's active adapter (tests/reliability/test_adapters_under_traffic.py).
-        """
-        from peft import PeftModel, set_peft_model_state_dict
-
-        name = prepared.name
-        first = self.model is None
-        if first:
-            self.model = PeftModel(self._base, prepared.config, name, low_cpu_mem_usage=True)
-        else:
-            self.model.add_adapter(name, prepared.config, low_cpu_mem_usage=True)
-        try:
-            result = set_peft_model_state_dict(
-                self.model, prepared.weights, adapter_name=name, low_cpu_mem_usage=True
-            )
-            missing = [k for k in result.missing_keys if f".{name}." in k and ".lora_" in k]
-            if missing:
-                raise ApiError(f"{name}: adapter_model.safetensors lacks {missing[0]}")
-        except Exception as exc:
-            if first:
-                self._base = self.model.unload()
-                self.model = None
-            else:
-                self.model.delete_adapter(name)
-            if isinstance(exc, ApiError):
-                raise
-            raise ApiError(f"{name} cannot be loaded: {str(exc).splitlines()[0][:200]}") from None
-        self.model.eval()  # new dropout modules start in training mode
-        if structural:
-            self._rows_lora.hook(self.model)
-        self._wrapped |= prepared.modules
-        gc.freeze()  # the new adapter's modules live as long as the server: see keep_out_of_gc
-        with self.lock:
-            self.loaded_paths[name] = str(prepared.folder)
 
     def set_alias(self, alias: str, adapter: str) -> None:
         with self.lock:
@@ -367,15 +317,16 @@ class LocalEngine:
     # -- the worker -----------------------------------------------------------------------------------------
 
     def _in_worker(self, job: Callable[[], None]) -> None:
-        """Run `job` on the worker thread between two steps and wait for it."""
+        """Run `job` on the worker thread between two steps and wait for it (the tests' way to
+        run a forward pass of their own beside the engine's)."""
         done, outcome = threading.Event(), []
         with self._wake:
             if self._closed:
                 raise Unavailable("the server is stopping")
             self._jobs.append((job, done, outcome))
             self._wake.notify()
-        if not done.wait(ATTACH_TIMEOUT_S):
-            raise Unavailable("the engine did not attach the adapter in time")
+        if not done.wait(JOB_TIMEOUT_S):
+            raise Unavailable("the engine's worker did not run the job in time")
         if outcome:
             raise outcome[0]
 
@@ -395,8 +346,8 @@ class LocalEngine:
                 except BaseException as exc:  # handed to the waiting caller
                     outcome.append(exc)
                 done.set()
-            for request in admitted:
-                self._admit(request)
+            if admitted:
+                self._admit(admitted)
             if self._rows:
                 self._step()
         stopping = Unavailable("the server is stopping")
@@ -422,48 +373,101 @@ class LocalEngine:
             "past_key_values": cache,
             "use_cache": True,
         }
-        if self.model is None:
-            return self._base(**kwargs)
-        self._rows_lora.set([a or BASE_ROW for a in adapters])  # read by serve/lora_rows.py's hooks
-        return self.model(**kwargs)
+        self._rows_lora.set([a or BASE_ROW for a in adapters])  # read by serve/lora_rows.py
+        return self._base(**kwargs)
 
-    def _admit(self, request: GenerationRequest) -> None:
-        """Run a new request's prompt alone, take its first token, and add it to the batch."""
+    def _admit(self, requests: list[GenerationRequest]) -> None:
+        """Start the requests admitted this turn: their prompts run in one forward pass.
+
+        Requests that arrive together (clients sending at once, a batch that ended at
+        once) would otherwise each run a forward pass of their own before the next step.
+        """
+        rows = [row for row in map(self._new_row, requests) if row is not None]
+        try:
+            if rows:
+                self._prefill(rows)
+        except Exception as exc:  # past the pass (picking, joining): these requests fail alone
+            log.exception("starting %d requests failed", len(rows))
+            for row in rows:
+                if row not in self._rows:
+                    self._fail(row.request, exc)
+
+    def _new_row(self, request: GenerationRequest) -> Row | None:
+        """A row for an admitted request; None if it left or its model is gone (it is told)."""
         import torch
 
         if request.cancelled:
             request.pieces.put(None)
-            return
+            return None
         try:
             adapter = self.resolve(request.model)
-            request.adapter_used = adapter or "base"
-            generator = None
-            if request.seed is not None:
-                generator = torch.Generator().manual_seed(request.seed)
-            row = Row(
-                request, adapter, len(request.prompt_ids), Detokenizer(self.tokenizer), generator
-            )
-            with torch.no_grad():
-                out = self._forward(torch.tensor([request.prompt_ids]), None, None, None, [adapter])
-            if self._advance(row, row.pick(out.logits[0, -1])):
-                return
-            self._join(row, out.past_key_values)
-        except Exception as exc:  # this request's own failure; the batch goes on
-            log.exception("request for %s failed", request.model)
+        except ApiError as exc:  # unloaded or renamed between submit and admission
             self._fail(request, exc)
+            return None
+        request.adapter_used = adapter or "base"
+        generator = None
+        if request.seed is not None:
+            generator = torch.Generator().manual_seed(request.seed)
+        return Row(
+            request, adapter, len(request.prompt_ids), Detokenizer(self.tokenizer), generator
+        )
 
-    def _join(self, row: Row, cache) -> None:
-        """Add a prefilled row to the batch, left-padding the shorter cache to a common width."""
+    def _prefill(self, rows: list[Row]) -> None:
+        """The rows' prompts, left-padded to one width, in one pass; their first tokens; join."""
         import torch
         import torch.nn.functional as F
 
-        length = row.position
-        if self._cache is None:
-            self._rows, self._cache = [row], cache
-            self._mask = torch.ones(1, length, dtype=torch.long)
+        width = max(row.position for row in rows)
+        ids = torch.tensor([[0] * (width - row.position) + row.request.prompt_ids for row in rows])
+        mask = torch.stack(
+            [
+                F.pad(torch.ones(row.position, dtype=torch.long), (width - row.position, 0))
+                for row in rows
+            ]
+        )
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        if len(rows) == 1:  # no padding: the pass needs no mask (as a request alone always ran)
+            mask = positions = None
+        try:
+            with torch.no_grad():
+                out = self._forward(ids, mask, positions, None, [row.adapter for row in rows])
+        except Exception as exc:
+            if len(rows) == 1:  # this request's own failure; the batch goes on
+                log.exception("request for %s failed", rows[0].request.model)
+                self._fail(rows[0].request, exc)
+                return
+            # Tell whose prompt failed: each runs again alone.
+            log.warning("a prefill of %d prompts failed; running them one at a time", len(rows))
+            for row in rows:
+                self._prefill([row])
             return
-        width = max(self._mask.shape[1], length)
-        grow, pad = width - self._mask.shape[1], width - length
+        self.stats["prefills"] += 1
+        picks = pick_next(rows, out.logits[:, -1])
+        keep = [
+            index
+            for index, (row, token) in enumerate(zip(rows, picks, strict=True))
+            if not self._advance(row, token)
+        ]
+        if not keep:
+            return
+        cache = out.past_key_values
+        if len(keep) < len(rows):
+            index = torch.tensor(keep)
+            for layer in cache.layers:
+                layer.keys, layer.values = layer.keys[index], layer.values[index]
+        kept_mask = torch.ones(len(keep), width, dtype=torch.long) if mask is None else mask[keep]
+        self._join([rows[i] for i in keep], cache, kept_mask)
+
+    def _join(self, rows: list[Row], cache, mask) -> None:
+        """Add prefilled rows to the batch, left-padding the narrower cache to a common width."""
+        import torch
+        import torch.nn.functional as F
+
+        if self._cache is None:
+            self._rows, self._cache, self._mask = rows, cache, mask
+            return
+        width = max(self._mask.shape[1], mask.shape[1])
+        grow, pad = width - self._mask.shape[1], width - mask.shape[1]
         for mine, theirs in zip(self._cache.layers, cache.layers, strict=True):
             mine.keys = torch.cat(
                 [F.pad(mine.keys, (0, 0, grow, 0)), F.pad(theirs.keys, (0, 0, pad, 0))]
@@ -471,9 +475,8 @@ class LocalEngine:
             mine.values = torch.cat(
                 [F.pad(mine.values, (0, 0, grow, 0)), F.pad(theirs.values, (0, 0, pad, 0))]
             )
-        new_mask = F.pad(torch.ones(1, length, dtype=torch.long), (pad, 0))
-        self._mask = torch.cat([F.pad(self._mask, (grow, 0)), new_mask])
-        self._rows.append(row)
+        self._mask = torch.cat([F.pad(self._mask, (grow, 0)), F.pad(mask, (pad, 0))])
+        self._rows.extend(rows)
 
     def _step(self) -> None:
         """Every row in the batch moves on by one token, in one forward pass."""
@@ -499,11 +502,12 @@ class LocalEngine:
         self.stats["steps"] += 1
         self.stats["rows"] += len(rows)
         keep = []
-        for index, row in enumerate(rows):
+        picks = pick_next(rows, out.logits[:, -1])
+        for index, (row, token) in enumerate(zip(rows, picks, strict=True)):
             row.position += 1
             if row.request.cancelled:
                 row.request.pieces.put(None)
-            elif not self._advance(row, row.pick(out.logits[index, -1])):
+            elif not self._advance(row, token):
                 keep.append(index)
         if len(keep) < len(rows):
             self._shrink(keep)

@@ -12,7 +12,8 @@ import queue
 from dataclasses import dataclass, field
 from typing import Any
 
-from personaforge.serve.decode import Detokenizer, Penalties, penalize, pick_token
+from personaforge.decoding import penalize_rows, pick_tokens
+from personaforge.serve.decode import Detokenizer, Penalties, pick_token
 
 
 class Channel:
@@ -71,11 +72,23 @@ class Row:
     text: str = ""
     emitted: int = 0  # characters of `text` already sent
 
-    def pick(self, logits) -> int:
-        """The next token from this row's logits, under its request's sampling settings.
 
-        The penalties see this reply's own tokens (the detokenizer holds them), never the prompt.
-        """
-        request = self.request
-        logits = penalize(logits[None], [self.detokenizer.ids], request.penalties)[0]
-        return pick_token(logits, request.temperature, request.top_p, self.generator)
+def pick_next(rows: list[Row], logits) -> list[int]:
+    """Each row's next token from `logits` [rows, vocab], under its request's sampling settings.
+
+    The penalties see each reply's own tokens (the detokenizer holds them), never the prompt.
+    Rows are picked together (decoding.pick_tokens); a seeded row draws from its own generator.
+    """
+    requests = [row.request for row in rows]
+    replies = [row.detokenizer.ids for row in rows]
+    logits = penalize_rows(logits, replies, [request.penalties for request in requests])
+    # A seeded row is picked below from its own generator; 0 keeps it out of the shared draw.
+    temperatures = [0.0 if row.generator else row.request.temperature for row in rows]
+    picks = pick_tokens(logits, temperatures, [request.top_p for request in requests])
+    for index, row in enumerate(rows):
+        if row.generator is not None:
+            request = row.request
+            picks[index] = pick_token(
+                logits[index], request.temperature, request.top_p, row.generator
+            )
+    return picks
