@@ -14,7 +14,8 @@ busy machine slows all of them alike:
   adapters loaded while holding the engine lock.
 
 Throughput cells: a fixed number of chat requests (`--requests`, `--max-tokens`
-new tokens each, greedy, the prompt "How was your week?") over 1, 4, 8 and 32
+new tokens each, greedy, the prompt "How was your week?"; the served base is a copy
+whose end tokens never win, `endless_base`) over 1, 4, 8 and 32
 client threads, models round-robin over 1, 4 or 16 named adapters (random LoRA
 r16 weights on all 7 projections of the tiny base; speed does not depend on the
 values). Reload cells: 8 clients on `persona` for `--reload-requests` requests,
@@ -44,7 +45,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ADAPTERS = 40  # enough fresh versions for every reload of a round
+# Enough fresh versions for every reload of a round: 640 requests take the slowest
+# variant (the baseline, about 20 requests/s) about 32 s, 160 reloads at one per 0.2 s.
+ADAPTERS = 170
 DEFAULT_BASELINE = "a1fc517"  # main before batching and out-of-lock reloads
 
 CHILD = """
@@ -62,6 +65,32 @@ print(json.dumps({"url": handle.url, "token": handle.token, "module": personafor
 sys.stdin.read()
 handle.stop()
 """
+
+
+def endless_base(source: str, into: Path) -> str:
+    """A copy of the base whose end-of-reply tokens never win, so every reply is max_tokens long.
+
+    The tiny base ends its greedy replies to the bench's prompt after 2 to 10 tokens,
+    depending on the adapter, so "16 new tokens" was not what a request cost, and an
+    engine that sampled differently (ours samples by default, the baseline was greedy)
+    did different work. Zeroing the end tokens' rows of the output layer makes their
+    logit 0, below the top token's; every reply is checked (`short` in the cells). Speed
+    does not depend on the weights' values, as with the random adapters.
+    """
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoTokenizer
+
+    shutil.copytree(source, into)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    ends = {tokenizer.eos_token_id, tokenizer.get_vocab().get("<|im_end|>")} - {None}
+    weights = load_file(str(into / "model.safetensors"))
+    if "lm_head.weight" not in weights:
+        raise SystemExit("the bench needs a base with its own output layer (untied embeddings)")
+    head = weights["lm_head.weight"].clone()
+    head[sorted(ends)] = 0
+    weights["lm_head.weight"] = head
+    save_file(weights, str(into / "model.safetensors"), metadata={"format": "pt"})
+    return str(into)
 
 
 def make_adapters(home: Path, base_location: str, base_name: str, count: int) -> list[str]:
@@ -166,11 +195,19 @@ class Server:
         self.process.wait(timeout=60)
 
 
-def chat(url: str, model: str, max_tokens: int) -> float:
+def chat(url: str, model: str, max_tokens: int) -> tuple[float, int]:
+    """One chat request: (seconds, completion tokens).
+
+    Greedy without penalties, what the baseline always did: ours samples by default
+    (settings `decode`), and the variants must do the same work. The baseline ignores
+    `repetition_penalty`, a field it did not know.
+    """
     body = json.dumps(
         {
             "model": model,
             "max_tokens": max_tokens,
+            "temperature": 0,
+            "repetition_penalty": 1.0,
             "messages": [{"role": "user", "content": "How was your week?"}],
         }
     ).encode()
@@ -179,8 +216,27 @@ def chat(url: str, model: str, max_tokens: int) -> float:
     )
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=300) as response:
-        response.read()
-    return time.perf_counter() - started
+        answer = json.loads(response.read())
+    return time.perf_counter() - started, answer["usage"]["completion_tokens"]
+
+
+def merged(rounds: list[dict]) -> dict:
+    """One cell from its rounds: medians of the rates and latencies, sums of the failures.
+
+    The rounds run interleaved with the other variants' and cells', so a slow spell of a
+    shared machine lands on one round of each, not on one cell.
+    """
+    middle = {
+        key: round(statistics.median(r[key] for r in rounds), 4)
+        for key in ("requests_per_second", "p50_s", "p99_s")
+    }
+    return {
+        "requests": sum(r["requests"] for r in rounds),
+        "failed": sum(r["failed"] for r in rounds),
+        "short": sum(r["short"] for r in rounds),
+        **middle,
+        "rounds": [r["requests_per_second"] for r in rounds],
+    }
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -188,7 +244,7 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 def load(url: str, models: list[str], clients: int, requests: int, max_tokens: int) -> dict:
-    failures, latencies = 0, []
+    failures, latencies, short = 0, [], 0
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         futures = [
@@ -196,14 +252,18 @@ def load(url: str, models: list[str], clients: int, requests: int, max_tokens: i
         ]
         for future in futures:
             try:
-                latencies.append(future.result())
+                seconds, tokens = future.result()
             except Exception:
                 failures += 1
+                continue
+            latencies.append(seconds)
+            short += tokens < max_tokens
     seconds = time.perf_counter() - started
     ordered = sorted(latencies) or [float("nan")]
     return {
         "requests": requests,
         "failed": failures,
+        "short": short,  # replies that ended before max_tokens (the endless base should have none)
         "requests_per_second": round(len(latencies) / seconds, 2),
         "p50_s": round(statistics.median(ordered), 4),
         "p99_s": round(percentile(ordered, 0.99), 4),
@@ -255,20 +315,24 @@ def markdown(report: dict) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, CPU only; load average {m['load_average_at_start']} "
         f"at the start (a shared machine: the variants run interleaved, so they share the noise).",
-        f"Command: `{report['command']}`. Base: `{report['base']}`; adapters: random LoRA r16 on all 7 "
-        f"projections; {report['requests']} chat requests per cell, {report['max_tokens']} new "
-        "tokens each, over loopback, the server in its own process.",
+        f"Command: `{report['command']}`. Base: `{report['base']}`, served as a copy whose end "
+        "tokens never win (every reply is max_tokens long: `short` counts the replies that were "
+        "not); adapters: random LoRA r16 on all 7 "
+        f"projections; {report['requests']} chat requests per cell and round, median of "
+        f"{report['throughput_rounds']} rounds, {report['max_tokens']} new "
+        "tokens each, greedy without penalties, over loopback, the server in its own process.",
         f"Variants: **ours** (the working tree, max_batch {report['max_batch']}), **serial** (ours "
         f"with max_batch 1), **baseline** (`{report['baseline_ref']}`: one request at a time, "
         "adapters loaded under the engine lock).",
         "",
-        "| adapters | clients | variant | requests/s | p50 s | p99 s | failed |",
-        "|---------:|--------:|:--------|-----------:|------:|------:|-------:|",
+        "| adapters | clients | variant | requests/s | p50 s | p99 s | failed | short |",
+        "|---------:|--------:|:--------|-----------:|------:|------:|-------:|------:|",
     ]
     for cell in report["cells"]:
         lines.append(
             f"| {cell['adapters']} | {cell['clients']} | {cell['variant']} | "
-            f"{cell['requests_per_second']} | {cell['p50_s']} | {cell['p99_s']} | {cell['failed']} |"
+            f"{cell['requests_per_second']} | {cell['p50_s']} | {cell['p99_s']} | {cell['failed']} "
+            f"| {cell['short']} |"
         )
     lines += [
         "",
@@ -314,11 +378,24 @@ def main() -> None:
     parser.add_argument(
         "--base", default="tiny", help="Built-in base: tiny, or tiny:micro to try the bench."
     )
-    parser.add_argument("--requests", type=int, default=48)
-    parser.add_argument("--reload-requests", type=int, default=160)
+    parser.add_argument("--requests", type=int, default=96)
+    parser.add_argument(
+        "--reload-requests",
+        type=int,
+        default=640,
+        help="Requests per reload cell. p99 of 160 was the second-slowest request, and "
+        "varied from 0.8x to 1.8x steady between rounds of the same code.",
+    )
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--max-batch", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="Reload rounds per variant.")
+    parser.add_argument(
+        "--throughput-rounds",
+        type=int,
+        default=3,
+        help="Rounds of every throughput cell; the table shows medians. One round's 4-client / "
+        "1-client ratio varied from 2.1x to 3.1x with the same code.",
+    )
     parser.add_argument(
         "--baseline-ref", default=DEFAULT_BASELINE, help="Git ref of the baseline, or 'none'."
     )
@@ -344,6 +421,7 @@ def main() -> None:
         "max_tokens": args.max_tokens,
         "max_batch": args.max_batch,
         "rounds": args.rounds,
+        "throughput_rounds": args.throughput_rounds,
         "base": args.base,
         "baseline_ref": args.baseline_ref,
     }
@@ -352,8 +430,8 @@ def main() -> None:
         paths.home.mkdir(parents=True)
         if (args.home / "models").exists():
             paths.models.symlink_to((args.home / "models").resolve(), target_is_directory=True)
-        base = resolve_base(args.base, paths).location
-        versions = make_adapters(paths.home, base, args.base, ADAPTERS)
+        base = endless_base(resolve_base(args.base, paths).location, work / "endless-base")
+        versions = make_adapters(paths.home, base, base, ADAPTERS)
         with Registry.open(paths) as registry:
             registry.promote("v1")
         variants = {"ours": (ROOT / "src", args.max_batch), "serial": (ROOT / "src", 1)}
@@ -365,23 +443,32 @@ def main() -> None:
             )
         report["modules"] = {}
 
-        cells = []
-        for count in [int(c) for c in args.adapter_counts.split(",")]:
-            named = {f"a{i}": v for i, v in enumerate(versions[:count])}
-            for variant, (src, max_batch) in variants.items():
-                server = Server(homes[variant], src, named, max_batch)
-                report["modules"][variant] = server.module
-                try:
-                    models = list(named)
-                    chat(server.url, models[0], args.max_tokens)  # warm up
-                    for clients in [int(c) for c in args.clients.split(",")]:
-                        numbers = load(server.url, models, clients, args.requests, args.max_tokens)
-                        cells.append(
-                            {"adapters": count, "clients": clients, "variant": variant, **numbers}
-                        )
-                        print(json.dumps(cells[-1]), file=sys.stderr, flush=True)
-                finally:
-                    server.stop()
+        runs: dict[tuple[int, int, str], list[dict]] = {}
+        for _ in range(args.throughput_rounds):
+            for count in [int(c) for c in args.adapter_counts.split(",")]:
+                named = {f"a{i}": v for i, v in enumerate(versions[:count])}
+                for variant, (src, max_batch) in variants.items():
+                    server = Server(homes[variant], src, named, max_batch)
+                    report["modules"][variant] = server.module
+                    try:
+                        models = list(named)
+                        chat(server.url, models[0], args.max_tokens)  # warm up
+                        for clients in [int(c) for c in args.clients.split(",")]:
+                            numbers = load(
+                                server.url, models, clients, args.requests, args.max_tokens
+                            )
+                            runs.setdefault((count, clients, variant), []).append(numbers)
+                            cell = {"adapters": count, "clients": clients, "variant": variant}
+                            print(json.dumps({**cell, **numbers}), file=sys.stderr, flush=True)
+                    finally:
+                        server.stop()
+        cells = [
+            {"adapters": count, "clients": clients, "variant": variant, **merged(numbers)}
+            for (count, clients, variant), numbers in sorted(
+                runs.items(),
+                key=lambda item: (item[0][0], list(variants).index(item[0][2]), item[0][1]),
+            )
+        ]
         report["cells"] = cells
 
         # Reload rounds: steady, then "swap" (v2 and v1 in turn every 0.2 s: one real load,
