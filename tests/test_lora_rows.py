@@ -44,14 +44,14 @@ def served(model, micro_base):
     from peft import get_peft_model_state_dict
     from transformers import AutoModelForCausalLM
 
-    from personaforge.serve.adapters import linear_shapes, lora_pairs
+    from personaforge.serve.adapters import linear_shapes, lora_matrices, lora_pairs
     from personaforge.serve.lora_rows import RowAdapters
 
     base = AutoModelForCausalLM.from_pretrained(micro_base, dtype=torch.float32).eval()
     rows, shapes = RowAdapters(), linear_shapes(base)
     for name, config in model.peft_config.items():
         weights = get_peft_model_state_dict(model, adapter_name=name)
-        rows.add(base, name, lora_pairs(name, config, weights, shapes))
+        rows.add(base, name, lora_pairs(name, config, lora_matrices(weights), shapes))
     return base, rows
 
 

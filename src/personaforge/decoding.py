@@ -129,24 +129,17 @@ def pick_token(logits, temperature: float, top_p: float, generator=None) -> int:
 
     `generator` (a torch.Generator) makes a seeded request repeatable.
     """
-    import torch
-
-    if temperature <= 0:
-        return int(torch.argmax(logits))
-    probs = torch.softmax(logits.float() / temperature, dim=-1)
-    if top_p < 1.0:
-        sorted_probs, order = torch.sort(probs, descending=True)
-        keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < top_p
-        probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
-        probs = probs / probs.sum()
-    return int(torch.multinomial(probs, 1, generator=generator))
+    return pick_tokens(logits[None], [temperature], [top_p], generator)[0]
 
 
-def pick_tokens(logits, temperatures: Sequence[float], top_ps: Sequence[float]) -> list[int]:
-    """`pick_token` for every row of `logits` [rows, vocab] at once, each row its own settings.
+def pick_tokens(
+    logits, temperatures: Sequence[float], top_ps: Sequence[float], generator=None
+) -> list[int]:
+    """The next token of every row of `logits` [rows, vocab] at once, each row its own settings.
 
-    Greedy rows take one argmax, sampled rows one softmax, sort and draw from the global
-    random generator: a seeded row (a generator of its own) goes through `pick_token`.
+    Greedy rows take one argmax; sampled rows one softmax, one nucleus cut (top-p < 1) and
+    one draw, from `generator` or the global random generator. A request with a seed of its
+    own is picked alone (`pick_token`), so no other row's draw moves its generator.
     """
     import torch
 
@@ -156,17 +149,21 @@ def pick_tokens(logits, temperatures: Sequence[float], top_ps: Sequence[float]) 
     if greedy:
         for row, token in zip(greedy, torch.argmax(logits[greedy], dim=-1).tolist(), strict=True):
             picks[row] = token
-    if sampled:
-        temperature = torch.tensor([temperatures[row] for row in sampled])[:, None]
-        probs = torch.softmax(logits[sampled].float() / temperature, dim=-1)
-        # A top_p of 1 keeps every token; cumulative sums can round past 1.0.
-        top_p = torch.tensor([top_ps[row] if top_ps[row] < 1 else 2.0 for row in sampled])
-        sorted_probs, order = torch.sort(probs, descending=True, dim=-1)
-        keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < top_p[:, None]
-        kept = torch.where(keep, sorted_probs, 0.0)  # multinomial normalizes each row itself
-        chosen = order.gather(-1, torch.multinomial(kept, 1)).squeeze(-1).tolist()
-        for row, token in zip(sampled, chosen, strict=True):
-            picks[row] = token
+    if not sampled:
+        return picks
+    temperature = torch.tensor([temperatures[row] for row in sampled])[:, None]
+    probs = torch.softmax(logits[sampled].float() / temperature, dim=-1)
+    nucleus = [index for index, row in enumerate(sampled) if top_ps[row] < 1.0]
+    if nucleus:
+        part = probs[nucleus]
+        sorted_probs, order = torch.sort(part, descending=True, dim=-1)
+        top_p = torch.tensor([top_ps[sampled[index]] for index in nucleus])[:, None]
+        keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < top_p
+        part = torch.zeros_like(part).scatter(-1, order, torch.where(keep, sorted_probs, 0.0))
+        probs[nucleus] = part / part.sum(dim=-1, keepdim=True)
+    chosen = torch.multinomial(probs, 1, generator=generator).squeeze(-1).tolist()
+    for row, token in zip(sampled, chosen, strict=True):
+        picks[row] = token
     return picks
 
 

@@ -71,12 +71,24 @@ def prepare_adapter(
             f"{name} trains a bias or whole modules (lora_bias, modules_to_save); "
             "batched serving needs plain LoRA"
         )
-    check_shapes(name, config, weights, shapes)
-    return PreparedAdapter(name, folder, lora_pairs(name, config, weights, shapes))
+    matrices = lora_matrices(weights)
+    check_shapes(name, config, matrices, shapes)
+    return PreparedAdapter(name, folder, lora_pairs(name, config, matrices, shapes))
+
+
+def lora_matrices(weights: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """An adapter's state dict as {base layer: {"lora_A": A, "lora_B": B}}; other keys left out."""
+    matrices: dict[str, dict[str, Any]] = {}
+    for key, tensor in weights.items():
+        part = next((p for p in ("lora_A", "lora_B") if key.endswith(f".{p}.weight")), None)
+        if part is not None:
+            module = key[: -len(f".{part}.weight")].removeprefix("base_model.model.")
+            matrices.setdefault(module, {})[part] = tensor
+    return matrices
 
 
 def lora_pairs(
-    name: str, config, weights: dict[str, Any], shapes: dict[str, tuple[int, int]]
+    name: str, config, matrices: dict[str, dict[str, Any]], shapes: dict[str, tuple[int, int]]
 ) -> dict[str, tuple[Any, Any]]:
     """(Aᵀ, (B·scaling)ᵀ) per adapted layer, with PEFT's rank and alpha for that layer.
 
@@ -86,19 +98,13 @@ def lora_pairs(
     from peft.tuners.tuners_utils import check_target_module_exists
     from peft.utils.other import get_pattern_key
 
-    found: dict[str, dict[str, Any]] = {}
-    for key, tensor in weights.items():
-        part = next((p for p in ("lora_A", "lora_B") if key.endswith(f".{p}.weight")), None)
-        if part is not None:
-            module = key[: -len(f".{part}.weight")].removeprefix("base_model.model.")
-            found.setdefault(module, {})[part] = tensor
     if config.target_modules == "all-linear":  # PEFT leaves the output layer out
         targeted = {module for module in shapes if module.rpartition(".")[2] != "lm_head"}
     else:
         targeted = {module for module in shapes if check_target_module_exists(config, module)}
     pairs = {}
-    for module in sorted(targeted | set(found)):
-        parts = found.get(module, {})
+    for module in sorted(targeted | set(matrices)):
+        parts = matrices.get(module, {})
         missing = [part for part in ("lora_A", "lora_B") if part not in parts]
         if missing:
             raise ApiError(f"{name}: adapter_model.safetensors lacks {module}.{missing[0]}")
@@ -129,40 +135,31 @@ def check_card(folder: Path, base_name: str, base_fingerprint: str | None) -> No
 
 
 def check_shapes(
-    name: str, config, weights: dict[str, Any], shapes: dict[str, tuple[int, int]]
-) -> set[str]:
-    """Every LoRA matrix must fit a linear layer of this base at the configured rank.
-
-    Returns the base's layers the adapter adapts.
-    """
-    modules: set[str] = set()
-    for key, tensor in weights.items():
-        part = next((p for p in ("lora_A", "lora_B") if key.endswith(f".{p}.weight")), None)
-        if part is None:
-            continue
-        module = key[: -len(f".{part}.weight")].removeprefix("base_model.model.")
-        shape = shapes.get(module)
-        if shape is None or tensor.dim() != 2:
-            raise ApiError(
-                f"{name} adapts '{module}', which this base does not have: "
-                "it was trained for another base"
-            )
-        out_features, in_features = shape
-        rank, width = (
-            (tensor.shape[0], tensor.shape[1])
-            if part == "lora_A"
-            else (tensor.shape[1], tensor.shape[0])
-        )
-        if width != (in_features if part == "lora_A" else out_features):
-            raise ApiError(
-                f"{name}: '{module}' is {in_features}->{out_features} in this base but the "
-                f"adapter's {part} is {tuple(tensor.shape)}: it was trained for another base"
-            )
-        if not config.rank_pattern and rank != config.r:
-            raise ApiError(
-                f"{name}: adapter_config.json says r={config.r} but '{module}' has rank {rank}"
-            )
-        modules.add(module)
-    if not modules:
+    name: str, config, matrices: dict[str, dict[str, Any]], shapes: dict[str, tuple[int, int]]
+) -> None:
+    """Every LoRA matrix (`lora_matrices`) must fit a linear layer of this base at the configured rank."""
+    if not matrices:
         raise ApiError(f"{name}: adapter_model.safetensors holds no LoRA weights")
-    return modules
+    for module, parts in matrices.items():
+        for part, tensor in parts.items():
+            shape = shapes.get(module)
+            if shape is None or tensor.dim() != 2:
+                raise ApiError(
+                    f"{name} adapts '{module}', which this base does not have: "
+                    "it was trained for another base"
+                )
+            out_features, in_features = shape
+            rank, width = (
+                (tensor.shape[0], tensor.shape[1])
+                if part == "lora_A"
+                else (tensor.shape[1], tensor.shape[0])
+            )
+            if width != (in_features if part == "lora_A" else out_features):
+                raise ApiError(
+                    f"{name}: '{module}' is {in_features}->{out_features} in this base but the "
+                    f"adapter's {part} is {tuple(tensor.shape)}: it was trained for another base"
+                )
+            if not config.rank_pattern and rank != config.r:
+                raise ApiError(
+                    f"{name}: adapter_config.json says r={config.r} but '{module}' has rank {rank}"
+                )

@@ -6,11 +6,11 @@ admits waiting requests into the running batch, up to `max_batch`, running the
 prompts of those admitted together in one left-padded pass (prefill), then (3)
 moves every sequence in the batch on by one token in a single forward pass, each
 row under its own adapter (serve/lora_rows.py; `__base__` is the bare base).
-Tokens are picked for all rows at once (decoding.pick_tokens). A sequence leaves when it ends and a new one
-joins at the next turn; the KV caches of rows of different lengths
-are left-padded to one width and masked. A forward pass on a small base is
-mostly fixed overhead, so rows in one batch cost little more than one row
-(bench/serve.py measures the gain). `max_batch=1` is the old
+Tokens are picked for all rows at once (decoding.pick_tokens). A sequence leaves
+when it ends and a new one joins at the next turn; the KV caches of rows of
+different lengths are left-padded to one width and masked. A forward pass on a
+small base is mostly fixed overhead, so rows in one batch cost little more than
+one row (bench/serve.py measures the gain). `max_batch=1` is the old
 one-request-at-a-time schedule.
 
 Hot reload. Reading an adapter from disk, checking it against the base (config,
@@ -401,8 +401,9 @@ class LocalEngine:
                 self._prefill(rows)
         except Exception as exc:  # past the pass (picking, joining): these requests fail alone
             log.exception("starting %d requests failed", len(rows))
+            joined = {id(row) for row in self._rows}
             for row in rows:
-                if row not in self._rows:
+                if id(row) not in joined:
                     self._fail(row.request, exc)
 
     def _new_row(self, request: GenerationRequest) -> Row | None:
@@ -439,12 +440,17 @@ class LocalEngine:
             ]
         )
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-        if len(rows) == 1:  # no padding: the pass needs no mask (as a request alone always ran)
-            mask = positions = None
+        padded = len(rows) > 1  # a prompt alone has no padding and runs as it always did
         try:
             torch.set_num_threads(self._prefill_threads)
             with torch.no_grad():
-                out = self._forward(ids, mask, positions, None, [row.adapter for row in rows])
+                out = self._forward(
+                    ids,
+                    mask if padded else None,
+                    positions if padded else None,
+                    None,
+                    [row.adapter for row in rows],
+                )
         except Exception as exc:
             if len(rows) == 1:  # this request's own failure; the batch goes on
                 log.exception("request for %s failed", rows[0].request.model)
@@ -471,8 +477,7 @@ class LocalEngine:
             index = torch.tensor(keep)
             for layer in cache.layers:
                 layer.keys, layer.values = layer.keys[index], layer.values[index]
-        kept_mask = torch.ones(len(keep), width, dtype=torch.long) if mask is None else mask[keep]
-        self._join([rows[i] for i in keep], cache, kept_mask)
+        self._join([rows[i] for i in keep], cache, mask[keep])
 
     def _join(self, rows: list[Row], cache, mask) -> None:
         """Add prefilled rows to the batch, left-padding the narrower cache to a common width."""
