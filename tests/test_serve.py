@@ -550,11 +550,13 @@ def test_prompts_admitted_together_share_one_pass_and_score_as_alone(served, mon
         return GenerationRequest(model, prompts[model], 12, temperature=0.0, stream=False)
 
     alone = {model: run({model: engine.submit(request(model))})[model] for model in prompts}
-    passes = engine.stats["prefills"]
+    passes, prompt_rows = engine.stats["prefills"], engine.stats["prefill_rows"]
     with engine._wake:  # the worker admits nothing until all three wait
         submitted = {model: engine.submit(request(model)) for model in prompts}
     together = run(submitted)
     assert engine.stats["prefills"] - passes == 1
+    assert engine.stats["prefill_rows"] - prompt_rows == 3
+    assert "personaforge_prefill_rows_total" in metrics_text(handle)
     for model in prompts:
         assert len(together[model]) == len(alone[model]) == 12
         for step, (shared, own) in enumerate(zip(together[model], alone[model], strict=True)):

@@ -486,6 +486,8 @@ def create_app(
             "personaforge_generated_tokens_total": ("counter", stats["generated_tokens"]),
             "personaforge_decode_steps_total": ("counter", stats["steps"]),
             "personaforge_decode_rows_total": ("counter", stats["rows"]),
+            "personaforge_prefills_total": ("counter", stats["prefills"]),
+            "personaforge_prefill_rows_total": ("counter", stats["prefill_rows"]),
             "personaforge_loaded_adapters": ("gauge", len(engine.loaded_paths)),
             "personaforge_queue_depth": ("gauge", engine.queue_depth),
             "personaforge_batch_size": ("gauge", engine.batch_size),
