@@ -40,6 +40,7 @@ import tarfile
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -220,16 +221,49 @@ def chat(url: str, model: str, max_tokens: int) -> tuple[float, int]:
     return time.perf_counter() - started, answer["usage"]["completion_tokens"]
 
 
+COUNTERS = {
+    "personaforge_decode_steps_total": "steps",
+    "personaforge_decode_rows_total": "rows",
+    "personaforge_prefills_total": "prefills",
+    "personaforge_prefill_rows_total": "prefill_rows",
+}
+
+
+def engine_counters(url: str) -> dict[str, float]:
+    """The engine's step and prefill counters from /metrics (the baseline has none)."""
+    try:
+        with urllib.request.urlopen(url + "/metrics", timeout=60) as response:
+            text = response.read().decode()
+    except urllib.error.HTTPError:  # an engine from before /metrics
+        return {}
+    counters = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in COUNTERS:
+            counters[COUNTERS[name]] = float(value)
+    return counters
+
+
+def batching(before: dict[str, float], after: dict[str, float]) -> dict:
+    """How a cell batched: rows per decode step, prompts per prefill pass."""
+    if len(before) < len(COUNTERS):
+        return {}
+    done = {key: after[key] - before[key] for key in before}
+    return {
+        "rows_per_step": round(done["rows"] / max(done["steps"], 1), 2),
+        "prompts_per_prefill": round(done["prefill_rows"] / max(done["prefills"], 1), 2),
+    }
+
+
 def merged(rounds: list[dict]) -> dict:
     """One cell from its rounds: medians of the rates and latencies, sums of the failures.
 
     The rounds run interleaved with the other variants' and cells', so a slow spell of a
     shared machine lands on one round of each, not on one cell.
     """
-    middle = {
-        key: round(statistics.median(r[key] for r in rounds), 4)
-        for key in ("requests_per_second", "p50_s", "p99_s")
-    }
+    keys = ["requests_per_second", "p50_s", "p99_s"]
+    keys += [key for key in ("rows_per_step", "prompts_per_prefill") if key in rounds[0]]
+    middle = {key: round(statistics.median(r[key] for r in rounds), 4) for key in keys}
     return {
         "requests": sum(r["requests"] for r in rounds),
         "failed": sum(r["failed"] for r in rounds),
@@ -325,14 +359,18 @@ def markdown(report: dict) -> str:
         f"with max_batch 1), **baseline** (`{report['baseline_ref']}`: one request at a time, "
         "adapters loaded under the engine lock).",
         "",
-        "| adapters | clients | variant | requests/s | p50 s | p99 s | failed | short |",
-        "|---------:|--------:|:--------|-----------:|------:|------:|-------:|------:|",
+        "Rows/step is the mean decode batch; prompts/prefill, how many requests started "
+        "together in one prompt pass (the baseline does not count them).",
+        "",
+        "| adapters | clients | variant | requests/s | p50 s | p99 s | rows/step | prompts/prefill | failed | short |",
+        "|---------:|--------:|:--------|-----------:|------:|------:|----------:|----------------:|-------:|------:|",
     ]
     for cell in report["cells"]:
         lines.append(
             f"| {cell['adapters']} | {cell['clients']} | {cell['variant']} | "
-            f"{cell['requests_per_second']} | {cell['p50_s']} | {cell['p99_s']} | {cell['failed']} "
-            f"| {cell['short']} |"
+            f"{cell['requests_per_second']} | {cell['p50_s']} | {cell['p99_s']} | "
+            f"{cell.get('rows_per_step', '—')} | {cell.get('prompts_per_prefill', '—')} | "
+            f"{cell['failed']} | {cell['short']} |"
         )
     lines += [
         "",
@@ -454,9 +492,11 @@ def main() -> None:
                         models = list(named)
                         chat(server.url, models[0], args.max_tokens)  # warm up
                         for clients in [int(c) for c in args.clients.split(",")]:
+                            before = engine_counters(server.url)
                             numbers = load(
                                 server.url, models, clients, args.requests, args.max_tokens
                             )
+                            numbers |= batching(before, engine_counters(server.url))
                             runs.setdefault((count, clients, variant), []).append(numbers)
                             cell = {"adapters": count, "clients": clients, "variant": variant}
                             print(json.dumps({**cell, **numbers}), file=sys.stderr, flush=True)
