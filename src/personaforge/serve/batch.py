@@ -91,16 +91,13 @@ class Batch:
 
     def keep(self, keep: list[int]) -> None:
         """Keep rows `keep` (indices, in order); drop the leading padding no row needs now."""
-        import torch
-
         if not keep:
             self.clear()
             return
-        index = torch.tensor(keep)
         self.rows = [self.rows[i] for i in keep]
-        self.mask = self.mask[index]
+        self.mask = self.mask[keep]
         first = int(self.mask.any(dim=0).int().argmax())  # first column some row still uses
         self.mask = self.mask[:, first:]
+        keep_cache_rows(self.cache, keep)
         for layer in self.cache.layers:
-            layer.keys = layer.keys[index, :, first:]
-            layer.values = layer.values[index, :, first:]
+            layer.keys, layer.values = layer.keys[:, :, first:], layer.values[:, :, first:]
