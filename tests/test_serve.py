@@ -692,11 +692,16 @@ def test_chat_sends_the_home_decode_settings(served, capsys, monkeypatch):
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux's")
-def test_adapters_load_on_a_thread_that_yields_to_generation(served):
-    """Loads run on the engine's loader thread, niced below the worker that generates."""
-    from personaforge.serve.engine import LOADER_NICENESS
+def test_adapters_load_on_a_thread_at_the_servers_priority(served):
+    """Loads run on the engine's loader thread, at the worker's priority, not niced below it.
 
+    A niced loader is preempted while it holds the GIL and the worker waits on it
+    (bench/RESULTS.md, "reload stalls").
+    """
     _, handle = served
-    mine = os.getpriority(os.PRIO_PROCESS, 0)
-    loader = handle.engine._loader.submit(lambda: os.getpriority(os.PRIO_PROCESS, 0)).result()
-    assert loader == min(mine + LOADER_NICENESS, 19)
+    engine = handle.engine
+    worker = engine._worker.native_id
+    loader = engine._loader.submit(threading.get_native_id).result()
+    assert loader not in (worker, threading.get_native_id())
+    niceness = engine._loader.submit(lambda: os.getpriority(os.PRIO_PROCESS, 0)).result()
+    assert niceness == os.getpriority(os.PRIO_PROCESS, worker)

@@ -15,8 +15,8 @@ one-request-at-a-time schedule.
 
 Hot reload. Reading an adapter from disk, checking it against the base (config,
 weight shapes, rank, the base it was trained on: serve/adapters.py) and adding it
-all happen on a loader thread of lower CPU priority, beside generation, under a
-lock only other loads take. Adding one is a dict of matrices and, for layers no
+all happen on a loader thread, beside generation, under a lock only other loads
+take. Adding one is a dict of matrices and, for layers no
 earlier adapter adapted, our forward on them (serve/lora_rows.py): the base model
 never changes shape, and a forward pass reads each row's adapter by name. Then the
 `persona` alias moves in one assignment: requests already running finish on the
@@ -30,11 +30,9 @@ Model names: the base's name, `persona` (the current promoted version),
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import inspect
 import logging
-import os
 import queue
 import threading
 import time
@@ -61,9 +59,6 @@ from personaforge.serve.policy import (
 PERSONA = "persona"
 DEFAULT_MAX_BATCH = 8
 JOB_TIMEOUT_S = 300.0
-# How much nicer the loader thread is than the server. At +10 the kernel gives it about a
-# tenth of a busy core against generation's threads (CFS weights 110 against 1,024).
-LOADER_NICENESS = 10
 # Intra-op threads for a decode step. Its products are [rows <= max_batch, hidden], too small
 # to split across cores: a step of 4 rows on the tiny base took 3.17 ms on 2 threads and 2.30
 # ms on one; on smollm2-135m, bound by memory, 89.9 and 91.9 ms. Prompts (prefill) keep every
@@ -91,21 +86,6 @@ def keep_out_of_gc() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-def yield_to_generation() -> None:
-    """Lower the calling thread's CPU priority, so adapter loads take what generation leaves.
-
-    A fresh version every 0.2 s lifted p99 latency well above steady on 2 cores
-    (bench/RESULTS.md, serve). Most of that was the garbage collector (keep_out_of_gc);
-    the niceness was not measured on its own, and it cannot shorten the load's turns
-    holding the GIL. Niceness is per thread on Linux; elsewhere loads keep the normal
-    priority.
-    """
-    with contextlib.suppress(AttributeError, OSError):
-        thread = threading.get_native_id()
-        niceness = os.getpriority(os.PRIO_PROCESS, thread) + LOADER_NICENESS
-        os.setpriority(os.PRIO_PROCESS, thread, min(niceness, 19))  # 19: the lowest priority
 
 
 def point_alias(aliases: dict[str, str], previous: list[str], alias: str, target: str) -> None:
@@ -182,9 +162,13 @@ class LocalEngine:
         self._batch = Batch()
         self._rows_lora = RowAdapters()  # the adapters, and each row's in the pass running now
         self._loading = threading.Lock()  # one adapter load at a time
-        self._loader = ThreadPoolExecutor(
-            1, thread_name_prefix="personaforge-loader", initializer=yield_to_generation
-        )
+        # The loader keeps the server's CPU priority. Niced +10 (CFS weight 110 against
+        # 1,024), it was preempted while it held the GIL, and the worker waited for it: with
+        # two CPU-bound processes beside the steps on 2 cores, the slowest decode step of a
+        # 10 s phase with loads took 44 to 49 ms in 3 rounds of 5, against 14 to 21 ms at
+        # the server's priority and 12 to 17 ms with no loads (p99.9: 23.6, 15.1, 13.2 ms;
+        # bench/RESULTS.md, reload stalls). A load of a tiny-base adapter is 1.7 ms of CPU.
+        self._loader = ThreadPoolExecutor(1, thread_name_prefix="personaforge-loader")
         self._prefill_threads = torch.get_num_threads()
         keep_out_of_gc()
         self._worker = threading.Thread(target=self._run, name="personaforge-engine", daemon=True)
