@@ -2,10 +2,11 @@
 
 PEFT's `adapter_names=` forward is the reference: it is what the engine ran before
 its own layers. The adapters differ in rank, in the layers they adapt and in how
-PEFT scales them (a per-layer rank and alpha, rsLoRA), so the stacks' padding,
-their zeros for "this adapter leaves the layer alone" and serve/adapters.py's
-scaling are all exercised, and every adapter's B is random (PEFT's default init
-makes B zero, which would let any wiring pass).
+PEFT scales them (a per-layer rank and alpha, rsLoRA), so the concatenation of
+unequal ranks, the masks of rows whose adapter leaves a layer alone, the prompt
+pass's per-adapter products and serve/adapters.py's scaling are all exercised,
+and every adapter's B is random (PEFT's default init makes B zero, which would
+let any wiring pass).
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ def test_rows_under_their_own_adapters_match_peft(two_adapters, micro_base):
         "base": (prompt, [BASE_ROW] * 3),
         "mixed again": (prompt, ["narrow", "wide", "narrow"]),
         "a step, the same rows": (step, ["narrow", "wide", "narrow"]),  # the cached stacks
+        # the same adapters in the batch, rows moved: a new mask over the kept concatenation
+        "a step, rows moved": (step, ["narrow", "wide", "wide"]),
+        "a step with a bare row": (step, ["wide", BASE_ROW, "narrow"]),
     }
     reference = {name: logits(model, ids, rows) for name, (ids, rows) in batches.items()}
     assert not torch.allclose(reference["mixed"][0], reference["mixed"][1], atol=1e-3)

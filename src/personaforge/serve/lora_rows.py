@@ -9,11 +9,11 @@ the base's product, then PEFT's formula for plain LoRA, `B·A·x·scaling`
 inference):
 
 - every row on one adapter: two matrix products on the whole batch;
-- rows on different adapters: two batched products (`bmm`) over per-row copies
-  of the adapters' matrices. The stack is rebuilt only when the batch's list of
-  adapters changes (a request joins or leaves); the bare base and an adapter that
-  leaves this layer alone get zeros. Ranks may differ: the stack pads to the
-  largest, and zero rows of A meet zero columns of B.
+- rows on different adapters, a decode step: the same two products, over the
+  batch's distinct adapters concatenated along the rank, each row masked to its own
+  adapter's columns (the bare base, and an adapter that leaves this layer alone, own
+  none). Ranks may differ;
+- rows on different adapters, a prompt pass: each adapter's products on its own rows.
 
 Why not PEFT's own modules. PEFT's per-row path (`adapter_names=`) loops over the
 distinct adapters in every layer: with 16 adapters under 8 clients, batching
@@ -49,6 +49,8 @@ class RowAdapters:
         self.shared: str | None = None  # the adapter every row shares; None: they differ
         self.adapters: dict[str, dict[str, Pair]] = {}  # adapter -> layer name -> its pair
         self.routed: set[str] = set()  # the layers that run our forward
+        # The row masks of the rows now, by the ranks they were built for (worker thread only).
+        self._masks: tuple[tuple[str, ...], dict] = ((), {})
 
     def set(self, names: Sequence[str]) -> None:
         """The worker names each row's adapter (`BASE_ROW`: none) before a forward pass."""
@@ -80,44 +82,94 @@ class RowAdapters:
             if x.dtype == a_t.dtype:
                 return output + (x @ a_t) @ b_t
             return output + ((x.to(a_t.dtype) @ a_t) @ b_t).to(output.dtype)
-        stacks = self._row_stacks(linear, layer)
-        if stacks is None:
+        if x.dim() == 3 and x.shape[1] > 1:  # a prompt pass: [rows, tokens, in]
+            return self._grouped(layer, x, output)
+        mixed = self._mixed(linear, layer)
+        if mixed is None:  # no row's adapter adapts this layer
             return output
-        a_rows, b_rows = stacks
-        flat = x.to(a_rows.dtype).reshape(x.shape[0], -1, x.shape[-1])  # [rows, tokens, in]
-        delta = (flat.bmm(a_rows)).bmm(b_rows)
-        return output + delta.reshape(output.shape).to(output.dtype)
+        a_cat, b_cat, mask = mixed
+        lora = x @ a_cat if x.dtype == a_cat.dtype else x.to(a_cat.dtype) @ a_cat
+        lora = lora * mask.view(mask.shape[0], *[1] * (x.dim() - 2), mask.shape[1])
+        return output + (lora @ b_cat).to(output.dtype)
 
     def _pair(self, adapter: str, layer: str) -> Pair | None:
         if adapter == BASE_ROW:
             return None
         return self.adapters[adapter].get(layer)
 
-    def _row_stacks(self, linear, layer: str) -> Pair | None:
-        """Per-row [rows, in, r] and [rows, r, out] stacks for a mixed batch; None if no row adapts.
+    def _grouped(self, layer: str, x, output):
+        """A prompt pass of mixed adapters: each adapter's two products on its own rows.
 
-        Kept on the layer (worker thread only) until the batch's adapters change.
+        Its products are large, so a few more calls cost little, while `_mixed`'s
+        concatenation would run every adapter on every row: with 8 adapters at r16 on
+        smollm2-135m, 37% of the base's own multiply-adds, against 4.6% for each row's own.
         """
         import torch
-        import torch.nn.functional as F
 
+        for name in dict.fromkeys(self.names):
+            pair = self._pair(name, layer)
+            if pair is None:
+                continue
+            rows = torch.tensor([row for row, named in enumerate(self.names) if named == name])
+            part = (x.index_select(0, rows).to(pair[0].dtype) @ pair[0]) @ pair[1]
+            output = output.index_add(0, rows, part.to(output.dtype))
+        return output
+
+    def _mixed(self, linear, layer: str) -> tuple[Any, Any, Any] | None:
+        """This layer's matrices for a decode step of mixed adapters, and which rows use which columns.
+
+        The batch's distinct adapters are concatenated along the rank: Aᵀ [in, Σr] and
+        (B·scaling)ᵀ [Σr, out], each row's product masked to its own adapter's columns
+        ([rows, Σr] of 0 and 1). Two products on the whole batch, as for one adapter; the
+        per-row batched products (`bmm`) this replaced ran tiny products one row at a time
+        (9.6 µs each on the tiny base against 3.5 µs), and rebuilding their per-row copies
+        whenever a request joined or left made such a step take 5.5 ms against 3.4 ms. The
+        concatenation changes with the set of adapters (about twice per reload), the mask
+        with the rows; both are kept on the layer (worker thread only). None if no row's
+        adapter adapts this layer.
+        """
         names = self.names
-        cached = linear.__dict__.get("_pf_stack")
-        if cached is not None and cached[0] == names:
-            return cached[1]
-        pairs = [self._pair(name, layer) for name in names]
-        rank = max((pair[0].shape[1] for pair in pairs if pair is not None), default=0)
-        stacks = None
-        if rank:
-            some = next(pair for pair in pairs if pair is not None)
-            zero_a = some[0].new_zeros(some[0].shape[0], rank)
-            zero_b = some[1].new_zeros(rank, some[1].shape[1])
-            a_rows = [
-                zero_a if p is None else F.pad(p[0], (0, rank - p[0].shape[1])) for p in pairs
-            ]
-            b_rows = [
-                zero_b if p is None else F.pad(p[1], (0, 0, 0, rank - p[1].shape[0])) for p in pairs
-            ]
-            stacks = (torch.stack(a_rows), torch.stack(b_rows))
-        linear.__dict__["_pf_stack"] = (names, stacks)
-        return stacks
+        kept = linear.__dict__.get("_pf_mixed")
+        if kept is not None and kept[0] == names:
+            return kept[1]
+        distinct = tuple(dict.fromkeys(names))
+        bank = linear.__dict__.get("_pf_bank")
+        if bank is None or bank[0] != distinct:
+            bank = (distinct, self._concatenated(distinct, layer))
+            linear.__dict__["_pf_bank"] = bank
+        mixed = None
+        if bank[1] is not None:
+            a_cat, b_cat, ranks = bank[1]
+            mixed = (a_cat, b_cat, self._row_mask(distinct, ranks, a_cat.dtype))
+        linear.__dict__["_pf_mixed"] = (names, mixed)
+        return mixed
+
+    def _row_mask(self, distinct: tuple[str, ...], ranks: tuple[int, ...], dtype):
+        """[rows, Σr]: 1 where a column belongs to the row's adapter. Built once per change of
+        rows for every layer whose adapters have these ranks (`ranks[i]`: distinct[i]'s, 0 if
+        it leaves the layer alone), usually all of them."""
+        import torch
+
+        if self._masks[0] != self.names:
+            self._masks = (self.names, {})
+        key = (ranks, dtype)
+        if key not in self._masks[1]:
+            order = {name: position for position, name in enumerate(distinct)}
+            rows = torch.tensor([order[name] for name in self.names])
+            owners = torch.repeat_interleave(torch.arange(len(ranks)), torch.tensor(ranks))
+            self._masks[1][key] = (rows[:, None] == owners[None, :]).to(dtype)
+        return self._masks[1][key]
+
+    def _concatenated(self, distinct: tuple[str, ...], layer: str) -> tuple[Any, Any, tuple] | None:
+        """Aᵀ [in, Σr] and (B·scaling)ᵀ [Σr, out] of the adapters in `distinct` that adapt
+        `layer`, and each one's rank here (0: the bare base, or an adapter that leaves the
+        layer alone, owns no columns); None if none adapts it. Ranks may differ."""
+        import torch
+
+        pairs = [self._pair(name, layer) for name in distinct]
+        ranks = tuple(0 if pair is None else pair[0].shape[1] for pair in pairs)
+        if not any(ranks):
+            return None
+        a_cat = torch.cat([pair[0] for pair in pairs if pair is not None], dim=1)
+        b_cat = torch.cat([pair[1] for pair in pairs if pair is not None], dim=0)
+        return a_cat, b_cat, ranks
