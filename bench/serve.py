@@ -18,11 +18,12 @@ new tokens each, greedy, the prompt "How was your week?"; the served base is a c
 whose end tokens never win, `endless_base`) over 1, 4, 8 and 32
 client threads, models round-robin over 1, 4 or 16 named adapters (random LoRA
 r16 weights on all 7 projections of the tiny base; speed does not depend on the
-values). Reload cells: 8 clients on `persona` for `--reload-requests` requests,
-first steady, then while `/admin/reload-model` loads a fresh version (never
-loaded before, so each is a real read from disk) every 0.2 s ("fresh"), and
-while v2 and v1 are swapped every 0.2 s ("swap": one load, then alias moves);
-p99 during / p99 steady, median over `--rounds` rounds.
+values). Reload cells: 8 clients on `persona` for `--reload-requests` requests
+in each of three phases: steady; while v2 and v1 are swapped every 0.2 s ("swap":
+one load, then alias moves); while `/admin/reload-model` loads a fresh version
+(never loaded before, so each is a real read from disk) every 0.2 s ("fresh").
+The phases take turns in blocks of 64 requests, so that the shared machine's slow
+spells fall on all three; p99 during / p99 steady, median over `--rounds` rounds.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Enough fresh versions for every reload of a round: 640 requests take the slowest
 # variant (the baseline, about 20 requests/s) about 32 s, 160 reloads at one per 0.2 s.
 ADAPTERS = 170
+# Requests per block of a reload round: steady, swap and fresh take turns, 64 requests each.
+RELOAD_BLOCK = 64
 DEFAULT_BASELINE = "a1fc517"  # main before batching and out-of-lock reloads
 
 CHILD = """
@@ -277,9 +280,11 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def load(url: str, models: list[str], clients: int, requests: int, max_tokens: int) -> dict:
+def requests_timed(
+    url: str, models: list[str], clients: int, requests: int, max_tokens: int
+) -> tuple[list[float], int, int]:
+    """(latencies of the requests that succeeded, failures, replies shorter than max_tokens)."""
     failures, latencies, short = 0, [], 0
-    started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         futures = [
             pool.submit(chat, url, models[i % len(models)], max_tokens) for i in range(requests)
@@ -292,19 +297,71 @@ def load(url: str, models: list[str], clients: int, requests: int, max_tokens: i
                 continue
             latencies.append(seconds)
             short += tokens < max_tokens
-    seconds = time.perf_counter() - started
+    return latencies, failures, short
+
+
+def latency_summary(latencies: list[float], failures: int, short: int) -> dict:
     ordered = sorted(latencies) or [float("nan")]
     return {
-        "requests": requests,
+        "requests": len(latencies) + failures,
         "failed": failures,
         "short": short,  # replies that ended before max_tokens (the endless base should have none)
-        "requests_per_second": round(len(latencies) / seconds, 2),
         "p50_s": round(statistics.median(ordered), 4),
         "p99_s": round(percentile(ordered, 0.99), 4),
     }
 
 
-def reloading(url: str, token: str, versions: list[str], stop: threading.Event, done: list) -> None:
+def load(url: str, models: list[str], clients: int, requests: int, max_tokens: int) -> dict:
+    started = time.perf_counter()
+    latencies, failures, short = requests_timed(url, models, clients, requests, max_tokens)
+    seconds = time.perf_counter() - started
+    return {
+        **latency_summary(latencies, failures, short),
+        "requests_per_second": round(len(latencies) / seconds, 2),
+    }
+
+
+def reload_round(url: str, token: str, orders: dict, requests: int, max_tokens: int) -> dict:
+    """Steady and each reload protocol in turn, RELOAD_BLOCK requests at a time, pooled per phase.
+
+    Phases of a whole cell each (640 requests, about 7 s) took the shared machine's slow
+    spells unevenly: steady p50 alone moved from 0.063 to 0.10 s between consecutive
+    phases of one server (2026-12-06), and the p99 ratio of one round from 0.6x to 2.0x.
+    Interleaved in blocks of RELOAD_BLOCK, the phases share those spells.
+    """
+    pooled = {phase: ([], 0, 0) for phase in ["steady", *orders]}
+    done: dict[str, list] = {protocol: [] for protocol in orders}
+    versions = {protocol: iter(order) for protocol, order in orders.items()}
+    for _ in range(max(1, requests // RELOAD_BLOCK)):
+        for phase in pooled:
+            stop, swapper = threading.Event(), None
+            if phase != "steady":
+                swapper = threading.Thread(
+                    target=reloading, args=(url, token, versions[phase], stop, done[phase])
+                )
+                swapper.start()
+            latencies, failures, short = requests_timed(
+                url, ["persona"], 8, RELOAD_BLOCK, max_tokens
+            )
+            stop.set()
+            if swapper is not None:
+                swapper.join()  # the next block starts with no reload in flight
+            kept = pooled[phase]
+            pooled[phase] = (kept[0] + latencies, kept[1] + failures, kept[2] + short)
+    record = {"steady": latency_summary(*pooled["steady"])}
+    for protocol in orders:
+        during = latency_summary(*pooled[protocol])
+        record[protocol] = {
+            **during,
+            "reloads": len([d for d in done[protocol] if not d.startswith("failed")]),
+            "reload_failures": [d for d in done[protocol] if d.startswith("failed")],
+            "p99_ratio": round(during["p99_s"] / record["steady"]["p99_s"], 3),
+        }
+    return record
+
+
+def reloading(url: str, token: str, versions, stop: threading.Event, done: list) -> None:
+    """Reload the next of `versions` (an iterator, shared across blocks) every 0.2 s until stopped."""
     for version in versions:
         if stop.is_set():
             return
@@ -374,10 +431,12 @@ def markdown(report: dict) -> str:
         )
     lines += [
         "",
-        f"Hot reload: 8 clients on `persona`, {report['reload_requests']} requests steady, then as "
+        f"Hot reload: 8 clients on `persona`, {report['reload_requests']} requests steady, and as "
         "many while `/admin/reload-model` is called every 0.2 s: **swap** alternates v2 and v1 (one "
         "real load, then alias moves: the first serve benchmark's protocol), **fresh** names a "
         "version never loaded before each time (every call reads and attaches an adapter). "
+        f"The three take turns in blocks of {RELOAD_BLOCK} requests (since 2026-12-06; before, "
+        "each ran whole, one after the other). "
         f"Median over {report['rounds']} rounds.",
         "",
         "| variant | steady p99 s | swap p99 s | swap ratio | fresh p99 s | fresh ratio | fresh loads | failed |",
@@ -421,8 +480,9 @@ def main() -> None:
         "--reload-requests",
         type=int,
         default=640,
-        help="Requests per reload cell. p99 of 160 was the second-slowest request, and "
-        "varied from 0.8x to 1.8x steady between rounds of the same code.",
+        help="Requests in each phase of a reload round (steady, swap, fresh), in blocks of "
+        "64. p99 of 160 was the second-slowest request, and varied from 0.8x to 1.8x steady "
+        "between rounds of the same code.",
     )
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--max-batch", type=int, default=8)
@@ -517,9 +577,10 @@ def main() -> None:
         ]
         report["cells"] = cells
 
-        # Reload rounds: steady, then "swap" (v2 and v1 in turn every 0.2 s: one real load,
-        # then alias moves; the protocol of the first serve benchmark), then "fresh" (a
-        # version never loaded before every 0.2 s: every reload reads and attaches one).
+        # Reload rounds: steady, "swap" (v2 and v1 in turn every 0.2 s: one real load, then
+        # alias moves; the protocol of the first serve benchmark) and "fresh" (a version
+        # never loaded before every 0.2 s: every reload reads and attaches one), taking
+        # turns in blocks of RELOAD_BLOCK requests (reload_round).
         protocols = {"swap": lambda: ["v2", "v1"] * 200, "fresh": lambda: versions[2:]}
         rounds: dict[str, list[dict]] = {variant: [] for variant in variants}
         for _ in range(args.rounds):
@@ -527,28 +588,10 @@ def main() -> None:
                 server = Server(homes[variant], src, {}, max_batch)
                 try:
                     chat(server.url, "persona", args.max_tokens)
-                    record = {
-                        "steady": load(
-                            server.url, ["persona"], 8, args.reload_requests, args.max_tokens
-                        )
-                    }
-                    for protocol, order in protocols.items():
-                        stop, done = threading.Event(), []
-                        swapper = threading.Thread(
-                            target=reloading, args=(server.url, server.token, order(), stop, done)
-                        )
-                        swapper.start()
-                        during = load(
-                            server.url, ["persona"], 8, args.reload_requests, args.max_tokens
-                        )
-                        stop.set()
-                        swapper.join()
-                        record[protocol] = {
-                            **during,
-                            "reloads": len([d for d in done if not d.startswith("failed")]),
-                            "reload_failures": [d for d in done if d.startswith("failed")],
-                            "p99_ratio": round(during["p99_s"] / record["steady"]["p99_s"], 3),
-                        }
+                    orders = {protocol: order() for protocol, order in protocols.items()}
+                    record = reload_round(
+                        server.url, server.token, orders, args.reload_requests, args.max_tokens
+                    )
                 finally:
                     server.stop()
                 rounds[variant].append(record)
