@@ -47,9 +47,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Enough fresh versions for every reload of a round: 640 requests take the slowest
-# variant (the baseline, about 20 requests/s) about 32 s, 160 reloads at one per 0.2 s.
-ADAPTERS = 170
+# Fresh versions for every reload of a round: ours took about 50 per round, its serial
+# variant about 160 (2026-12-06). The baseline, which loads under its engine lock and then
+# serves a few requests/s, ran out of 168 in every round: its fresh ratio is a lower bound.
+ADAPTERS = 250
 # Requests per block of a reload round: steady, swap and fresh take turns, 64 requests each.
 RELOAD_BLOCK = 64
 DEFAULT_BASELINE = "a1fc517"  # main before batching and out-of-lock reloads
@@ -362,8 +363,9 @@ def reload_round(url: str, token: str, orders: dict, requests: int, max_tokens: 
 
 def reloading(url: str, token: str, versions, stop: threading.Event, done: list) -> None:
     """Reload the next of `versions` (an iterator, shared across blocks) every 0.2 s until stopped."""
-    for version in versions:
-        if stop.is_set():
+    while not stop.is_set():  # checked before taking a version: none is taken and dropped
+        version = next(versions, None)
+        if version is None:
             return
         body = json.dumps({"version": version}).encode()
         request = urllib.request.Request(

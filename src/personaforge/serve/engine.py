@@ -16,9 +16,9 @@ one-request-at-a-time schedule.
 Hot reload. Reading an adapter from disk, checking it against the base (config,
 weight shapes, rank, the base it was trained on: serve/adapters.py) and adding it
 all happen on a loader thread, beside generation, under a lock only other loads
-take. Adding one is a dict of matrices and, for layers no
-earlier adapter adapted, our forward on them (serve/lora_rows.py): the base model
-never changes shape, and a forward pass reads each row's adapter by name. Then the
+take. Adding one is a dict of matrices and, for layers no earlier adapter
+adapted, our forward on them (serve/lora_rows.py): the base model never changes
+shape, and a forward pass reads each row's adapter by name. Then the
 `persona` alias moves in one assignment: requests already running finish on the
 adapter they started with, and the previous version stays loaded for rollback. A
 broken adapter (unreadable, wrong rank, another base) is refused with a 400 before
