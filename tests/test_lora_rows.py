@@ -77,7 +77,7 @@ def test_rows_under_their_own_adapters_match_peft(two_adapters, micro_base):
         "shared narrow": (prompt, ["narrow"] * 3),
         "base": (prompt, [BASE_ROW] * 3),
         "mixed again": (prompt, ["narrow", "wide", "narrow"]),
-        "a step, the same rows": (step, ["narrow", "wide", "narrow"]),  # the cached stacks
+        "a step, the same rows": (step, ["narrow", "wide", "narrow"]),  # the kept mask
         # the same adapters in the batch, rows moved: a new mask over the kept concatenation
         "a step, rows moved": (step, ["narrow", "wide", "wide"]),
         "a step with a bare row": (step, ["wide", BASE_ROW, "narrow"]),

@@ -46,17 +46,19 @@ class RowAdapters:
 
     def __init__(self) -> None:
         self.names: tuple[str, ...] = ()
+        self.distinct: tuple[str, ...] = ()  # the rows' adapters, each once, in row order
         self.shared: str | None = None  # the adapter every row shares; None: they differ
         self.adapters: dict[str, dict[str, Pair]] = {}  # adapter -> layer name -> its pair
         self.routed: set[str] = set()  # the layers that run our forward
-        # The row masks of the rows now, by the ranks they were built for (worker thread only).
-        self._masks: tuple[tuple[str, ...], dict] = ((), {})
+        # The rows' masks, by the ranks they were built for; emptied when the rows change.
+        self._masks: dict = {}
 
     def set(self, names: Sequence[str]) -> None:
         """The worker names each row's adapter (`BASE_ROW`: none) before a forward pass."""
-        self.names = tuple(names)
-        distinct = set(self.names)
-        self.shared = distinct.pop() if len(distinct) == 1 else None
+        names = tuple(names)
+        if names != self.names:
+            self.names, self.distinct, self._masks = names, tuple(dict.fromkeys(names)), {}
+        self.shared = self.distinct[0] if len(self.distinct) == 1 else None
 
     def add(self, model, name: str, pairs: dict[str, Pair]) -> None:
         """Serve adapter `name` (its pairs by the base's layer names) on `model`.
@@ -106,7 +108,7 @@ class RowAdapters:
         """
         import torch
 
-        for name in dict.fromkeys(self.names):
+        for name in self.distinct:
             pair = self._pair(name, layer)
             if pair is None:
                 continue
@@ -125,40 +127,31 @@ class RowAdapters:
         adapter 2.4 to 2.8 ms. The per-row batched products (`bmm`) this replaced took 3.1
         to 3.4 ms, and 5.2 to 5.7 ms in a step whose rows had changed (every layer rebuilt
         its per-row copies). The concatenation changes with the set of adapters (about
-        twice per reload), the mask with the rows; both are kept on the layer (worker
-        thread only). None if no row's adapter adapts this layer.
+        twice per reload) and is kept on the layer (worker thread only); the mask changes
+        with the rows. None if no row's adapter adapts this layer.
         """
-        names = self.names
-        kept = linear.__dict__.get("_pf_mixed")
-        if kept is not None and kept[0] == names:
-            return kept[1]
-        distinct = tuple(dict.fromkeys(names))
         bank = linear.__dict__.get("_pf_bank")
-        if bank is None or bank[0] != distinct:
-            bank = (distinct, self._concatenated(distinct, layer))
+        if bank is None or bank[0] != self.distinct:
+            bank = (self.distinct, self._concatenated(self.distinct, layer))
             linear.__dict__["_pf_bank"] = bank
-        mixed = None
-        if bank[1] is not None:
-            a_cat, b_cat, ranks = bank[1]
-            mixed = (a_cat, b_cat, self._row_mask(distinct, ranks, a_cat.dtype))
-        linear.__dict__["_pf_mixed"] = (names, mixed)
-        return mixed
+        if bank[1] is None:
+            return None
+        a_cat, b_cat, ranks = bank[1]
+        return a_cat, b_cat, self._row_mask(ranks, a_cat.dtype)
 
-    def _row_mask(self, distinct: tuple[str, ...], ranks: tuple[int, ...], dtype):
+    def _row_mask(self, ranks: tuple[int, ...], dtype):
         """[rows, Σr]: 1 where a column belongs to the row's adapter. Built once per change of
         rows for every layer whose adapters have these ranks (`ranks[i]`: distinct[i]'s, 0 if
         it leaves the layer alone), usually all of them."""
         import torch
 
-        if self._masks[0] != self.names:
-            self._masks = (self.names, {})
         key = (ranks, dtype)
-        if key not in self._masks[1]:
-            order = {name: position for position, name in enumerate(distinct)}
+        if key not in self._masks:
+            order = {name: position for position, name in enumerate(self.distinct)}
             rows = torch.tensor([order[name] for name in self.names])
             owners = torch.repeat_interleave(torch.arange(len(ranks)), torch.tensor(ranks))
-            self._masks[1][key] = (rows[:, None] == owners[None, :]).to(dtype)
-        return self._masks[1][key]
+            self._masks[key] = (rows[:, None] == owners[None, :]).to(dtype)
+        return self._masks[key]
 
     def _concatenated(self, distinct: tuple[str, ...], layer: str) -> tuple[Any, Any, tuple] | None:
         """Aᵀ [in, Σr] and (B·scaling)ᵀ [Σr, out] of the adapters in `distinct` that adapt
