@@ -10,11 +10,18 @@ thread and the clients. Each round runs three phases of `--seconds` each: no loa
 niced +10 ("nice10"), the engine's setting before this bench. The table shows the
 median over rounds of each phase's step-time statistics; the slowest steps are the
 stalls a request feels in its p99.
+
+`--base smollm2-135m --rank 128` loads adapters of about the size of an 8B base's at r16
+(168 MB in fp32 there; 156 MB here): whether one large load holds the GIL long enough
+to stall a step. The loader cycles over `--adapters` files under fresh names, so large
+adapters need only that many on disk, and each phase's loads are dropped after it.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import itertools
 import json
 import os
 import statistics
@@ -25,7 +32,7 @@ import threading
 import time
 from pathlib import Path
 
-from serve import endless_base, machine, make_adapters  # bench/serve.py, beside this file
+from serve import machine, make_adapters  # bench/serve.py, beside this file
 
 PHASES = {"steady": None, "same": 0, "nice10": 10}
 LOAD_EVERY_S = 0.2  # bench/serve.py's fresh-reload protocol
@@ -46,18 +53,20 @@ def step_times(model, ids, seconds: float) -> list[float]:
 
 
 def loading(model, rows, folders: list[Path], shapes, niceness: int, stop: threading.Event, done):
-    """Read, check and add one adapter every LOAD_EVERY_S from a thread at `niceness`."""
+    """Read, check and add one adapter every LOAD_EVERY_S from a thread at `niceness`;
+    `done` gets (name, seconds) of each load."""
     from personaforge.serve.adapters import prepare_adapter
 
     thread = threading.get_native_id()
     os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
-    for folder in folders:
+    for index, folder in enumerate(itertools.cycle(folders)):
         if stop.is_set():
             return
-        rows.add(
-            model, f"{folder.name}-{niceness}", prepare_adapter(folder, shapes, "", None).pairs
-        )
-        done.append(folder.name)
+        started = time.perf_counter()
+        name = f"{folder.name}-{niceness}-{index}"
+        rows.add(model, name, prepare_adapter(folder, shapes, "", None).pairs)
+        gc.freeze()  # as the engine's _load: no full collection of the adapter's objects later
+        done.append((name, time.perf_counter() - started))
         time.sleep(LOAD_EVERY_S)
 
 
@@ -74,25 +83,34 @@ def summary(times: list[float]) -> dict:
     }
 
 
+def heading(base: str, rank: int, busy: int) -> str:
+    """The RESULTS.md section of a run: the default one, or one per other setting."""
+    if (base, rank, busy) == ("tiny", 16, 2):
+        return "## reload stalls —"
+    return f"## reload stalls, {base} LoRA r{rank}, {busy} busy —"
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
     lines = [
-        f"## reload stalls — decode steps beside adapter loads, by the loader's priority ({report['date']})",
+        f"{heading(report['base'], report['rank'], report['busy'])} decode steps beside adapter loads, "
+        f"by the loader's priority ({report['date']})",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, CPU only. Command: `{report['command']}`. "
-        f"Tiny base, 8 rows of one token per step on one thread, {report['busy']} CPU-bound "
-        f"processes beside it; a fresh LoRA r16 adapter (all 7 projections) read, checked and "
-        f"added every {LOAD_EVERY_S} s by the engine's code; {report['seconds']} s per phase, "
-        f"median over {report['rounds']} rounds (phases interleaved).",
+        f"Base `{report['base']}`, 8 rows of one token per step on one thread, {report['busy']} "
+        f"CPU-bound processes beside it; a LoRA r{report['rank']} adapter (all 7 projections, "
+        f"{report['adapter_mb']:.1f} MB on disk) read, checked and added every {LOAD_EVERY_S} s by "
+        f"the engine's code; {report['seconds']} s per phase, median over {report['rounds']} "
+        "rounds (phases interleaved). A load's wall time is its median over the phase.",
         "",
-        "| phase | loader | median ms | p99 ms | p99.9 ms | max ms | loads |",
-        "|:------|:-------|----------:|-------:|---------:|-------:|------:|",
+        "| phase | loader | median ms | p99 ms | p99.9 ms | max ms | loads | load ms |",
+        "|:------|:-------|----------:|-------:|---------:|-------:|------:|--------:|",
     ]
     for phase, row in report["phases"].items():
         loader = "none" if PHASES[phase] is None else f"niceness +{PHASES[phase]}"
         lines.append(
             f"| {phase} | {loader} | {row['median_ms']} | {row['p99_ms']} | {row['p999_ms']} | "
-            f"{row['max_ms']} | {row['loads']} |"
+            f"{row['max_ms']} | {row['loads']} | {row['load_ms']} |"
         )
     lines += [
         "",
@@ -106,15 +124,43 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def one_phase(model, rows, ids, folders, shapes, niceness: int | None, seconds: float) -> dict:
+    """Step times over `seconds` beside a loader at `niceness` (None: no loads); the
+    phase's adapters are dropped after it, so large ones do not pile up in memory."""
+    stop, done = threading.Event(), []
+    loader = None
+    if niceness is not None:
+        loader = threading.Thread(
+            target=loading, args=(model, rows, folders, shapes, niceness, stop, done)
+        )
+        loader.start()
+    numbers = summary(step_times(model, ids, seconds))
+    stop.set()
+    if loader is not None:
+        loader.join()
+    for name, _ in done:
+        rows.adapters.pop(name)  # the engine keeps its versions; this bench only adds
+    load_ms = round(statistics.median(s for _, s in done) * 1e3, 1) if done else 0.0
+    return {**numbers, "loads": len(done), "load_ms": load_ms}
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=Path(".demo-home"))
     parser.add_argument("--base", default="tiny")
+    parser.add_argument("--rank", type=int, default=16, help="LoRA rank of the loaded adapters.")
+    parser.add_argument("--adapters", type=int, default=4, help="Distinct adapter files.")
+    parser.add_argument(
+        "--phases", default=",".join(PHASES), help=f"Comma-separated, from {', '.join(PHASES)}."
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--busy", type=int, default=2, help="CPU-bound processes beside the steps.")
     parser.add_argument("--results", type=Path, help="Also rewrite this RESULTS.md's section.")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    phases = {p.strip(): PHASES.get(p.strip(), -1) for p in args.phases.split(",") if p.strip()}
+    if not phases or -1 in phases.values():
+        parser.error(f"--phases takes names from {', '.join(PHASES)}")
 
     import torch
     from transformers import AutoModelForCausalLM
@@ -122,45 +168,37 @@ def main() -> None:
     from personaforge.bases import resolve_base
     from personaforge.paths import Paths
     from personaforge.serve.adapters import linear_shapes, prepare_adapter
+    from personaforge.serve.engine import keep_out_of_gc
     from personaforge.serve.lora_rows import RowAdapters
 
     torch.set_num_threads(1)  # the engine's DECODE_THREADS
-    loads_per_phase = int(args.seconds / LOAD_EVERY_S) + 2
     with tempfile.TemporaryDirectory(prefix="pf-bench-stall-") as work:
         paths = Paths(Path(work) / "home")
         paths.home.mkdir(parents=True)
         if (args.home / "models").exists():
             paths.models.symlink_to((args.home / "models").resolve(), target_is_directory=True)
-        base = endless_base(resolve_base(args.base, paths).location, Path(work) / "base")
-        make_adapters(paths.home, base, base, loads_per_phase + 1)
+        base = resolve_base(args.base, paths).location
+        make_adapters(paths.home, base, base, args.adapters + 1, rank=args.rank)
         folders = sorted((paths.home / "adapters").iterdir(), key=lambda f: int(f.name[1:]))
+        adapter_mb = round((folders[0] / "adapter_model.safetensors").stat().st_size / 1e6, 3)
         model = AutoModelForCausalLM.from_pretrained(base).eval()
+        keep_out_of_gc()  # as the engine: a full collection would be a 210 ms stall of its own
         shapes = linear_shapes(model)
         rows = RowAdapters()
         rows.add(model, "served", prepare_adapter(folders[0], shapes, "", None).pairs)
         rows.set(["served"] * 8)
         ids = torch.randint(0, model.config.vocab_size, (8, 1))
-        step_times(model, ids, 1.0)  # warm up
+        step_times(model, ids, min(1.0, args.seconds))  # warm up
         busy = [
             subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)
         ]
-        raw: dict[str, list[dict]] = {phase: [] for phase in PHASES}
+        raw: dict[str, list[dict]] = {phase: [] for phase in phases}
         try:
             for _ in range(args.rounds):
-                for phase, niceness in PHASES.items():
-                    stop, done = threading.Event(), []
-                    loader = None
-                    if niceness is not None:
-                        loader = threading.Thread(
-                            target=loading,
-                            args=(model, rows, folders[1:], shapes, niceness, stop, done),
-                        )
-                        loader.start()
-                    numbers = summary(step_times(model, ids, args.seconds))
-                    stop.set()
-                    if loader is not None:
-                        loader.join()
-                    raw[phase].append({**numbers, "loads": len(done)})
+                for phase, niceness in phases.items():
+                    raw[phase].append(
+                        one_phase(model, rows, ids, folders[1:], shapes, niceness, args.seconds)
+                    )
                     print(json.dumps({phase: raw[phase][-1]}), file=sys.stderr, flush=True)
         finally:
             for process in busy:
@@ -168,8 +206,12 @@ def main() -> None:
     report = {
         "benchmark": "reload_stall",
         "date": time.strftime("%Y-%m-%d"),
-        "command": "python bench/reload_stall.py " + " ".join(sys.argv[1:]),
+        "command": "python bench/reload_stall.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),
+        "base": args.base,
+        "rank": args.rank,
+        "adapter_mb": adapter_mb,
         "rounds": args.rounds,
         "seconds": args.seconds,
         "busy": args.busy,
@@ -183,8 +225,9 @@ def main() -> None:
     if args.results:
         from results_md import write_section
 
-        write_section(args.results, "## reload stalls", markdown(report))
+        write_section(args.results, heading(args.base, args.rank, args.busy), markdown(report))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

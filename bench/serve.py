@@ -98,7 +98,9 @@ def endless_base(source: str, into: Path) -> str:
     return str(into)
 
 
-def make_adapters(home: Path, base_location: str, base_name: str, count: int) -> list[str]:
+def make_adapters(
+    home: Path, base_location: str, base_name: str, count: int, rank: int = 16
+) -> list[str]:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -110,8 +112,8 @@ def make_adapters(home: Path, base_location: str, base_name: str, count: int) ->
     model = get_peft_model(
         base,
         LoraConfig(
-            r=16,
-            lora_alpha=32,
+            r=rank,
+            lora_alpha=2 * rank,
             target_modules=list(ALL_LINEAR_TARGETS),
             init_lora_weights=False,
             task_type="CAUSAL_LM",

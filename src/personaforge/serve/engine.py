@@ -162,12 +162,13 @@ class LocalEngine:
         self._batch = Batch()
         self._rows_lora = RowAdapters()  # the adapters, and each row's in the pass running now
         self._loading = threading.Lock()  # one adapter load at a time
-        # The loader keeps the server's CPU priority. Niced +10 (CFS weight 110 against
-        # 1,024), it was preempted while it held the GIL, and the worker waited for it: with
-        # two CPU-bound processes beside the steps on 2 cores, the slowest decode step of a
-        # 10 s phase with loads took 44 to 49 ms in 3 rounds of 5, against 14 to 21 ms at
-        # the server's priority and 12 to 17 ms with no loads (p99.9: 23.6, 15.1, 13.2 ms;
-        # bench/RESULTS.md, reload stalls). A load of a tiny-base adapter is 1.7 ms of CPU.
+        # The loader keeps the server's CPU priority: whatever it runs with the GIL held, the
+        # worker waits for, and a niced thread (CFS weight 110 against 1,024) can be
+        # preempted mid-way. Without the gc.freeze below, a niced loader's collections made
+        # decode steps of 44 to 53 ms (steady 14 to 18 ms). With the freeze, the niceness is
+        # within the noise: the slowest step over 5 rounds was 12 to 31 ms niced, 13 to 18 ms
+        # at the server's priority, 10 to 23 ms with no loads (bench/RESULTS.md, reload
+        # stalls). A load of a tiny-base adapter takes about 3 ms.
         self._loader = ThreadPoolExecutor(1, thread_name_prefix="personaforge-loader")
         self._prefill_threads = torch.get_num_threads()
         keep_out_of_gc()
