@@ -6,6 +6,8 @@
     python bench/train.py --shape llama-3.1-8b --variants ours-4bit,unsloth-4bit   # CUDA
     python bench/train.py --shape llama-3.1-8b --max-length 2048 --batch-size 4 \
         --variants baseline-4bit-ckpt,ours-4bit,unsloth-4bit                       # CUDA, long rows
+    python bench/train.py --shape llama-3.1-8b --max-length 2048 --batch-size 4 --steps 40 \
+        --variants baseline-4bit-ckpt,ours-4bit-ckpt,ours-4bit-offload,unsloth-4bit-ckpt  # CUDA
 
 Every variant trains the same base on the same rows (the sample person's
 foundation dataset) with the same LoRA shape and optimizer settings, the same
@@ -72,6 +74,7 @@ VARIANTS = {
     "ours-chunked": ("ours", "none", "hf", "auto"),
     "ours-4bit": ("ours", "4bit", "hf", "auto"),
     "ours-4bit-ckpt": ("ours", "4bit", "hf", "on"),
+    "ours-4bit-offload": ("ours", "4bit", "hf", "offload"),  # CUDA: pinned host memory
     "unsloth": ("ours", "none", "unsloth", "auto"),
     "unsloth-4bit": ("ours", "4bit", "unsloth", "auto"),
     "unsloth-4bit-ckpt": ("ours", "4bit", "unsloth", "on"),

@@ -1,4 +1,5 @@
-"""The CUDA paths: 16-bit LoRA, 4-bit QLoRA (bitsandbytes) and Unsloth, on the micro base.
+"""The CUDA paths: 16-bit LoRA, offloaded checkpointing, 4-bit QLoRA (bitsandbytes) and Unsloth,
+on the micro base.
 
 Marked gpu: skipped on machines where torch sees no CUDA device (CI, the dev box).
 On a GPU machine, `pytest -m gpu` runs them; bench/RESULTS.md records where they ran.
@@ -37,6 +38,14 @@ def test_auto_plan_on_cuda_is_16_bit_lora_in_bf16_and_learns(home):
     )
     assert (result.plan.device, result.plan.quantization) == ("cuda", "none")
     assert result.plan.precision in {"bf16", "fp16"}
+    _assert_learned(result)
+
+
+def test_offloaded_checkpointing_trains_and_learns(home):
+    """transformers' offload (pinned host memory) under our trainer; its speed is a bench's."""
+    settings = micro_settings(max_steps=30, backend="hf", gradient_checkpointing="offload")
+    result = train(home, settings, TrainRequest(show_progress=False))
+    assert result.plan.checkpointing == "offload" and not result.plan.problems
     _assert_learned(result)
 
 

@@ -147,13 +147,13 @@ def test_unknown_size_is_reported_not_guessed():
 def test_memory_model_orders_methods_sensibly():
     train = TrainSettings(batch_size=1, max_seq_length=1024)
     lora16 = estimate_training_memory(
-        LLAMA_8B, train, weight_bits=16, activation_bytes=2, checkpointing=False
+        LLAMA_8B, train, weight_bits=16, activation_bytes=2, checkpointing="off"
     )
     qlora = estimate_training_memory(
-        LLAMA_8B, train, weight_bits=4.127, activation_bytes=2, checkpointing=False
+        LLAMA_8B, train, weight_bits=4.127, activation_bytes=2, checkpointing="off"
     )
     ckpt = estimate_training_memory(
-        LLAMA_8B, train, weight_bits=4.127, activation_bytes=2, checkpointing=True
+        LLAMA_8B, train, weight_bits=4.127, activation_bytes=2, checkpointing="on"
     )
     assert 14.5 * GiB < lora16.weights < 15.5 * GiB  # 8.03B x 2 bytes = 14.96 GiB
     assert 4.5 * GiB < qlora.weights < 6 * GiB  # NF4 body + 16-bit embeddings and head
@@ -178,12 +178,60 @@ def test_estimates_cover_the_peaks_measured_on_an_h100():
     )
     train = TrainSettings(batch_size=8, max_seq_length=512, lora_rank=16, lora_alpha=32)
     measured = [  # (base, weight bits, checkpointing, peak bytes)
-        (LLAMA_8B, 4.127, False, 41_659_282_944),
-        (LLAMA_8B, 4.127, True, 8_492_993_024),
-        (llama_1b, 16, False, 12_546_632_704),
+        (LLAMA_8B, 4.127, "off", 41_659_282_944),
+        (LLAMA_8B, 4.127, "on", 8_492_993_024),
+        (llama_1b, 16, "off", 12_546_632_704),
     ]
     for info, bits, checkpointing, peak in measured:
         estimate = estimate_training_memory(
             info, train, weight_bits=bits, activation_bytes=2, checkpointing=checkpointing
         ).total
         assert peak <= estimate <= 1.7 * peak, (info.hidden_size, bits, checkpointing)
+
+
+def test_offloaded_checkpointing_when_only_it_fits_at_the_batch_set():
+    # 8B QLoRA at 4 x 2048 tokens: about 18.6 GiB with checkpointing on, 16.6 offloaded.
+    train = TrainSettings()
+    tight = plan_training(train, gpu(20), LLAMA_8B, "llama", have_bitsandbytes=True)
+    assert (tight.quantization, tight.checkpointing, tight.batch_size) == ("4bit", "offload", 4)
+    assert tight.gradient_checkpointing and tight.fits, tight.problems
+    assert any("host memory" in reason for reason in tight.reasons)
+    roomy = plan_training(train, gpu(22), LLAMA_8B, "llama", have_bitsandbytes=True)
+    assert (roomy.checkpointing, roomy.batch_size) == ("on", 4)
+    offloaded = estimate_training_memory(
+        LLAMA_8B, train, weight_bits=4.127, activation_bytes=2, checkpointing="offload"
+    )
+    assert offloaded.total == tight.memory.total < roomy.memory.total
+
+
+def test_offload_asked_for_without_cuda_is_a_problem_and_offered_as_a_fix_on_cuda():
+    tiny = BaseInfo(
+        parameters=1_350_000, parameters_source="x", hidden_size=128, num_layers=4, vocab_size=2400
+    )
+    on_cpu = plan_training(TrainSettings(gradient_checkpointing="offload"), CPU, tiny, "llama")
+    assert on_cpu.checkpointing == "offload"
+    assert any("offload needs a CUDA GPU" in p for p in on_cpu.problems)
+    # Checkpointing turned off by hand on a GPU it does not fit: offloading is a named fix.
+    too_big = plan_training(
+        TrainSettings(gradient_checkpointing="off", quantization="4bit"),
+        gpu(20),
+        LLAMA_8B,
+        "llama",
+        have_bitsandbytes=True,
+    )
+    [problem] = [p for p in too_big.problems if "would need" in p]
+    assert "train.gradient_checkpointing=offload" in problem
+
+
+def test_offloaded_checkpointing_reaches_the_trainer_as_transformers_names_it(tmp_path):
+    from trl import SFTConfig
+
+    from personaforge.train.plan import TrainingPlan
+    from personaforge.train.trainers import checkpointing_kwargs
+
+    assert checkpointing_kwargs(TrainingPlan("hf", "cuda", "bf16", "4bit", "on", None, 0)) == {}
+    kwargs = checkpointing_kwargs(TrainingPlan("hf", "cuda", "bf16", "4bit", "offload", None, 0))
+    args = SFTConfig(output_dir=str(tmp_path), use_cpu=True, gradient_checkpointing=True, **kwargs)
+    assert args.activation_checkpointing and args.activation_checkpointing_kwargs == {
+        "offload": True
+    }

@@ -118,7 +118,7 @@ def test_each_rank_places_its_4bit_model_on_its_own_gpu(monkeypatch, rank):
     from personaforge.train.plan import TrainingPlan
 
     monkeypatch.setenv("LOCAL_RANK", rank)
-    plan = TrainingPlan("hf", "cuda", "bf16", "4bit", False, None, 0)
+    plan = TrainingPlan("hf", "cuda", "bf16", "4bit", "off", None, 0)
     kwargs = load_kwargs(BaseRef("org/model", "hub", "org/model"), Settings(), plan)
     assert kwargs["device_map"] == {"": int(rank)}
     assert kwargs["quantization_config"].load_in_4bit

@@ -385,7 +385,7 @@ def _memory_rows(
     if accel.device == "cuda":
         weight_options = weight_options[1:]
     for label, bits, act in weight_options:
-        for ckpt in (False, True):
+        for ckpt in ("off", "on", "offload") if accel.device == "cuda" else ("off", "on"):
             estimate = estimate_training_memory(
                 info, train, weight_bits=bits, activation_bytes=act, checkpointing=ckpt
             )
@@ -416,7 +416,7 @@ def _check_plan(
         "quantization",
         "4-bit NF4 (QLoRA)" if plan.quantization == "4bit" else "none (LoRA)",
     )
-    report.add(section, "gradient checkpointing", "on" if plan.gradient_checkpointing else "off")
+    report.add(section, "gradient checkpointing", plan.checkpointing)
     for reason in plan.reasons:
         report.add(section, "why", reason, "warn" if reason.startswith("warning") else "ok")
     if plan.memory is not None:

@@ -49,7 +49,7 @@ def _print_doctor(report) -> None:
         for row in report.memory_table:
             table.add_row(
                 row["method"],
-                "on" if row["gradient_checkpointing"] else "off",
+                row["gradient_checkpointing"],
                 f"{row['weights_gib']:.2f}",
                 f"{row['adapter_optimizer_gib']:.3f}",
                 f"{row['activations_gib']:.2f}",

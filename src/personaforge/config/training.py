@@ -73,11 +73,13 @@ class TrainSettings(_Section):
     max_seq_length: int = Field(
         2048, ge=16, description="Tokens per example; longer examples are split or dropped."
     )
-    gradient_checkpointing: Literal["auto", "on", "off"] = Field(
+    gradient_checkpointing: Literal["auto", "on", "off", "offload"] = Field(
         "auto",
         description=(
-            "Recompute activations to save memory. auto: on for CUDA when needed to fit, "
-            "off on CPU (it makes every step much slower there)."
+            "Recompute activations to save memory. offload: also keep each layer's saved "
+            "input in host memory (CUDA only; the least GPU memory, a slower step). auto: on "
+            "for CUDA when needed to fit, offload when only that fits, off on CPU (it makes "
+            "every step much slower there)."
         ),
     )
     lora_dropout: float = Field(

@@ -17,7 +17,9 @@ batch b, sequence s; p = parameters):
   and Adam's two moments);
 - activations: about 60 x h bytes per token per layer at 16-bit without
   checkpointing, and 2 x h per token per layer with checkpointing plus one
-  layer's full set. Korthikanti et al. (2022) give 34 x h for a plain
+  layer's full set; with offloaded checkpointing the 2 x h per layer (each
+  layer's input, kept for the recompute) waits in pinned host memory, and only
+  the one layer's set stays on the GPU. Korthikanti et al. (2022) give 34 x h for a plain
   transformer with fused attention; LoRA on all seven projections saves its
   own (dropout) inputs and SwiGLU's MLP is wider, and an 8B-shaped Llama
   measured 41.7 GB peak at batch 8 x 512 on an H100 where 34 x h predicted
@@ -52,6 +54,10 @@ NF4_BITS_PER_WEIGHT = 4.127  # 4-bit codes + double-quantized absmax per 64-bloc
 # to peaks measured on an H100 (estimate / measured: 8B QLoRA 1.05, 8B QLoRA with
 # checkpointing 1.62, 1B 16-bit LoRA 1.27): never under, so a "fits" is a promise.
 ACTIVATION_FACTOR = 60
+# Gradient checkpointing: off, on (each layer's input kept on the device, the layer
+# recomputed in the backward pass), or offload (those inputs kept in pinned host memory,
+# copied over and back each step: the least device memory, a slower step).
+Checkpointing = Literal["off", "on", "offload"]
 # (in, out) of each projection as multiples of (hidden, kv width, intermediate).
 _TARGET_SHAPES = {
     "q_proj": ("h", "h"),
@@ -185,7 +191,7 @@ def estimate_training_memory(
     *,
     weight_bits: float,
     activation_bytes: int,
-    checkpointing: bool,
+    checkpointing: Checkpointing,
 ) -> MemoryEstimate:
     """Peak memory of one LoRA training step; see the module docstring for the model."""
     hidden, layers, vocab, _, _ = _shape(info)
@@ -199,8 +205,10 @@ def estimate_training_memory(
     trainable = lora_parameter_count(info, train.lora_rank, train.target_modules)
     tokens = train.batch_size * train.max_seq_length
     scale = activation_bytes / 2  # ACTIVATION_FACTOR is for 16-bit activations
-    if checkpointing:
+    if checkpointing == "on":
         per_token = (2 * hidden * layers + ACTIVATION_FACTOR * hidden) * scale
+    elif checkpointing == "offload":
+        per_token = ACTIVATION_FACTOR * hidden * scale
     else:
         per_token = ACTIVATION_FACTOR * hidden * layers * scale
     logits = tokens * vocab * 8
@@ -221,7 +229,7 @@ class TrainingPlan:
     device: str
     precision: Literal["fp32", "bf16", "fp16"]
     quantization: Literal["none", "4bit"]
-    gradient_checkpointing: bool
+    checkpointing: Checkpointing
     memory: MemoryEstimate | None
     budget_bytes: int
     reasons: list[str] = field(default_factory=list)
@@ -230,6 +238,11 @@ class TrainingPlan:
     # the batch did not fit and the plan split it (same rows per update, see plan_training).
     batch_size: int = 0
     grad_accum: int = 0
+
+    @property
+    def gradient_checkpointing(self) -> bool:
+        """Whether layers are recomputed in the backward pass (on, or offload)."""
+        return self.checkpointing in ("on", "offload")
 
     @property
     def fits(self) -> bool | None:
@@ -259,7 +272,7 @@ def _activation_bytes(precision: str) -> int:
     return 4 if precision == "fp32" else 2
 
 
-def _estimate(info: BaseInfo, train: TrainSettings, precision: str, quant: str, ckpt: bool):
+def _estimate(info: BaseInfo, train: TrainSettings, precision: str, quant: str, ckpt: str):
     if info.parameters is None:
         return None
     bits = NF4_BITS_PER_WEIGHT if quant == "4bit" else 8 * _activation_bytes(precision)
@@ -303,7 +316,7 @@ def plan_training(
         quant = train.quantization
         reasons.append(f"quantization {quant}: set by train.quantization")
     elif accel.device == "cuda" and not _fits(
-        _estimate(info, train, precision, "none", True), budget
+        _estimate(info, train, precision, "none", "on"), budget
     ):
         quant = "4bit"
         reasons.append("4-bit QLoRA: 16-bit LoRA would not fit in GPU memory")
@@ -320,22 +333,7 @@ def plan_training(
     if quant == "4bit" and accel.device != "cuda":
         reasons.append("warning: 4-bit on CPU works but is many times slower than on CUDA")
 
-    # Gradient checkpointing.
-    if train.gradient_checkpointing != "auto":
-        ckpt = train.gradient_checkpointing == "on"
-        reasons.append(
-            f"gradient checkpointing {'on' if ckpt else 'off'}: set by train.gradient_checkpointing"
-        )
-    elif accel.device != "cuda":
-        ckpt = False
-        reasons.append("gradient checkpointing off: on CPU it makes each step about 2.4x slower")
-    else:
-        ckpt = not _fits(_estimate(info, train, precision, quant, False), budget)
-        reasons.append(
-            "gradient checkpointing on: activations would not fit otherwise"
-            if ckpt
-            else "gradient checkpointing off: activations fit, so skip the ~30% recompute cost"
-        )
+    ckpt = _checkpointing(info, train, accel, precision, quant, reasons, problems)
 
     # Backend.
     unsloth_supported = architecture is None or architecture in UNSLOTH_ARCHITECTURES
@@ -380,12 +378,57 @@ def plan_training(
     return plan
 
 
+def _checkpointing(
+    info: BaseInfo,
+    train: TrainSettings,
+    accel: Accelerator,
+    precision: str,
+    quant: str,
+    reasons: list[str],
+    problems: list[str],
+) -> Checkpointing:
+    """Off where activations fit; else on; else offloaded, if that fits and on does not.
+
+    Offloaded is tried before a smaller micro-batch (`_micro_batch`), which keeps the rows
+    per forward pass as set. Whether its copies to and from host memory cost less than
+    halving the batch is not measured yet (bench/train.py, variant ours-4bit-offload).
+    """
+    if train.gradient_checkpointing != "auto":
+        mode = train.gradient_checkpointing
+        reasons.append(f"gradient checkpointing {mode}: set by train.gradient_checkpointing")
+        if mode == "offload" and accel.device != "cuda":
+            problems.append(
+                "train.gradient_checkpointing=offload needs a CUDA GPU (pinned host memory); "
+                "set it to on or auto"
+            )
+        return mode
+    if accel.device != "cuda":
+        reasons.append("gradient checkpointing off: on CPU it makes each step about 2.4x slower")
+        return "off"
+    budget = accel.budget_bytes
+    if _fits(_estimate(info, train, precision, quant, "off"), budget):
+        reasons.append(
+            "gradient checkpointing off: activations fit, so skip the ~30% recompute cost"
+        )
+        return "off"
+    if _fits(_estimate(info, train, precision, quant, "on"), budget) or not _fits(
+        _estimate(info, train, precision, quant, "offload"), budget
+    ):
+        reasons.append("gradient checkpointing on: activations would not fit otherwise")
+        return "on"
+    reasons.append(
+        "gradient checkpointing offload: only with each layer's saved input in host memory "
+        "do the activations fit at this batch"
+    )
+    return "offload"
+
+
 def _micro_batch(
     info: BaseInfo,
     train: TrainSettings,
     precision: str,
     quant: str,
-    ckpt: bool,
+    ckpt: str,
     budget: int,
     reasons: list[str],
 ) -> tuple[int, int]:
@@ -417,7 +460,7 @@ def _does_not_fit(
     train: TrainSettings,
     precision: str,
     quant: str,
-    ckpt: bool,
+    ckpt: str,
     accel: Accelerator,
 ) -> str:
     """A problem line naming the settings changes that would make the run fit."""
@@ -432,7 +475,14 @@ def _does_not_fit(
             ckpt,
             quant != "4bit" and accel.device == "cuda",
         ),
-        ("train.gradient_checkpointing=on", train, quant, True, not ckpt),
+        ("train.gradient_checkpointing=on", train, quant, "on", ckpt == "off"),
+        (
+            "train.gradient_checkpointing=offload",
+            train,
+            quant,
+            "offload",
+            ckpt != "offload" and accel.device == "cuda",
+        ),
         (
             f"train.batch_size={max(1, train.batch_size // 2)}",
             replace_train(train, batch_size=max(1, train.batch_size // 2)),

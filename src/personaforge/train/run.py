@@ -217,7 +217,7 @@ def describe_plan(plan: TrainingPlan) -> list[str]:
     head = (
         f"plan: {plan.backend} backend on {plan.device}, {plan.precision}, "
         f"{'4-bit QLoRA' if plan.quantization == '4bit' else 'LoRA'}, gradient checkpointing "
-        f"{'on' if plan.gradient_checkpointing else 'off'}{memory}"
+        f"{plan.checkpointing}{memory}"
     )
     return [head, *[f"  - {reason}" for reason in plan.reasons]]
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from personaforge.config import Settings
+from personaforge.config import ConfigError, Settings
 from personaforge.dataset.examples import CONTEXT_TURN
 from personaforge.train.attention import use_segment_attention
 from personaforge.train.plan import TrainingPlan
@@ -77,12 +77,37 @@ def _common_args(
         "bf16": plan.precision == "bf16",
         "fp16": plan.precision == "fp16",
         "gradient_checkpointing": plan.gradient_checkpointing,
+        **checkpointing_kwargs(plan),
         "report_to": "none",
         "disable_tqdm": True,
         "include_num_input_tokens_seen": True,
         "dataloader_num_workers": 0,
         "max_length": train.max_seq_length,
     }
+
+
+def checkpointing_kwargs(plan: TrainingPlan) -> dict:
+    """transformers' offloaded checkpointing (`activation_checkpointing_enable(offload=True)`):
+    each layer's saved input goes to pinned host memory. Older releases lack the key and would
+    pass it on to torch's checkpoint, which refuses it mid-setup: say so before loading."""
+    if plan.checkpointing != "offload":
+        return {}
+    import inspect
+
+    from transformers import PreTrainedModel
+
+    if (
+        "offload"
+        not in inspect.signature(PreTrainedModel.activation_checkpointing_enable).parameters
+    ):
+        import transformers
+
+        raise ConfigError(
+            f"train.gradient_checkpointing=offload needs a newer transformers than "
+            f"{transformers.__version__} (its activation_checkpointing_enable has no offload); "
+            "set it to on"
+        )
+    return {"gradient_checkpointing_kwargs": {"offload": True}}
 
 
 def steps_for(rows: int, settings: Settings, epochs: int | None = None) -> int:
