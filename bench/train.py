@@ -7,7 +7,7 @@
     python bench/train.py --shape llama-3.1-8b --max-length 2048 --batch-size 4 \
         --variants baseline-4bit-ckpt,ours-4bit,unsloth-4bit                       # CUDA, long rows
     python bench/train.py --shape llama-3.1-8b --max-length 2048 --batch-size 4 --steps 40 \
-        --variants baseline-4bit-ckpt,ours-4bit-ckpt,ours-4bit-offload,unsloth-4bit-ckpt  # CUDA
+        --variants baseline-4bit-ckpt,ours-4bit-ckpt,ours-4bit-offload,ours-4bit-liger,unsloth-4bit-ckpt
 
 Every variant trains the same base on the same rows (the sample person's
 foundation dataset) with the same LoRA shape and optimizer settings, the same
@@ -75,6 +75,7 @@ VARIANTS = {
     "ours-4bit": ("ours", "4bit", "hf", "auto"),
     "ours-4bit-ckpt": ("ours", "4bit", "hf", "on"),
     "ours-4bit-offload": ("ours", "4bit", "hf", "offload"),  # CUDA: pinned host memory
+    "ours-4bit-liger": ("ours", "4bit", "hf", "on"),  # CUDA, liger-kernel installed
     "unsloth": ("ours", "none", "unsloth", "auto"),
     "unsloth-4bit": ("ours", "4bit", "unsloth", "auto"),
     "unsloth-4bit-ckpt": ("ours", "4bit", "unsloth", "on"),
@@ -203,6 +204,7 @@ def write_random_base(folder: Path, shape: str, home: Path) -> None:
 EXTRA_TRAIN = {
     "ours-padded": {"padding_free": "off"},
     "ours-chunked": {"loss_head": "chunked"},
+    "ours-4bit-liger": {"liger_kernel": True},
 }
 
 

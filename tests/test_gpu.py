@@ -49,6 +49,14 @@ def test_offloaded_checkpointing_trains_and_learns(home):
     _assert_learned(result)
 
 
+@pytest.mark.skipif(not package_available("liger_kernel"), reason="needs liger-kernel")
+def test_liger_kernels_patch_the_base_and_it_learns(home):
+    settings = micro_settings(max_steps=30, backend="hf", liger_kernel=True)
+    result = train(home, settings, TrainRequest(show_progress=False))
+    assert result.plan.liger_kernel and not result.plan.problems
+    _assert_learned(result)
+
+
 @pytest.mark.skipif(not package_available("bitsandbytes"), reason="needs bitsandbytes")
 def test_qlora_loads_the_base_in_4_bit_nf4_and_learns(home):
     import torch

@@ -235,3 +235,30 @@ def test_offloaded_checkpointing_reaches_the_trainer_as_transformers_names_it(tm
     assert args.activation_checkpointing and args.activation_checkpointing_kwargs == {
         "offload": True
     }
+
+
+def test_liger_kernels_apply_only_to_the_hf_backend_on_cuda_with_the_package(monkeypatch):
+    tiny = BaseInfo(
+        parameters=1_350_000, parameters_source="x", hidden_size=128, num_layers=4, vocab_size=2400
+    )
+    assert not plan_training(TrainSettings(), gpu(80), tiny, "llama").liger_kernel  # off unless set
+    on_cpu = plan_training(TrainSettings(liger_kernel=True), CPU, tiny, "llama")
+    assert not on_cpu.liger_kernel
+    assert any("liger_kernel needs a CUDA GPU" in p for p in on_cpu.problems)
+
+    def on_gpu(backend: str, liger_installed: bool):
+        installed = {"liger_kernel": liger_installed, "unsloth": True}
+        monkeypatch.setattr(
+            "personaforge.train.plan.package_available", lambda name: installed.get(name, False)
+        )
+        return plan_training(
+            TrainSettings(liger_kernel=True, backend=backend), gpu(80), tiny, "llama"
+        )
+
+    hf = on_gpu("hf", True)
+    assert hf.liger_kernel and not hf.problems
+    missing = on_gpu("hf", False)
+    assert not missing.liger_kernel
+    assert any("pip install liger-kernel" in p for p in missing.problems)
+    unsloth = on_gpu("auto", True)
+    assert unsloth.backend == "unsloth" and not unsloth.liger_kernel and not unsloth.problems

@@ -82,6 +82,13 @@ class TrainSettings(_Section):
             "every step much slower there)."
         ),
     )
+    liger_kernel: bool = Field(
+        False,
+        description=(
+            "Liger's Triton kernels for RMSNorm, RoPE and SwiGLU on the hf backend (CUDA, "
+            "pip install liger-kernel). Off until measured on this project's recipe."
+        ),
+    )
     lora_dropout: float = Field(
         0.05, ge=0, lt=1, description="Dropout on the LoRA path during training."
     )

@@ -238,6 +238,7 @@ class TrainingPlan:
     # the batch did not fit and the plan split it (same rows per update, see plan_training).
     batch_size: int = 0
     grad_accum: int = 0
+    liger_kernel: bool = False  # train.liger_kernel, where it applies (hf on CUDA)
 
     @property
     def gradient_checkpointing(self) -> bool:
@@ -364,18 +365,40 @@ def plan_training(
             why = f"Unsloth does not support the {architecture} architecture"
         reasons.append(f"backend hf (transformers + PEFT + TRL): {why}")
 
+    liger = _liger(train, accel, backend, reasons, problems)
     batch, accum = _micro_batch(info, train, precision, quant, ckpt, budget, reasons)
     train = replace_train(train, batch_size=batch, grad_accum=accum)
     memory = _estimate(info, train, precision, quant, ckpt)
     plan = TrainingPlan(
         backend, accel.device, precision, quant, ckpt, memory, budget, reasons, problems
     )
-    plan.batch_size, plan.grad_accum = batch, accum
+    plan.batch_size, plan.grad_accum, plan.liger_kernel = batch, accum, liger
     if memory is None:
         reasons.append("model size unknown: cannot check that training fits in memory")
     elif not plan.fits:
         problems.append(_does_not_fit(plan, info, train, precision, quant, ckpt, accel))
     return plan
+
+
+def _liger(
+    train: TrainSettings, accel: Accelerator, backend: str, reasons: list[str], problems: list[str]
+) -> bool:
+    """train.liger_kernel on the hf backend on CUDA; a problem where it cannot run."""
+    if not train.liger_kernel:
+        return False
+    if accel.device != "cuda":
+        problems.append("train.liger_kernel needs a CUDA GPU (Triton kernels); turn it off")
+        return False
+    if backend == "unsloth":
+        reasons.append("Liger kernels not applied: Unsloth patches the same layers itself")
+        return False
+    if not package_available("liger_kernel"):
+        problems.append(
+            "train.liger_kernel is on but liger-kernel is not installed: pip install liger-kernel"
+        )
+        return False
+    reasons.append("Liger kernels (RMSNorm, RoPE, SwiGLU): set by train.liger_kernel")
+    return True
 
 
 def _checkpointing(

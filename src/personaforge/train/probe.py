@@ -66,6 +66,7 @@ STEP_SHAPE = (
     "padding_free",
     "loss_head",
     "gradient_checkpointing",
+    "liger_kernel",
     "quantization",
     "backend",
 )

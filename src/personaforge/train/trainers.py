@@ -78,6 +78,8 @@ def _common_args(
         "fp16": plan.precision == "fp16",
         "gradient_checkpointing": plan.gradient_checkpointing,
         **checkpointing_kwargs(plan),
+        # TRL applies Liger's layer kernels only: its own chunked LM head stays (sft_trainer).
+        "use_liger_kernel": plan.liger_kernel,
         "report_to": "none",
         "disable_tqdm": True,
         "include_num_input_tokens_seen": True,
