@@ -695,8 +695,8 @@ def test_chat_sends_the_home_decode_settings(served, capsys, monkeypatch):
 def test_adapters_load_on_a_thread_at_the_servers_priority(served):
     """Loads run on the engine's loader thread, at the worker's priority, not niced below it.
 
-    A niced loader is preempted while it holds the GIL and the worker waits on it
-    (bench/RESULTS.md, "reload stalls").
+    Whatever the loader runs with the GIL held, the worker waits for; niced, it can be
+    preempted mid-way (a garbage collection did that: bench/RESULTS.md, "reload stalls").
     """
     _, handle = served
     engine = handle.engine
