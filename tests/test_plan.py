@@ -230,6 +230,8 @@ def test_offloaded_checkpointing_reaches_the_trainer_as_transformers_names_it(tm
     from personaforge.train.trainers import checkpointing_kwargs
 
     assert checkpointing_kwargs(TrainingPlan("hf", "cuda", "bf16", "4bit", "on", None, 0)) == {}
+    unsloth = TrainingPlan("unsloth", "cuda", "bf16", "4bit", "offload", None, 0)
+    assert checkpointing_kwargs(unsloth) == {}  # its own offloaded checkpointing
     kwargs = checkpointing_kwargs(TrainingPlan("hf", "cuda", "bf16", "4bit", "offload", None, 0))
     args = SFTConfig(output_dir=str(tmp_path), use_cpu=True, gradient_checkpointing=True, **kwargs)
     assert args.activation_checkpointing and args.activation_checkpointing_kwargs == {

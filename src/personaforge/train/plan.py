@@ -19,9 +19,9 @@ batch b, sequence s; p = parameters):
   checkpointing, and 2 x h per token per layer with checkpointing plus one
   layer's full set; with offloaded checkpointing the 2 x h per layer (each
   layer's input, kept for the recompute) waits in pinned host memory, and only
-  the one layer's set stays on the GPU. Korthikanti et al. (2022) give 34 x h for a plain
-  transformer with fused attention; LoRA on all seven projections saves its
-  own (dropout) inputs and SwiGLU's MLP is wider, and an 8B-shaped Llama
+  the one layer's set stays on the GPU. Korthikanti et al. (2022) give 34 x h
+  for a plain transformer with fused attention; LoRA on all seven projections
+  saves its own (dropout) inputs and SwiGLU's MLP is wider, and an 8B-shaped Llama
   measured 41.7 GB peak at batch 8 x 512 on an H100 where 34 x h predicted
   29.9 (bench/RESULTS.md). The logits add b x s x V x 8 (16-bit logits, fp32
   upcast and its gradient), which dominates for 128k-token vocabularies; TRL's

@@ -91,8 +91,9 @@ def _common_args(
 def checkpointing_kwargs(plan: TrainingPlan) -> dict:
     """transformers' offloaded checkpointing (`activation_checkpointing_enable(offload=True)`):
     each layer's saved input goes to pinned host memory. Older releases lack the key and would
-    pass it on to torch's checkpoint, which refuses it mid-setup: say so before loading."""
-    if plan.checkpointing != "offload":
+    pass it on to torch's checkpoint, which refuses it mid-setup: say so before loading.
+    Unsloth offloads with its own checkpointing (backends.py), so it gets none."""
+    if plan.checkpointing != "offload" or plan.backend == "unsloth":
         return {}
     import inspect
 
