@@ -264,3 +264,18 @@ def test_liger_kernels_apply_only_to_the_hf_backend_on_cuda_with_the_package(mon
     assert any("pip install liger-kernel" in p for p in missing.problems)
     unsloth = on_gpu("auto", True)
     assert unsloth.backend == "unsloth" and not unsloth.liger_kernel and not unsloth.problems
+
+
+def test_offload_on_a_transformers_without_it_is_a_problem_and_auto_keeps_it_on(monkeypatch):
+    monkeypatch.setattr("personaforge.train.plan.offload_supported", lambda: False)
+    train = TrainSettings()
+    auto = plan_training(train, gpu(20), LLAMA_8B, "llama", have_bitsandbytes=True)
+    assert auto.checkpointing == "on"  # the batch is split instead
+    asked = plan_training(
+        TrainSettings(gradient_checkpointing="offload"),
+        gpu(20),
+        LLAMA_8B,
+        "llama",
+        have_bitsandbytes=True,
+    )
+    assert any("needs a newer transformers" in p for p in asked.problems)

@@ -380,6 +380,19 @@ def plan_training(
     return plan
 
 
+def offload_supported() -> bool:
+    """Whether this transformers offloads checkpointed inputs (`offload` of
+    activation_checkpointing_enable). An older one would hand the key on to torch's
+    checkpoint, which refuses it after the model has loaded. Imports transformers, so it
+    is asked only where offload is chosen (CUDA)."""
+    import inspect
+
+    from transformers import PreTrainedModel
+
+    enable = getattr(PreTrainedModel, "activation_checkpointing_enable", None)
+    return enable is not None and "offload" in inspect.signature(enable).parameters
+
+
 def _liger(
     train: TrainSettings, accel: Accelerator, backend: str, reasons: list[str], problems: list[str]
 ) -> bool:
@@ -424,6 +437,11 @@ def _checkpointing(
                 "train.gradient_checkpointing=offload needs a CUDA GPU (pinned host memory); "
                 "set it to on or auto"
             )
+        elif mode == "offload" and not offload_supported():
+            problems.append(
+                "train.gradient_checkpointing=offload needs a newer transformers (its "
+                "activation_checkpointing_enable has no offload); set it to on"
+            )
         return mode
     if accel.device != "cuda":
         reasons.append("gradient checkpointing off: on CPU it makes each step about 2.4x slower")
@@ -434,8 +452,10 @@ def _checkpointing(
             "gradient checkpointing off: activations fit, so skip the ~30% recompute cost"
         )
         return "off"
-    if _fits(_estimate(info, train, precision, quant, "on"), budget) or not _fits(
-        _estimate(info, train, precision, quant, "offload"), budget
+    if (
+        _fits(_estimate(info, train, precision, quant, "on"), budget)
+        or not _fits(_estimate(info, train, precision, quant, "offload"), budget)
+        or not offload_supported()
     ):
         reasons.append("gradient checkpointing on: activations would not fit otherwise")
         return "on"

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from personaforge.config import ConfigError, Settings
+from personaforge.config import Settings
 from personaforge.dataset.examples import CONTEXT_TURN
 from personaforge.train.attention import use_segment_attention
 from personaforge.train.plan import TrainingPlan
@@ -89,27 +89,11 @@ def _common_args(
 
 
 def checkpointing_kwargs(plan: TrainingPlan) -> dict:
-    """transformers' offloaded checkpointing (`activation_checkpointing_enable(offload=True)`):
-    each layer's saved input goes to pinned host memory. Older releases lack the key and would
-    pass it on to torch's checkpoint, which refuses it mid-setup: say so before loading.
-    Unsloth offloads with its own checkpointing (backends.py), so it gets none."""
+    """transformers' offloaded checkpointing: each layer's saved input goes to pinned host
+    memory (the plan checked that this transformers has it). Unsloth offloads with its own
+    checkpointing (backends.py), so it gets none."""
     if plan.checkpointing != "offload" or plan.backend == "unsloth":
         return {}
-    import inspect
-
-    from transformers import PreTrainedModel
-
-    if (
-        "offload"
-        not in inspect.signature(PreTrainedModel.activation_checkpointing_enable).parameters
-    ):
-        import transformers
-
-        raise ConfigError(
-            f"train.gradient_checkpointing=offload needs a newer transformers than "
-            f"{transformers.__version__} (its activation_checkpointing_enable has no offload); "
-            "set it to on"
-        )
     return {"gradient_checkpointing_kwargs": {"offload": True}}
 
 
